@@ -1,0 +1,104 @@
+"""cbc-ranges: read a white blood cell (WBC) count, compare it with cited ranges, explain it.
+
+>>> from cbc_ranges import parse_count
+>>> parse_count("4,200 cells/µL").value
+4.2
+
+Everything here is educational: an interpretation describes how a value
+compares with a published reference range. It is not a diagnosis.
+
+The core (parsing, ranges, interpretation) is imported on first use; the
+faces (CSV batch, FHIR, DataFrames) only when called, so ``import cbc_ranges``
+stays light and never imports pint, pandas, polars or a FHIR library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from cbc_ranges.errors import (
+    BatchError,
+    CBCError,
+    FHIRError,
+    ParseError,
+    PersonError,
+    RangeTableError,
+    UnitError,
+)
+
+if TYPE_CHECKING:
+    from cbc_ranges.batch import BatchSummary, check_csv
+    from cbc_ranges.count import parse_count, try_parse_count
+    from cbc_ranges.fhir import from_fhir
+    from cbc_ranges.frames import interpret_frame
+    from cbc_ranges.interpret import interpret
+    from cbc_ranges.models import (
+        Count,
+        Interpretation,
+        Person,
+        Population,
+        ReferenceRange,
+        Source,
+    )
+    from cbc_ranges.ranges import RangeTable, load_table
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchError",
+    "BatchSummary",
+    "CBCError",
+    "Count",
+    "FHIRError",
+    "Interpretation",
+    "ParseError",
+    "Person",
+    "PersonError",
+    "Population",
+    "RangeTable",
+    "RangeTableError",
+    "ReferenceRange",
+    "Source",
+    "UnitError",
+    "__version__",
+    "check_csv",
+    "from_fhir",
+    "interpret",
+    "interpret_frame",
+    "load_table",
+    "parse_count",
+    "try_parse_count",
+]
+
+# public name -> module that defines it, imported on first access (PEP 562)
+_LAZY = {
+    "BatchSummary": "cbc_ranges.batch",
+    "check_csv": "cbc_ranges.batch",
+    "Count": "cbc_ranges.models",
+    "Interpretation": "cbc_ranges.models",
+    "Person": "cbc_ranges.models",
+    "Population": "cbc_ranges.models",
+    "ReferenceRange": "cbc_ranges.models",
+    "Source": "cbc_ranges.models",
+    "parse_count": "cbc_ranges.count",
+    "try_parse_count": "cbc_ranges.count",
+    "from_fhir": "cbc_ranges.fhir",
+    "interpret_frame": "cbc_ranges.frames",
+    "interpret": "cbc_ranges.interpret",
+    "RangeTable": "cbc_ranges.ranges",
+    "load_table": "cbc_ranges.ranges",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cbc_ranges' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
