@@ -1,0 +1,621 @@
+"""FHIR R4 out (``Interpretation.to_fhir``) and in (``from_fhir``).
+
+What goes out is validated with an independent FHIR model library
+(``fhir.resources``, R4B models), never with our own code.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cbc_ranges import CBCError, FHIRError, ParseError, UnitError, from_fhir, interpret
+from cbc_ranges.fhir import (
+    LOINC_SYSTEM,
+    OBSERVATION_INTERPRETATION_SYSTEM,
+    UCUM_SYSTEM,
+    interpretation_to_fhir,
+)
+from cbc_ranges.models import (
+    Count,
+    Interpretation,
+    Person,
+    Population,
+    ReferenceRange,
+    Source,
+)
+
+SOURCE = Source(
+    id="clinic",
+    title="Low White Blood Cell Count (Leukopenia): Causes, Symptoms & Treatment",
+    publisher="Cleveland Clinic Health Library",
+    date="2022-10-27",
+)
+
+
+def _hand_built(
+    value: float = 3.1,
+    *,
+    comparator: Any = None,
+    flag: Any = "low",
+    code: Any = "L",
+    leukopenia: bool | None = True,
+    reference: ReferenceRange | None = None,
+    threshold: ReferenceRange | None = None,
+    warnings: tuple[str, ...] = (),
+) -> Interpretation:
+    return Interpretation(
+        count=Count(value=value, comparator=comparator, unit="10*9/L", unit_text="10*9/L"),
+        person=Person(age_years=40, sex="female"),
+        flag=flag,
+        code=code,
+        leukopenia=leukopenia,
+        reference=reference,
+        leukopenia_threshold=threshold,
+        sources=[SOURCE],
+        warnings=list(warnings),
+        text="Compared with the adult female range. This is not a diagnosis.",
+    )
+
+
+FEMALE_ADULT = ReferenceRange(
+    low=4.5,
+    high=11.0,
+    population=Population(age_from=18, sex="female"),
+    source=SOURCE,
+)
+CHILD = ReferenceRange(
+    low=5.0, high=10.0, population=Population(age_from=0, age_to=18), source=SOURCE
+)
+THRESHOLD = ReferenceRange(
+    kind="leukopenia_threshold",
+    low=4.0,
+    population=Population(age_from=18),
+    source=SOURCE,
+)
+
+
+def _validate(resource: dict[str, Any]) -> Observation:
+    # through JSON, as a receiving system would see it
+    return Observation.model_validate_json(json.dumps(resource))
+
+
+# ------------------------------------------------------------------ out, hand-built
+
+
+def test_a_low_result_is_a_valid_observation_with_every_part() -> None:
+    resource = _hand_built(reference=FEMALE_ADULT, threshold=THRESHOLD).to_fhir()
+    observation = _validate(resource)
+    assert observation.status == "final"
+    assert observation.category[0].coding[0].code == "laboratory"
+    assert observation.code.coding[0].system == LOINC_SYSTEM
+    assert observation.code.coding[0].code == "6690-2"
+    assert observation.code.coding[0].display == (
+        "Leukocytes [#/volume] in Blood by Automated count"
+    )
+    quantity = observation.valueQuantity
+    assert (float(quantity.value), quantity.unit, quantity.system, quantity.code) == (
+        3.1,
+        "10*9/L",
+        UCUM_SYSTEM,
+        "10*9/L",
+    )
+    assert quantity.comparator is None
+    interpretation = observation.interpretation[0].coding[0]
+    assert (interpretation.system, interpretation.code) == (OBSERVATION_INTERPRETATION_SYSTEM, "L")
+    assert observation.note[0].text == (
+        "Compared with the adult female range. This is not a diagnosis."
+    )
+
+
+def test_reference_range_has_limits_age_and_a_text_naming_population_and_source() -> None:
+    resource = _hand_built(reference=FEMALE_ADULT, threshold=THRESHOLD).to_fhir()
+    interval, threshold = _validate(resource).referenceRange
+    assert float(interval.low.value) == 4.5 and float(interval.high.value) == 11.0
+    assert interval.low.code == interval.high.code == "10*9/L"
+    assert interval.type.coding[0].code == "normal"
+    assert float(interval.age.low.value) == 18 and interval.age.low.code == "a"
+    assert interval.age.high is None
+    assert interval.appliesTo[0].text == "female"
+    assert "female" in interval.text
+    assert SOURCE.title in interval.text and "Cleveland Clinic" in interval.text
+    assert "4.5 to 11 x10^9/L" in interval.text
+    # the leukopenia threshold comes second, low only, and says what it is
+    assert float(threshold.low.value) == 4.0 and threshold.high is None
+    assert threshold.type.text == "Leukopenia threshold"
+    assert "Leukopenia threshold" in threshold.text
+
+
+def test_age_band_of_a_child_row_has_low_and_high() -> None:
+    resource = _hand_built(5.5, flag="normal", code="N", leukopenia=None, reference=CHILD)
+    (interval,) = _validate(resource.to_fhir()).referenceRange
+    assert (float(interval.age.low.value), float(interval.age.high.value)) == (0, 18)
+    assert "under 18" in interval.text
+    assert interval.appliesTo is None
+
+
+@pytest.mark.parametrize("comparator", ["<", "<=", ">", ">="])
+def test_a_censored_value_keeps_its_comparator(comparator: str) -> None:
+    resource = _hand_built(1.0, comparator=comparator, flag="indeterminate", code=None)
+    observation = _validate(resource.to_fhir())
+    assert observation.valueQuantity.comparator == comparator
+    assert float(observation.valueQuantity.value) == 1.0
+
+
+def test_indeterminate_has_no_interpretation_code() -> None:
+    resource = _hand_built(flag="indeterminate", code=None, leukopenia=None).to_fhir()
+    assert "interpretation" not in resource
+    assert "referenceRange" not in resource
+    _validate(resource)
+
+
+@pytest.mark.parametrize(("flag", "code"), [("low", "L"), ("normal", "N"), ("high", "H")])
+def test_each_flag_gets_its_hl7_code(flag: str, code: str) -> None:
+    resource = _hand_built(flag=flag, code=code, reference=FEMALE_ADULT).to_fhir()
+    assert _validate(resource).interpretation[0].coding[0].code == code
+
+
+def test_warnings_become_notes_after_the_text() -> None:
+    resource = _hand_built(warnings=("No age was given.", "No unit was given.")).to_fhir()
+    notes = [note.text for note in _validate(resource).note]
+    assert notes[1:] == ["Warning: No age was given.", "Warning: No unit was given."]
+
+
+def test_the_output_is_plain_json_and_the_method_is_the_function() -> None:
+    result = _hand_built(reference=FEMALE_ADULT, threshold=THRESHOLD)
+    resource = result.to_fhir()
+    assert json.loads(json.dumps(resource)) == resource
+    assert interpretation_to_fhir(result) == resource
+
+
+_limits = st.floats(min_value=0, max_value=500, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def _interpretations(draw: st.DrawFn) -> Interpretation:
+    flag, code = draw(
+        st.sampled_from([("low", "L"), ("normal", "N"), ("high", "H"), ("indeterminate", None)])
+    )
+    age_from = draw(st.none() | st.floats(min_value=0, max_value=120))
+    age_to = draw(st.none() | st.floats(min_value=0, max_value=130))
+    low, high = sorted((draw(_limits), draw(_limits)))
+    reference = draw(
+        st.none()
+        | st.builds(
+            ReferenceRange,
+            kind=st.sampled_from(["reference_interval", "leukopenia_threshold"]),
+            low=st.just(low) | st.none(),
+            high=st.just(high) | st.none(),
+            population=st.builds(
+                Population,
+                age_from=st.just(age_from),
+                age_to=st.just(age_to),
+                sex=st.sampled_from(["female", "male", "unknown", "any"]),
+                ethnicity=st.sampled_from(["any", "African", "Middle Eastern"]),
+            ),
+            source=st.just(SOURCE),
+        )
+    )
+    return Interpretation(
+        count=Count(
+            value=draw(_limits),
+            comparator=draw(st.sampled_from([None, "<", "<=", ">", ">="])),
+            unit="10*9/L",
+        ),
+        person=Person(),
+        flag=flag,
+        code=code,
+        leukopenia=draw(st.none() | st.booleans()),
+        reference=reference,
+        sources=[SOURCE],
+        warnings=draw(st.lists(st.text(min_size=1, max_size=20), max_size=2)),
+        text=draw(st.text(min_size=1, max_size=50)),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(_interpretations())
+def test_any_interpretation_gives_a_valid_observation(result: Interpretation) -> None:
+    observation = _validate(result.to_fhir())
+    assert float(observation.valueQuantity.value) == result.count.value
+    assert (observation.interpretation is None) == (result.code is None)
+
+
+# ------------------------------------------------------------------ out, real results
+
+REAL_CASES: list[tuple[str | float, str | None, dict[str, Any]]] = [
+    ("3.1", "10*9/L", {"age": 40, "sex": "female"}),
+    ("4.2", "K/uL", {"age": 40, "sex": "F"}),
+    ("7.4", "K/uL", {"age": 35, "sex": "male"}),
+    ("12,500", "/mm3", {"age": 50, "sex": "female"}),
+    ("4200 cells/µL", None, {"age": 30}),
+    ("<1.0", "10*9/L", {"age": 60, "sex": "male"}),
+    (">=100", "10^3/uL", {"age": 60}),
+    ("4,2", "G/L", {"age": "6 months"}),
+    (6.0, "10*3/uL", {"age": 8, "sex": "m"}),
+    ("3.5", "x10^9/L", {"age": 45, "sex": "female", "ethnicity": "African American"}),
+    ("5.0", "10*9/L", {}),
+]
+
+
+@pytest.fixture(scope="module", params=REAL_CASES, ids=lambda case: f"{case[0]}|{case[1]}")
+def real_result(request: pytest.FixtureRequest) -> tuple[Interpretation, dict[str, Any]]:
+    value, unit, person = request.param
+    return interpret(value, unit, **person), person
+
+
+def test_real_results_validate_and_carry_the_flag(
+    real_result: tuple[Interpretation, dict[str, Any]],
+) -> None:
+    result, _ = real_result
+    observation = _validate(result.to_fhir())
+    assert float(observation.valueQuantity.value) == pytest.approx(result.count.value)
+    assert observation.valueQuantity.comparator == result.count.comparator
+    if result.code is None:
+        assert observation.interpretation is None
+    else:
+        assert observation.interpretation[0].coding[0].code == result.code
+    assert "not a diagnosis" in observation.note[0].text
+    if result.reference is not None:
+        assert result.reference.source.title in observation.referenceRange[0].text
+
+
+def test_round_trip_gives_the_same_interpretation(
+    real_result: tuple[Interpretation, dict[str, Any]],
+) -> None:
+    result, person = real_result
+    again = from_fhir(result.to_fhir(), **person)
+    assert again.count.value == pytest.approx(result.count.value)
+    assert again.count.comparator == result.count.comparator
+    for field in ("flag", "code", "leukopenia", "reference", "leukopenia_threshold", "person"):
+        assert getattr(again, field) == getattr(result, field), field
+    assert again.sources == result.sources
+
+
+def test_round_trip_through_a_bundle_takes_person_from_patient() -> None:
+    result = interpret("4.2", "K/uL", age=30, sex="female")
+    observation = result.to_fhir()
+    observation["effectiveDateTime"] = "2026-03-01T09:30:00Z"
+    observation["subject"] = {"reference": "Patient/p1"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1", "gender": "female",
+                          "birthDate": "1996-03-01"}},
+            {"resource": observation},
+        ],
+    }  # fmt: skip
+    Bundle.model_validate(bundle)
+    again = from_fhir(bundle)
+    assert again.person.age_years == 30
+    assert again.person.sex == "female"
+    assert (again.flag, again.reference) == (result.flag, result.reference)
+
+
+# ------------------------------------------------------------------ in
+
+
+def _observation(
+    value: Any = 4.2,
+    unit: str | None = "10*9/L",
+    *,
+    code: str | None = None,
+    loinc: str = "6690-2",
+    system: str | None = UCUM_SYSTEM,
+    **more: Any,
+) -> dict[str, Any]:
+    quantity: dict[str, Any] = {"value": value}
+    if unit is not None:
+        quantity["unit"] = unit
+    if system is not None:
+        quantity["system"] = system
+    if code is not None or unit is not None:
+        quantity["code"] = code if code is not None else unit
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC_SYSTEM, "code": loinc}]},
+        "valueQuantity": quantity,
+        **more,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "ucum", "expected"),
+    [
+        (4.2, "10*9/L", 4.2),
+        (4.2, "10*3/uL", 4.2),
+        (4200, "/uL", 4.2),
+        (4200, "/mm3", 4.2),
+        (4200, "{cells}/uL", 4.2),
+        (4.2, "10*3/mm3", 4.2),
+        (4.2, "/nL", 4.2),
+        (4200000000, "/L", 4.2),
+    ],
+)
+def test_ucum_codes_are_read_through_the_parser(value: float, ucum: str, expected: float) -> None:
+    result = from_fhir(_observation(value, ucum), age=40, sex="female")
+    assert result.count.value == pytest.approx(expected)
+
+
+def test_unit_text_is_used_when_the_code_is_missing_or_not_ucum() -> None:
+    no_code = _observation(4200, None)
+    no_code["valueQuantity"]["unit"] = "cells/mcL"
+    assert from_fhir(no_code, age=40).count.value == pytest.approx(4.2)
+    local = _observation(4.2, "K/uL", code="WBC-K", system="http://lab.example/units")
+    assert from_fhir(local, age=40).count.value == pytest.approx(4.2)
+
+
+def test_the_code_wins_over_the_unit_text() -> None:
+    resource = _observation(4200, "thousand per microlitre", code="/uL")
+    assert from_fhir(resource, age=40).count.value == pytest.approx(4.2)
+
+
+def test_a_value_without_any_unit_is_taken_as_1e9_per_litre_with_a_warning() -> None:
+    result = from_fhir(_observation(4.2, None, system=None), age=40)
+    assert result.count.value == 4.2
+    assert result.warnings
+
+
+@pytest.mark.parametrize("loinc", ["6690-2", "26464-8"])
+def test_both_wbc_loinc_codes_are_accepted(loinc: str) -> None:
+    assert from_fhir(_observation(loinc=loinc), age=40, sex="male").flag == "low"
+
+
+@pytest.mark.parametrize("loinc", ["718-7", "751-8", "26499-4", "6690"])
+def test_other_codes_are_refused_with_a_clear_error(loinc: str) -> None:
+    with pytest.raises(FHIRError, match=f"not a white blood cell count.*{loinc}.*6690-2"):
+        from_fhir(_observation(loinc=loinc))
+
+
+def test_a_wbc_code_in_another_system_is_refused() -> None:
+    resource = _observation()
+    resource["code"]["coding"][0]["system"] = "http://snomed.info/sct"
+    with pytest.raises(FHIRError, match="snomed"):
+        from_fhir(resource)
+
+
+@pytest.mark.parametrize(
+    ("resource", "error"),
+    [
+        ({"resourceType": "Patient"}, FHIRError),
+        ({"no": "type"}, FHIRError),
+        ("not json", FHIRError),
+        ("[1, 2]", FHIRError),
+        (42, FHIRError),
+        (_observation(4.2, "mg/dL"), UnitError),
+        (_observation(4.2, "%"), UnitError),
+        (_observation("abc"), ParseError),
+        (_observation(-1), ParseError),
+        (_observation(True), FHIRError),
+        (_observation(None), FHIRError),
+        ({**_observation(), "status": "entered-in-error"}, FHIRError),
+        ({k: v for k, v in _observation().items() if k != "valueQuantity"}, FHIRError),
+    ],
+)
+def test_bad_resources_raise_cbc_errors(resource: Any, error: type[CBCError]) -> None:
+    with pytest.raises(error):
+        from_fhir(resource)
+
+
+def test_an_unknown_comparator_is_refused() -> None:
+    resource = _observation(1.0)
+    resource["valueQuantity"]["comparator"] = "~"
+    with pytest.raises(FHIRError, match="comparator"):
+        from_fhir(resource)
+
+
+def test_data_absent_reason_is_named() -> None:
+    resource = {k: v for k, v in _observation().items() if k != "valueQuantity"}
+    resource["dataAbsentReason"] = {"coding": [{"code": "error"}]}
+    with pytest.raises(FHIRError, match="dataAbsentReason: error"):
+        from_fhir(resource)
+
+
+def test_a_censored_value_is_read_with_its_comparator() -> None:
+    resource = _observation(1.0)
+    resource["valueQuantity"]["comparator"] = "<"
+    result = from_fhir(resource, age=40, sex="female")
+    assert (result.count.comparator, result.count.value, result.flag) == ("<", 1.0, "low")
+
+
+def test_value_string_is_read() -> None:
+    resource = {k: v for k, v in _observation().items() if k != "valueQuantity"}
+    resource["valueString"] = "4200 cells/µL"
+    assert from_fhir(resource, age=40).count.value == pytest.approx(4.2)
+
+
+def test_a_preliminary_observation_is_read_with_a_warning() -> None:
+    result = from_fhir({**_observation(), "status": "preliminary"}, age=40)
+    assert any("preliminary" in warning for warning in result.warnings)
+
+
+def test_json_text_and_model_objects_are_accepted() -> None:
+    resource = _observation(3.1)
+    expected = from_fhir(resource, age=40, sex="female")
+    assert from_fhir(json.dumps(resource), age=40, sex="female") == expected
+    model = Observation.model_validate(resource)
+    assert from_fhir(model, age=40, sex="female") == expected
+
+
+def test_the_input_is_not_modified() -> None:
+    resource = _observation(3.1)
+    before = copy.deepcopy(resource)
+    from_fhir(resource, age=40)
+    assert resource == before
+
+
+# ------------------------------------------------------------------ Bundles
+
+
+def _bundle(
+    observation: dict[str, Any], patient: dict[str, Any] | None = None, *more: dict[str, Any]
+) -> dict[str, Any]:
+    entries = [{"resource": resource} for resource in (patient, observation, *more) if resource]
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _patient(**fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": "p1", **fields}
+
+
+def test_bundle_gives_sex_and_age_from_patient_and_effective_date() -> None:
+    bundle = _bundle(
+        _observation(11.5, effectiveDateTime="2026-06-15"),
+        _patient(gender="female", birthDate="1990-06-15"),
+    )
+    Bundle.model_validate(bundle)
+    result = from_fhir(bundle)
+    assert result.person.sex == "female"
+    assert result.person.age_years == 36
+    # 11.5 is above the adult female high of 11.0
+    assert result.flag == "high"
+
+
+def test_an_18th_birthday_on_the_day_of_the_test_is_adult() -> None:
+    bundle = _bundle(
+        _observation(4.8, effectiveDateTime="2026-11-22T08:00:00+01:00"),
+        _patient(gender="male", birthDate="2008-11-22"),
+    )
+    result = from_fhir(bundle)
+    assert result.person.age_years == 18
+    assert result.leukopenia is False
+
+
+def test_the_day_before_the_18th_birthday_is_a_child() -> None:
+    bundle = _bundle(
+        _observation(4.8, effectiveDateTime="2026-11-21"),
+        _patient(gender="male", birthDate="2008-11-22"),
+    )
+    result = from_fhir(bundle)
+    assert result.person.age_years is not None and 17 < result.person.age_years < 18
+    assert result.leukopenia is None
+
+
+def test_keyword_arguments_win_over_the_patient() -> None:
+    bundle = _bundle(
+        _observation(4.7, effectiveDateTime="2026-01-01"),
+        _patient(gender="female", birthDate="2000-01-01"),
+    )
+    result = from_fhir(bundle, sex="male", age=50)
+    assert (result.person.sex, result.person.age_years) == ("male", 50)
+    # 4.7 is low against the male range (5.0-10.0) but normal for a female
+    assert result.flag == "low"
+    assert from_fhir(bundle).flag == "normal"
+
+
+@pytest.mark.parametrize("gender", ["other", "unknown"])
+def test_other_genders_are_unknown_sex(gender: str) -> None:
+    bundle = _bundle(_observation(effectiveDateTime="2026-01-01"), _patient(gender=gender))
+    assert from_fhir(bundle).person.sex == "unknown"
+
+
+def test_effective_period_and_issued_are_used_when_there_is_no_effective_date_time() -> None:
+    patient = _patient(birthDate="2016-01-01")
+    period = _observation(effectivePeriod={"start": "2026-01-01T10:00:00Z"})
+    issued = _observation(issued="2026-01-01T10:00:00Z")
+    assert from_fhir(_bundle(period, patient)).person.age_years == 10
+    assert from_fhir(_bundle(issued, patient)).person.age_years == 10
+
+
+def test_without_an_effective_date_the_age_is_unknown_and_said_so() -> None:
+    result = from_fhir(_bundle(_observation(), _patient(birthDate="1980-01-01")))
+    assert result.person.age_years is None
+    assert any("effective date" in warning for warning in result.warnings)
+
+
+def test_a_birth_year_alone_gives_the_youngest_possible_age() -> None:
+    bundle = _bundle(_observation(effectiveDateTime="2026-06-01"), _patient(birthDate="2008"))
+    result = from_fhir(bundle)
+    # born at the latest on 2008-12-31: 17 on 2026-06-01, not 18
+    assert result.person.age_years is not None and 17 < result.person.age_years < 18
+    assert any("birth date gives only the year" in warning for warning in result.warnings)
+
+
+def test_an_observation_before_birth_is_refused() -> None:
+    bundle = _bundle(_observation(effectiveDateTime="2000-01-01"), _patient(birthDate="2001-01-01"))
+    with pytest.raises(FHIRError, match="before the birth date"):
+        from_fhir(bundle)
+
+
+def test_bundle_picks_the_wbc_observation_and_the_subject_patient() -> None:
+    hemoglobin = _observation(13.5, "g/dL", loinc="718-7")
+    wbc = _observation(4.7, effectiveDateTime="2026-01-01", subject={"reference": "Patient/p2"})
+    bundle = _bundle(
+        wbc,
+        _patient(gender="male", birthDate="1970-01-01"),
+        hemoglobin,
+        {"resourceType": "Patient", "id": "p2", "gender": "female", "birthDate": "1980-01-01"},
+    )
+    result = from_fhir(bundle)
+    assert (result.person.sex, result.person.age_years) == ("female", 46)
+
+
+def test_bundle_with_two_wbc_observations_is_refused() -> None:
+    with pytest.raises(FHIRError, match="2 white blood cell count Observations"):
+        from_fhir(_bundle(_observation(), None, _observation()))
+
+
+def test_bundle_with_only_another_observation_names_its_code() -> None:
+    with pytest.raises(FHIRError, match="718-7"):
+        from_fhir(_bundle(_observation(loinc="718-7")))
+
+
+def test_bundle_with_two_patients_and_no_subject_is_refused() -> None:
+    bundle = _bundle(_observation(), _patient(), {"resourceType": "Patient", "id": "p2"})
+    with pytest.raises(FHIRError, match="2 Patients"):
+        from_fhir(bundle)
+
+
+def test_us_core_race_text_is_the_ethnicity() -> None:
+    race = {
+        "url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
+        "extension": [
+            {
+                "url": "ombCategory",
+                "valueCoding": {
+                    "system": "urn:oid:2.16.840.1.113883.6.238",
+                    "code": "2054-5",
+                    "display": "Black or African American",
+                },
+            },
+            {"url": "text", "valueString": "African American"},
+        ],
+    }
+    bundle = _bundle(_observation(effectiveDateTime="2026-01-01"), _patient(extension=[race]))
+    result = from_fhir(bundle)
+    assert result.person.ethnicity_text == "African American"
+    assert from_fhir(bundle, ethnicity="Irish").person.ethnicity_text == "Irish"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    value=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(),
+        st.text(max_size=12),
+        st.none(),
+        st.booleans(),
+    ),
+    unit=st.one_of(st.none(), st.text(max_size=10), st.sampled_from(["10*9/L", "/uL", "mg/dL"])),
+    comparator=st.one_of(st.none(), st.sampled_from(["<", ">", "~", ""])),
+)
+def test_any_value_quantity_gives_a_result_or_a_cbc_error(
+    value: Any, unit: str | None, comparator: str | None
+) -> None:
+    resource = _observation(value, unit)
+    if comparator is not None:
+        resource["valueQuantity"]["comparator"] = comparator
+    try:
+        result = from_fhir(resource, age=40)
+    except CBCError:
+        return
+    assert result.count.value >= 0
