@@ -1,0 +1,397 @@
+"""Units of a WBC count: a lab's unit text read into a factor to 10^9 cells/L.
+
+A white blood cell count is a number of cells per volume. Labs write the same
+unit in dozens of ways (``K/uL``, ``THOU/CUMM``, ``x10E3/uL``, ``G/L``, ``/nl``,
+``109/L`` with its superscript lost...). pint on its own misreads many of them
+without an error (``K`` is kelvin, ``G`` is gauss, ``10E9`` is 10^10), so the
+text is first normalised here:
+
+1. clean-up: letter case, spaces, the micro signs ``µ``/``μ``/``mc``, the
+   mojibake ``Âµ``, superscript digits, ``×``, ``per``;
+2. a small grammar reads ``[x] multiplier [count word] / volume``, where the
+   multiplier is ``10^n`` in any of its spellings (``10*9``, ``10E9``, ``10(9)``,
+   a lost superscript ``109``) or a word (``K``, ``thousand``, ``G``, ``Tsd``...);
+3. pint, with a registry built from our own small definitions file
+   (``cell_units.txt``), turns ``multiplier cell / volume`` into cells per litre.
+
+A spelling costs the work above once; after that it is a dictionary look-up.
+The spellings labs are known to use are listed, with where they come from, in
+``unit_spellings.csv`` (``docs/units.md`` is generated from it).
+
+>>> read_unit("K/uL").factor
+1.0
+>>> read_unit("cells/µL").factor
+0.001
+>>> read_unit("G/L").canonical
+'10*9/L'
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from cbc_ranges.errors import UnitError
+
+if TYPE_CHECKING:
+    import pint
+
+__all__ = [
+    "UnitReading",
+    "UnitSpelling",
+    "read_unit",
+    "unit_spellings",
+    "units_markdown",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitReading:
+    """A unit text as read: ``factor`` converts one of it to 10^9 cells/L."""
+
+    text: str
+    canonical: str
+    factor: float
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSpelling:
+    """A row of ``unit_spellings.csv``: a spelling labs use, and where."""
+
+    spelling: str
+    factor: float
+    canonical: str
+    group: str
+    note: str
+
+
+# ---------------------------------------------------------------- normalising
+
+_MOJIBAKE = {
+    "Âµ": "µ",  # UTF-8 micro sign read as Latin-1
+    "Î¼": "μ",  # UTF-8 Greek mu read as Latin-1 / cp1252
+    "Ã—": "×",
+    "Â³": "³",
+    "Â²": "²",
+    "Â": "",  # a stray one left by a non-breaking space read as Latin-1
+}
+_MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in _MOJIBAKE))
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+_SUPERSCRIPT_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+_PER_WORD = re.compile(r"\s+per\s+", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+
+
+def _compact(text: str) -> str:
+    """The unit text with spaces, micro signs and superscripts made plain; case kept."""
+    text = _MOJIBAKE_RE.sub(lambda m: _MOJIBAKE[m.group(0)], text)
+    # mm³ is mm3, 10⁹ is 10^9: superscripts after a base become an exponent
+    text = _SUPERSCRIPT_RUN.sub(
+        lambda m: (
+            ("" if m.string[: m.start()].rstrip().lower().endswith("mm") else "^")
+            + m.group(0).translate(_SUPERSCRIPTS)
+        ),
+        text,
+    )
+    text = _PER_WORD.sub("/", text)
+    # µ upper-cased by an export becomes a Greek capital mu (U+039C)
+    for micro in ("µ", "μ", "Μ"):
+        text = text.replace(micro, "u")
+    text = text.replace("×", "x").replace("·", "*")
+    return _SPACE.sub("", text)
+
+
+# the grammar, over the compact, lower-cased text
+_MULTIPLIER_WORDS: dict[str, int] = {
+    "k": 3,
+    "thou": 3,
+    "thous": 3,
+    "thousand": 3,
+    "thousands": 3,
+    "tsd": 3,
+    "tsd.": 3,
+    "tausend": 3,
+    "miles": 3,  # Spanish
+    "mil": 3,  # Portuguese
+    "1000": 3,
+    "g": 9,  # giga, only in upper case (lower-case g/L is grams per litre)
+    "giga": 9,
+}
+_COUNT_WORDS = r"cells?|\#|n|wbcs?|leu[ck]ocytes?|leuks?|leu|{[^{}]*}"
+_VOLUMES: dict[str, tuple[str, str]] = {
+    # spelling: (pint expression, UCUM)
+    "ul": ("microliter", "uL"),
+    "mcl": ("microliter", "uL"),
+    "microl": ("microliter", "uL"),
+    "microliter": ("microliter", "uL"),
+    "microliters": ("microliter", "uL"),
+    "microlitre": ("microliter", "uL"),
+    "microlitres": ("microliter", "uL"),
+    "mm3": ("millimeter ** 3", "mm3"),
+    "mm^3": ("millimeter ** 3", "mm3"),
+    "mm**3": ("millimeter ** 3", "mm3"),
+    "cumm": ("millimeter ** 3", "mm3"),
+    "cu.mm": ("millimeter ** 3", "mm3"),
+    "cmm": ("millimeter ** 3", "mm3"),
+    "l": ("liter", "L"),
+    "liter": ("liter", "L"),
+    "litre": ("liter", "L"),
+    "nl": ("nanoliter", "nL"),
+    "nanoliter": ("nanoliter", "nL"),
+    "nanolitre": ("nanoliter", "nL"),
+    "ml": ("milliliter", "mL"),
+    "milliliter": ("milliliter", "mL"),
+    "millilitre": ("milliliter", "mL"),
+    "dl": ("deciliter", "dL"),
+}
+_UNIT_GRAMMAR = re.compile(
+    r"""
+    ^[x*]?                                          # x10^9, *10^9, ×10^9
+    (?:
+        10(?:\^|\*\*|\*|e)\+?(?P<exp>\d{1,2})       # 10^9 10*9 10**9 10e9 (lab E: 10E9 = 10^9)
+      | 10\((?P<bracketed>\d{1,2})\)                # 10(9)
+      | 10(?P<lost>3|6|9|12)(?=[^\d])               # 10³ that lost its superscript: 103, 109
+      | e(?P<bare_exp>\d{1,2})                      # x E9/L
+      | (?P<word>k|thous?|thousands?|tsd\.?|tausend|miles|mil|1000|g|giga)
+    )?
+    (?P<count>(?:"""
+    + _COUNT_WORDS
+    + r"""))?
+    /
+    (?P<volume>[a-z0-9.^*]+?)s?                      # microliters -> microliter
+    $""",
+    re.VERBOSE,
+)
+_NO_VOLUME = re.compile(
+    r"^[x*]?(?:10(?:\^|\*\*|\*|e)\d{1,2}|10\(\d{1,2}\)|k|thou|thousand|" + _COUNT_WORDS + r")+$"
+)
+_MICROSCOPY = re.compile(r"[hl]pf|field")
+
+
+# ---------------------------------------------------------------- pint
+
+_REGISTRY_LOCK = threading.Lock()
+_registry: pint.UnitRegistry[Any] | None = None
+
+
+def _unit_registry() -> pint.UnitRegistry[Any]:
+    """The one pint registry, built on first use from ``cell_units.txt``."""
+    global _registry
+    if _registry is None:
+        with _REGISTRY_LOCK:
+            if _registry is None:
+                import pint
+
+                registry: pint.UnitRegistry[Any] = pint.UnitRegistry(None)
+                text = resources.files("cbc_ranges").joinpath("cell_units.txt").read_text("utf-8")
+                for line in text.splitlines():
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        registry.define(line)
+                _registry = registry
+    return _registry
+
+
+def _cells_per_litre(multiplier: float, volume: str) -> float:
+    """What ``multiplier cell / volume`` is in 10^9 cells/L, by pint."""
+    registry = _unit_registry()
+    quantity = registry.Quantity(multiplier, f"cell / ({volume})")
+    magnitude = float(quantity.to("cell / liter").magnitude) / 1e9
+    return float(f"{magnitude:.12g}")  # 1e3 cell/mm3 is 1.0000000000000002 in floats
+
+
+_DIMENSION_WORDS = {
+    "[mass] / [length] ** 3": "a mass concentration (as in mg/dL or g/L)",
+    "[substance] / [length] ** 3": "a substance concentration (as in mmol/L)",
+    "[length] ** 3": "a volume (as in L, mL or fL)",
+    "[mass]": "a mass",
+    "[cells]": "a count with no volume",
+    "[cells] / [microscope_field]": "a count per microscope field (urine or fluid microscopy)",
+    "[catalytic_activity] / [length] ** 3": "an enzyme activity (as in U/L)",
+    "": "a dimensionless number (as in %)",
+}
+
+
+def _other_dimension(compact: str) -> str | None:
+    """Describe what a unit that is not a count per volume measures, if pint knows it."""
+    expression = compact.replace("^", "**")
+    expression = re.sub(r"(?<=[a-zA-Z])(\d)", r"**\1", expression)  # mm3 -> mm**3
+    try:
+        units = _unit_registry().parse_units(expression)
+        dimensionality = str(units.dimensionality)
+    except Exception:  # pint raises many kinds on junk; any of them means "not a unit"
+        return None
+    if dimensionality == "[cells] / [length] ** 3":
+        return None
+    dimensionality = "" if dimensionality == "dimensionless" else dimensionality
+    return _DIMENSION_WORDS.get(dimensionality, f"a quantity of dimension {dimensionality}")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _read_compact(compact: str) -> tuple[float, str] | None:
+    """Factor and UCUM unit of a compact unit text, or None when the grammar does not fit."""
+    lowered = compact.lower()
+    match = _UNIT_GRAMMAR.match(lowered)
+    if match is None:
+        return None
+    volume = _VOLUMES.get(match["volume"]) or _VOLUMES.get(match["volume"] + "s")
+    if volume is None:
+        return None
+    pint_volume, ucum_volume = volume
+    word = match["word"]
+    if word is not None:
+        if word in ("g", "giga"):
+            start = match.start("word")
+            # giga only for litres, and a bare g must be a capital G: g/L is grams per litre
+            if ucum_volume != "L" or (word == "g" and compact[start] != "G"):
+                return None
+        exponent = _MULTIPLIER_WORDS[word]
+    else:
+        digits = match["exp"] or match["bracketed"] or match["lost"] or match["bare_exp"]
+        exponent = int(digits) if digits else 0
+    factor = _cells_per_litre(10.0**exponent, pint_volume)
+    prefix = f"10*{exponent}" if exponent else ""
+    return factor, f"{prefix}/{ucum_volume}"
+
+
+_READINGS: dict[str, UnitReading | UnitError] = {}
+_READINGS_LIMIT = 10_000  # distinct spellings are few; this only bounds junk input
+
+
+def read_unit(text: str) -> UnitReading:
+    """Read a unit text as written by a lab; raises :class:`UnitError` when it is not one.
+
+    >>> read_unit("THOU/CUMM").canonical
+    '10*3/mm3'
+    >>> read_unit("10E9/L").factor  # lab use: 10E9 is 10^9, not 10^10
+    1.0
+    >>> read_unit("mg/dL")
+    Traceback (most recent call last):
+    ...
+    cbc_ranges.errors.UnitError: 'mg/dL' is a mass concentration ...
+    """
+    known = _READINGS.get(text)
+    if known is None:
+        try:
+            known = _read_new(text)
+        except UnitError as error:
+            known = error
+        if len(_READINGS) >= _READINGS_LIMIT:
+            _READINGS.clear()
+        _READINGS[text] = known
+    if isinstance(known, UnitError):
+        # a fresh exception each time: a raised instance collects a traceback
+        raise UnitError(
+            known.message, raw=known.raw, unit=known.unit, suggestions=known.suggestions
+        )
+    return known
+
+
+def _read_new(text: str) -> UnitReading:
+    if not isinstance(text, str):
+        raise UnitError(f"a unit must be text, not {type(text).__name__}", raw=text)
+    compact = _compact(text)
+    if not compact:
+        raise UnitError("the unit is empty", raw=text, unit=text, suggestions=["10*9/L"])
+    reading = _read_compact(compact)
+    if reading is not None:
+        return UnitReading(text=text, canonical=reading[1], factor=reading[0])
+    lowered = compact.lower()
+    if _MICROSCOPY.search(lowered):
+        what = "a count per microscope field (urine or fluid microscopy)"
+    elif _NO_VOLUME.match(lowered):
+        what = "a count with no volume"
+    else:
+        what = _other_dimension(compact) or ""
+    if what:
+        if lowered == "g/l":
+            suggestions = ["G/L"]
+        elif what in ("a count with no volume", "a volume (as in L, mL or fL)"):
+            suggestions = _near(text, 2)  # '10*3' -> '10*3/uL', 'L' -> '/L'
+        else:
+            suggestions = []  # mg/dL is no misspelling of a count unit
+        raise UnitError(
+            f"{text!r} is {what}, not a count of cells per volume",
+            raw=text,
+            unit=text,
+            suggestions=suggestions,
+        )
+    raise UnitError(
+        f"unknown WBC count unit {text!r}", raw=text, unit=text, suggestions=_near(text, 3)
+    )
+
+
+def _near(text: str, how_many: int) -> list[str]:
+    """Known spellings close to ``text``, best first."""
+    by_key = {_compact(row.spelling).lower(): row.spelling for row in unit_spellings()}
+    key = _compact(text).lower()
+    return [by_key[k] for k in difflib.get_close_matches(key, by_key, n=how_many, cutoff=0.6)]
+
+
+# ---------------------------------------------------------------- the table
+
+
+@lru_cache(maxsize=1)
+def unit_spellings() -> tuple[UnitSpelling, ...]:
+    """The known lab spellings of ``unit_spellings.csv``, in file order."""
+    text = resources.files("cbc_ranges").joinpath("unit_spellings.csv").read_text("utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    return tuple(
+        UnitSpelling(
+            spelling=row["spelling"],
+            factor=float(row["factor"]),
+            canonical=row["canonical"],
+            group=row["group"],
+            note=row["note"],
+        )
+        for row in csv.DictReader(io.StringIO("\n".join(lines)))
+    )
+
+
+def units_markdown() -> str:
+    """``docs/units.md``: every known spelling with the factor the parser reads it as."""
+    out = [
+        "# Accepted unit spellings",
+        "",
+        "<!-- generated by `python -m cbc_ranges.units > docs/units.md`; do not edit -->",
+        "",
+        "A WBC count is read into **10⁹ cells/L**, which is the same number as 10³ cells/µL",
+        "(K/uL). The *factor* is what one of the unit is in 10⁹ cells/L. Every spelling",
+        "below is read by the same rules, so variants of it are read too:",
+        "",
+        "- any letter case and spacing (`K/UL`, `x 10^9 / L`), `per` for `/`;",
+        "- micro written `u`, `µ` (U+00B5), `μ` (U+03BC), `mc` or the mojibake `Âµ`;",
+        "- the multiplier `10^n` as `10*n`, `10**n`, `10En` (10E9 is 10⁹ in lab use),",
+        "  `10(n)`, `10ⁿ`, with or without `x`/`×`/`*` before it, or with its superscript lost",
+        "  (`103`, `109`); or as a word: `K`, `thou`, `thousand`, `Tsd`, `miles`, `mil` (10³),",
+        "  `G`, `Giga` (10⁹, litres only; lower-case `g/L` is grams per litre and is refused);",
+        "- an optional count word: `cells`, `#`, `WBC`, `leukocytes` or a UCUM annotation `{…}`;",
+        "- the volume: `uL`, `mm3`/`mm³`/`cumm`/`cmm`/`cu mm` (all 1 µL), `L`, `nL`, `mL`, `dL`.",
+        "",
+        "Units of another kind (`mg/dL`, `g/dL`, `%`, `fL`, `mmol/L`, `L`, `/HPF`, `cells` with no",
+        "volume) are refused with a `UnitError` that says what they measure; unknown spellings",
+        "with the closest known ones.",
+        "",
+        "| spelling | factor to 10⁹/L | read as (UCUM) | used by | note |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in unit_spellings():
+        reading = read_unit(row.spelling)
+        spelling = row.spelling.replace("|", "\\|")
+        out.append(
+            f"| `{spelling}` | {reading.factor:g} | `{reading.canonical}` | {row.group} | "
+            f"{row.note} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(units_markdown(), end="")
