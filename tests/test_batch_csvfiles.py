@@ -32,7 +32,7 @@ from cbc_ranges.errors import BatchError
         ("wbc\n".encode("utf-16"), "utf-16"),
         ("wbc\n".encode("utf-32"), "utf-32"),
         ("unit\nK/µL\n".encode("cp1252"), "cp1252"),
-        ("unit\nK/µL\n".encode("utf-8"), "utf-8"),
+        ("unit\nK/µL\n".encode(), "utf-8"),
         # a sample cut inside a two-byte character is still UTF-8
         ("unit\nK/µ".encode()[:-1], "utf-8"),
     ],
