@@ -214,3 +214,15 @@ def test_a_value_written_in_any_unit_parses_back_to_the_same_value(
 def test_a_larger_number_never_gives_a_smaller_count(a: float, b: float) -> None:
     low, high = sorted((a, b))
     assert parse_count(repr(low), "/uL").value <= parse_count(repr(high), "/uL").value
+
+
+@pytest.mark.parametrize(
+    ("value", "unit"), [("4.2", "K/uL"), ("<4,2 G/L", None), (4200, "/uL"), ("9.1", None)]
+)
+def test_the_fast_built_count_behaves_like_a_validated_one(value: str, unit: str | None) -> None:
+    count = parse_count(value, unit)
+    validated = Count(**count.model_dump())
+    assert count == validated
+    assert count.model_dump_json() == validated.model_dump_json()
+    assert count.model_copy(update={"value": 1.0}).value == 1.0
+    assert count.model_fields_set == validated.model_fields_set

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from typing import Any
 
 from cbc_ranges.errors import CBCError, ParseError, UnitError
 from cbc_ranges.models import Comparator, Count
@@ -37,6 +38,9 @@ __all__ = ["PLAUSIBLE_RANGE", "parse_count", "try_parse_count"]
 PLAUSIBLE_RANGE = (0.01, 1000.0)
 # a narrower window to choose between two readings of "4,200" or "4.200"
 _LIKELY_RANGE = (0.05, 500.0)
+_PLAUSIBLE_LOW = PLAUSIBLE_RANGE[0]
+# plain numbers with no separator question: "4.2", "12", "0.250", "4.2345" (not "4.200")
+_PLAIN_NUMBER = re.compile(r"\d{1,300}(?:\.\d{1,2})?|\d{0,300}\.\d{4,}|\d{4,300}\.\d+|0\.\d+")
 
 _COMPARATORS: dict[str, Comparator] = {
     "<": "<",
@@ -104,44 +108,73 @@ def parse_count(
     cbc_ranges.errors.UnitError: 'mg/dL' is a mass concentration ...
     """
     warnings: list[str] = []
+    number_text: str | None = None
+    exponent = 0
     if isinstance(value, str):
         raw = value
-        comparator, number_text, exponent, rest = _split(value)
+        if _PLAIN_NUMBER.fullmatch(value):  # "4.2": most lab values, and the fast path
+            comparator, rest, number = None, "", float(value)
+        else:
+            comparator, number_text, exponent, rest = _split(value)
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         raw = repr(value) if isinstance(value, float) else str(value)
-        comparator, number_text, exponent, rest = None, None, 0, ""
+        comparator, rest, number = None, "", float(value)
+        if number < 0:
+            raise ParseError(f"a WBC count cannot be negative: {raw}", raw=raw)
     else:
         raise ParseError(
             f"a WBC count must be text or a number, not {type(value).__name__}", raw=value
         )
 
-    reading, unit_text = _unit_reading(unit, rest, raw, warnings)
-
-    if number_text is None:
-        number = float(value)  # a number given as a number
-        if not math.isfinite(number):
-            raise ParseError(f"{raw} is not a finite number", raw=raw)
-        if number < 0:
-            raise ParseError(f"a WBC count cannot be negative: {raw}", raw=raw)
+    if rest or (unit is not None and not isinstance(unit, str)):
+        reading, unit_text = _unit_reading(unit, rest, raw, warnings)
+    elif unit:
+        reading, unit_text = read_unit(unit), unit.strip()
     else:
+        reading, unit_text = _NO_UNIT, ""
+
+    if number_text is not None:
         number = _read_number(number_text, raw, reading.factor, decimal_comma, warnings)
         if exponent:
             number = float(f"{number!r}e{exponent}")  # 1e999 is inf here, not an OverflowError
-        if not math.isfinite(number):
-            raise ParseError(f"{raw!r} is too large to be a count", raw=raw)
+    if not math.isfinite(number):
+        raise ParseError(f"{raw!r} is not a finite number", raw=raw)
 
     count = number * reading.factor
     if reading is _NO_UNIT:
         warnings.append("no unit given: the value was read as 10^9/L (= K/uL)")
-    _check_magnitude(count, number, reading, warnings)
-    return Count.model_construct(
-        value=count,
-        comparator=comparator,
-        unit_text=unit_text,
-        unit=None if reading is _NO_UNIT else reading.canonical,
-        raw=raw,
-        warnings=warnings,
+    if not _PLAUSIBLE_LOW <= count <= PLAUSIBLE_RANGE[1] and count != 0:
+        _warn_magnitude(count, number, reading, warnings)
+    return _trusted_count(
+        {
+            "value": count,
+            "comparator": comparator,
+            "unit_text": unit_text,
+            "unit": None if reading is _NO_UNIT else reading.canonical,
+            "raw": raw,
+            "warnings": warnings,
+        }
     )
+
+
+_COUNT_FIELDS = frozenset(Count.model_fields)
+_new_object = object.__new__
+_set = object.__setattr__
+
+
+def _trusted_count(fields: dict[str, Any]) -> Count:
+    """A Count from fields this module has already checked, skipping re-validation.
+
+    What ``Count.model_construct`` does, without its generic overhead (it costs more
+    than validating): on the hot path this halves the cost of a parse.
+    tests/test_count.py checks that the result equals a validated ``Count``.
+    """
+    count = _new_object(Count)
+    _set(count, "__dict__", fields)
+    _set(count, "__pydantic_fields_set__", set(_COUNT_FIELDS))
+    _set(count, "__pydantic_extra__", None)
+    _set(count, "__pydantic_private__", None)
+    return count
 
 
 def try_parse_count(
@@ -282,10 +315,8 @@ def _choose(
     return chosen
 
 
-def _check_magnitude(
-    count: float, number: float, reading: UnitReading, warnings: list[str]
-) -> None:
-    """Warn when a value is implausible for a WBC count in its unit."""
+def _warn_magnitude(count: float, number: float, reading: UnitReading, warnings: list[str]) -> None:
+    """Warn that a value is implausible for a WBC count in its unit, naming the likely mix-up."""
     low, high = PLAUSIBLE_RANGE
     if count > high:
         if reading is _NO_UNIT:
