@@ -126,7 +126,7 @@ def test_reference_range_has_limits_age_and_a_text_naming_population_and_source(
     assert interval.appliesTo[0].text == "female"
     assert "female" in interval.text
     assert SOURCE.title in interval.text and "Cleveland Clinic" in interval.text
-    assert "4.5 to 11 x10^9/L" in interval.text
+    assert "4.5 to 11.0 × 10⁹/L" in interval.text
     # the leukopenia threshold comes second, low only, and says what it is
     assert float(threshold.low.value) == 4.0 and threshold.high is None
     assert threshold.type.text == "Leukopenia threshold"

@@ -100,6 +100,12 @@ def _years(value: float) -> dict[str, Any]:
 
 
 def _number(value: float) -> str:
+    # at least one decimal, at most three, as the range tables print them
+    text = f"{value:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def _age_number(value: float) -> str:
     return f"{value:g}"
 
 
@@ -117,11 +123,11 @@ def _population_words(reference: ReferenceRange) -> str:
         parts.append("sex not given")
     low, high = population.age_from, population.age_to
     if low is not None and high is not None:
-        parts.append(f"age {_number(low)} to under {_number(high)} years")
+        parts.append(f"age {_age_number(low)} to under {_age_number(high)} years")
     elif low is not None and low > 0:
-        parts.append(f"age {_number(low)} years and over")
+        parts.append(f"age {_age_number(low)} years and over")
     elif high is not None:
-        parts.append(f"age under {_number(high)} years")
+        parts.append(f"age under {_age_number(high)} years")
     return ", ".join(parts) if parts else "everyone"
 
 
@@ -133,11 +139,11 @@ def _source_words(reference: ReferenceRange) -> str:
 
 def _limits_words(reference: ReferenceRange) -> str:
     if reference.low is not None and reference.high is not None:
-        return f"{_number(reference.low)} to {_number(reference.high)} x10^9/L"
+        return f"{_number(reference.low)} to {_number(reference.high)} × 10⁹/L"
     if reference.low is not None:
-        return f"below {_number(reference.low)} x10^9/L"
+        return f"below {_number(reference.low)} × 10⁹/L"
     if reference.high is not None:
-        return f"above {_number(reference.high)} x10^9/L"
+        return f"above {_number(reference.high)} × 10⁹/L"
     return "no limits"
 
 
@@ -552,13 +558,16 @@ def from_fhir(
                 if precision < 3:
                     # only the year or month is known: count from its last day, the youngest
                     # the person can be, and say so
-                    birth = _last_day(birth.year, birth.month if precision == 2 else None)
+                    birth = min(
+                        _last_day(birth.year, birth.month if precision == 2 else None),
+                        effective[0],
+                    )
                     warnings.append(
                         "The Patient's birth date gives only the "
                         + ("year" if precision == 1 else "year and month")
                         + "; the age used is the youngest it can be."
                     )
-                age = _age_at(min(birth, effective[0]), effective[0])
+                age = _age_at(birth, effective[0])
 
     result = interpret_count(count, age=age, sex=sex, ethnicity=ethnicity, table=table)
     if warnings:
