@@ -1,0 +1,293 @@
+"""Educational text: what a flagged count is compared with and what that can mean in general.
+
+The text is assembled from short blocks kept as data in ``ranges/explanations.toml``,
+each written in the project's own words and citing the source ids it rests on. The
+blocks chosen depend on the flag, the leukopenia result, the person's age group and
+sex, and whether the table notes an ethnic variation for the person's group; which
+block is used when is written up in ``docs/interpretation.md``.
+
+Every text ends with a paragraph that says it is **not a diagnosis**, and no block
+may use diagnostic wording ("you have", "diagnosed with"...): both are checked when
+the blocks load, and tested for every combination of inputs.
+
+>>> from cbc_ranges.models import Person
+>>> from cbc_ranges.ranges import get_table
+>>> table = get_table()
+>>> person = Person(age_years=40.0, sex="female")
+>>> selection = table.select(age_years=40.0, sex="female")
+>>> explanation = explain(flag="normal", leukopenia=False, comparator=None,
+...                       selection=selection, person=person, table=table)
+>>> text = explanation.render("6.1")
+>>> text.startswith("A count of 6.1 × 10⁹/L is within the reference range of 4.5–11.0")
+True
+>>> "not a diagnosis" in text
+True
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cbc_ranges.errors import RangeTableError
+from cbc_ranges.models import Comparator, Flag, Person, Source
+from cbc_ranges.people import ADULT_AGE
+from cbc_ranges.ranges import RangeTable, Selection, format_number, read_data_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "BLOCK_NAMES",
+    "DIAGNOSTIC_WORDING",
+    "PLACEHOLDERS",
+    "Block",
+    "Explanation",
+    "age_group",
+    "blocks",
+    "explain",
+]
+
+#: the blocks ``explanations.toml`` must define
+BLOCK_NAMES = (
+    "compare_low",
+    "compare_normal",
+    "compare_high",
+    "compare_censored",
+    "compare_none",
+    "age_unknown",
+    "sex_unknown",
+    "leukopenia_below",
+    "leukopenia_not_below",
+    "leukopenia_undetermined",
+    "meaning_low",
+    "causes_low",
+    "transient_low",
+    "infection_signs",
+    "meaning_high",
+    "advice_high",
+    "meaning_normal",
+    "children",
+    "children_no_threshold",
+    "ethnicity",
+    "about_ranges",
+    "closing",
+)
+
+#: the placeholders a block may use
+PLACEHOLDERS = frozenset(
+    {
+        "value",
+        "low",
+        "high",
+        "population",
+        "source",
+        "threshold",
+        "threshold_cells",
+        "threshold_source",
+        "person",
+    }
+)
+
+#: wording that would read as a diagnosis; no text may contain it (case ignored)
+DIAGNOSTIC_WORDING = re.compile(
+    r"\byou have\b|\byou've got\b|\byou are suffering\b|\bsuffering from\b|\bdiagnosed with\b"
+    r"|\byour diagnosis\b|\bthis confirms\b|\byou are (?:ill|sick)\b",
+    re.IGNORECASE,
+)
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of text and the ids of the sources it rests on."""
+
+    name: str
+    text: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The text for one kind of result, with ``{value}`` still to fill in, and its sources."""
+
+    template: str
+    sources: tuple[Source, ...]
+
+    def render(self, value: str) -> str:
+        """The text for a count written as ``value`` (in 10^9/L, comparator included)."""
+        return self.template.replace("{value}", value)
+
+
+_LOCK = threading.Lock()
+_BLOCKS: dict[str, Block] | None = None
+
+
+def blocks() -> dict[str, Block]:
+    """The text blocks, loaded once and checked (all present, known sources and
+    placeholders, no diagnostic wording, "not a diagnosis" in the closing block).
+
+    >>> blocks()["closing"].text.startswith("This is not a diagnosis.")
+    True
+    """
+    global _BLOCKS
+    if _BLOCKS is None:
+        with _LOCK:
+            if _BLOCKS is None:
+                _BLOCKS = _load_blocks()
+    return _BLOCKS
+
+
+def _load_blocks() -> dict[str, Block]:
+    from cbc_ranges.ranges import shipped_sources
+
+    path = "ranges/explanations.toml"
+    known = shipped_sources()
+    try:
+        data = tomllib.loads(read_data_text("explanations.toml"))
+    except tomllib.TOMLDecodeError as error:
+        raise RangeTableError(f"not valid TOML: {error}", path=path) from None
+    entries = data.get("block", {})
+    found: dict[str, Block] = {}
+    for name in BLOCK_NAMES:
+        entry = entries.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+            raise RangeTableError(
+                f"block {name!r} is missing or has no text", path=path, field=name
+            )
+        text = " ".join(entry["text"].split())
+        cited = entry.get("sources", [])
+        unknown = [key for key in cited if key not in known]
+        if unknown:
+            raise RangeTableError(f"unknown source id {unknown[0]!r}", path=path, field=name)
+        bad = [key for key in _PLACEHOLDER.findall(text) if key not in PLACEHOLDERS]
+        if bad:
+            raise RangeTableError(f"unknown placeholder {{{bad[0]}}}", path=path, field=name)
+        wording = DIAGNOSTIC_WORDING.search(text)
+        if wording:
+            raise RangeTableError(f"diagnostic wording {wording.group(0)!r}", path=path, field=name)
+        found[name] = Block(name=name, text=text, sources=tuple(cited))
+    if "not a diagnosis" not in found["closing"].text:
+        raise RangeTableError("the closing block must say 'not a diagnosis'", path=path)
+    return found
+
+
+def age_group(person: Person) -> str:
+    """``"adult"`` (18 and over), ``"child"`` or ``"unknown"``.
+
+    >>> age_group(Person(age_years=17.5)), age_group(Person())
+    ('child', 'unknown')
+    """
+    if person.age_years is None:
+        return "unknown"
+    return "child" if person.age_years < ADULT_AGE else "adult"
+
+
+def _describe_person(person: Person) -> str:
+    group = age_group(person)
+    if group == "unknown":
+        if person.sex == "unknown":
+            return "a person of unknown age and sex"
+        return f"a {person.sex} person of unknown age"
+    if person.sex == "unknown":
+        return f"{'an' if group == 'adult' else 'a'} {group} of unknown sex"
+    return f"a {person.sex} {group}"
+
+
+def _cite(source: Source) -> str:
+    return f"“{source.title}” ({source.publisher})"
+
+
+def explain(
+    *,
+    flag: Flag,
+    leukopenia: bool | None,
+    comparator: Comparator | None,
+    selection: Selection,
+    person: Person,
+    table: RangeTable,
+) -> Explanation:
+    """The text (``{value}`` left to fill) and cited sources for one kind of result.
+
+    ``selection`` is what :meth:`RangeTable.select` picked for ``person``. The
+    result depends only on its arguments, so callers may cache it.
+    """
+    library = blocks()
+    reference, threshold, variation = selection.reference, selection.threshold, selection.variation
+    group = age_group(person)
+    values: dict[str, str] = {"person": _describe_person(person)}
+    if reference is not None:
+        values.update(
+            low=format_number(reference.low or 0.0),
+            high=format_number(reference.high or 0.0),
+            population=reference.population.description,
+            source=_cite(reference.source),
+        )
+    threshold_low = threshold.low if threshold is not None else None
+    if threshold is not None and threshold_low is not None:
+        values.update(
+            threshold=format_number(threshold_low),
+            threshold_cells=f"{round(threshold_low * 1000):,}",
+            threshold_source="the same source"
+            if reference is not None and threshold.source == reference.source
+            else _cite(threshold.source),
+        )
+    goes_low = flag == "low" or leukopenia is True
+    censored_below = flag == "indeterminate" and comparator in ("<", "<=")
+
+    paragraphs: list[list[str]] = []
+    first = ["compare_none" if reference is None else _compare_block(flag)]
+    if group == "unknown":
+        first.append("age_unknown")
+    if reference is not None and person.sex == "unknown" and reference.population.sex == "unknown":
+        first.append("sex_unknown")
+    if threshold_low is not None:
+        if leukopenia is True:
+            first.append("leukopenia_below")
+        elif leukopenia is False and flag == "low":
+            first.append("leukopenia_not_below")
+        elif leukopenia is None and comparator is not None and (goes_low or censored_below):
+            first.append("leukopenia_undetermined")
+    paragraphs.append(first)
+    if goes_low:
+        paragraphs.append(["meaning_low", "causes_low"])
+        paragraphs.append(["transient_low", "infection_signs"])
+    elif censored_below:
+        paragraphs.append(["infection_signs"])
+    elif flag == "high":
+        paragraphs.append(["meaning_high", "advice_high"])
+    elif flag == "normal":
+        paragraphs.append(["meaning_normal"])
+    if group == "child":
+        child = ["children"]
+        if threshold_low is None:
+            child.append("children_no_threshold")
+        paragraphs.append(child)
+    if variation is not None:
+        paragraphs.append(["ethnicity"])
+    paragraphs.append(["about_ranges", "closing"] if reference is not None else ["closing"])
+
+    used = [library[name] for paragraph in paragraphs for name in paragraph]
+    texts = (" ".join(library[name].text for name in paragraph) for paragraph in paragraphs)
+    template = _PLACEHOLDER.sub(
+        lambda match: values.get(match.group(1), match.group(0)), "\n\n".join(texts)
+    )
+    rows = (row for row in (reference, threshold, variation) if row is not None)
+    cited = [row.source.id for row in rows]
+    cited += [key for block in used for key in block.sources]
+    return Explanation(template=template, sources=_ordered(cited, table.sources))
+
+
+def _compare_block(flag: Flag) -> str:
+    return "compare_censored" if flag == "indeterminate" else f"compare_{flag}"
+
+
+def _ordered(cited: Iterable[str], sources: Mapping[str, Source]) -> tuple[Source, ...]:
+    wanted = set(cited)
+    return tuple(source for key, source in sources.items() if key in wanted)
