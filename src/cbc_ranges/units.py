@@ -85,7 +85,7 @@ _MOJIBAKE = {
 _MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in _MOJIBAKE))
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
-_PER_WORD = re.compile(r"\s+per\s+", re.IGNORECASE)
+_PER_WORD = re.compile(r"(?:^|\s+)per\s+", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
 
@@ -111,6 +111,7 @@ def _compact(text: str) -> str:
 # the grammar, over the compact, lower-cased text
 _MULTIPLIER_WORDS: dict[str, int] = {
     "k": 3,
+    "th": 3,
     "thou": 3,
     "thous": 3,
     "thousand": 3,
@@ -123,8 +124,14 @@ _MULTIPLIER_WORDS: dict[str, int] = {
     "1000": 3,
     "g": 9,  # giga, only in upper case (lower-case g/L is grams per litre)
     "giga": 9,
+    "gpt": 9,  # German: Gigapartikel per litre
+    "bil": 9,  # US: billion per litre
+    "billion": 9,
 }
-_COUNT_WORDS = r"cells?|\#|n|wbcs?|leu[ck]ocytes?|leuks?|leu|{[^{}]*}"
+_COUNT_WORDS = (
+    r"cells?|\#|n|wbcs?|leu[ck]ocytes?|leuks?|leu|{[^{}]*}"
+    r"|zellen|leukozyten|[ée]l[ée]ments|[ée]lts|c[ée]l|c[ée]lulas|leuc[óo]citos"
+)
 _VOLUMES: dict[str, tuple[str, str]] = {
     # spelling: (pint expression, UCUM)
     "ul": ("microliter", "uL"),
@@ -140,6 +147,9 @@ _VOLUMES: dict[str, tuple[str, str]] = {
     "cumm": ("millimeter ** 3", "mm3"),
     "cu.mm": ("millimeter ** 3", "mm3"),
     "cmm": ("millimeter ** 3", "mm3"),
+    "mmc": ("millimeter ** 3", "mm3"),  # Italian: millimetri cubi
+    "cubicmillimeter": ("millimeter ** 3", "mm3"),
+    "cubicmillimetre": ("millimeter ** 3", "mm3"),
     "l": ("liter", "L"),
     "liter": ("liter", "L"),
     "litre": ("liter", "L"),
@@ -155,11 +165,11 @@ _UNIT_GRAMMAR = re.compile(
     r"""
     ^[x*]?                                          # x10^9, *10^9, ×10^9
     (?:
-        10(?:\^|\*\*|\*|e)\+?(?P<exp>\d{1,2})       # 10^9 10*9 10**9 10e9 (lab E: 10E9 = 10^9)
+        10(?:\^|\*\*|\*|exp|e)\+?(?P<exp>\d{1,2})   # 10^9 10*9 10**9 10e9 (lab E: 10E9 = 10^9)
       | 10\((?P<bracketed>\d{1,2})\)                # 10(9)
-      | 10(?P<lost>3|6|9|12)(?=[^\d])               # 10³ that lost its superscript: 103, 109
+      | 10(?P<lost>2|3|6|9|12)(?=[^\d])             # 10³ that lost its superscript: 103, 109
       | e(?P<bare_exp>\d{1,2})                      # x E9/L
-      | (?P<word>k|thous?|thousands?|tsd\.?|tausend|miles|mil|1000|g|giga)
+      | (?P<word>k|th|thous?|thousands?|tsd\.?|tausend|miles|mil|1000|g|giga|gpt|bil|billion)
     )?
     (?P<count>(?:"""
     + _COUNT_WORDS
@@ -248,7 +258,7 @@ def _read_compact(compact: str) -> tuple[float, str] | None:
     pint_volume, ucum_volume = volume
     word = match["word"]
     if word is not None:
-        if word in ("g", "giga"):
+        if _MULTIPLIER_WORDS[word] == 9:
             start = match.start("word")
             # giga only for litres, and a bare g must be a capital G: g/L is grams per litre
             if ucum_volume != "L" or (word == "g" and compact[start] != "G"):
