@@ -118,6 +118,10 @@ def _parse_age_text(text: str) -> float | None:
     cleaned = text.strip().lower()
     if not cleaned:
         return None
+    if cleaned[0] in "-−":
+        raise PersonError(
+            f"age {text!r} cannot be read: it must be between 0 and {MAX_AGE:g} years", raw=text
+        )
     position = 0
     total = 0.0
     parts = 0
