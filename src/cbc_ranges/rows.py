@@ -1,0 +1,574 @@
+"""Row-level interpretation: the raw cells of one lab row in, the ``wbc_*`` result cells out.
+
+This is the core that the CSV batch (:mod:`cbc_ranges.batch`) and the DataFrame
+face share. A :class:`RowInterpreter` takes the cells a row holds for the value,
+the unit, the age, the sex and the ethnicity (any of them may be missing) and
+returns one string per name in :data:`RESULT_COLUMNS`. A row that cannot be read
+(a bad value, an unknown unit, an impossible age) is not an exception: it gets an
+empty ``wbc_flag`` and a one-line ``wbc_error``.
+
+Results repeat a great deal in lab files: a few unit spellings, a few age bands,
+two or three sexes. The interpreter therefore works in three cached steps:
+
+* **parse**: (value text, unit text) -> a :class:`ParsedCell`, the count read
+  by :func:`~cbc_ranges.count.parse_count` or the error it raised;
+* **person**: (age, sex, ethnicity) text -> a :class:`PersonClass`, what
+  :func:`~cbc_ranges.interpret.interpret_count` decides from the person alone
+  (the reference interval, the leukopenia threshold, the person-level
+  warnings) or the error the person's cells raise. People who share all of it
+  share one class object, because the output columns never show the exact age;
+* **combine**: (parsed cell, person class) -> the finished row entry, kept in a
+  dict on the parsed cell, keyed by the class object.
+
+On top of these, :meth:`RowInterpreter.lookup` caches the whole raw tuple. A
+combine miss flags the count with :mod:`cbc_ranges.classify`, exactly as
+``interpret_count`` does; an :class:`~cbc_ranges.models.Interpretation` is built
+only for the rare censored count that straddles a limit, whose warning quotes
+the value. Every cache is a plain dict that is emptied when it reaches its bound,
+so memory stays flat on files of any length; cached entries are immutable and
+stored only when complete, so an interpreter can be shared between threads.
+Read more in ``docs/batch.md``.
+
+>>> RESULT_COLUMNS[:3]
+('wbc_value', 'wbc_flag', 'wbc_code')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, NamedTuple
+
+from cbc_ranges.errors import CBCError
+from cbc_ranges.models import Count, Flag
+
+if TYPE_CHECKING:
+    from cbc_ranges.ranges import RangeTable
+
+__all__ = [
+    "CATEGORIES",
+    "EMPTY_CELLS",
+    "FLAG_INDEX",
+    "RESULT_COLUMNS",
+    "Entry",
+    "ParsedCell",
+    "PersonClass",
+    "RowInterpreter",
+    "RowResult",
+    "format_number",
+    "plain_cell",
+]
+
+#: the columns a checked row gets, in this order
+RESULT_COLUMNS: tuple[str, ...] = (
+    "wbc_value",
+    "wbc_flag",
+    "wbc_code",
+    "wbc_leukopenia",
+    "wbc_ref_low",
+    "wbc_ref_high",
+    "wbc_source",
+    "wbc_warnings",
+    "wbc_error",
+)
+
+#: the result cells of a row that was not checked (filtered out by ``--where``)
+EMPTY_CELLS: tuple[str, ...] = ("",) * len(RESULT_COLUMNS)
+
+#: where the flag sits in the result cells; an empty flag means the row could not be read
+FLAG_INDEX = RESULT_COLUMNS.index("wbc_flag")
+
+#: what a summary counts; an :data:`Entry` holds the index of its category
+CATEGORIES: tuple[str, ...] = ("low", "normal", "high", "indeterminate", "error")
+_CATEGORY: dict[str | None, int] = {flag: i for i, flag in enumerate(CATEGORIES)}
+_CATEGORY[None] = _CATEGORY["error"]
+_ERROR = _CATEGORY["error"]
+
+# the count a person class is probed with: any plain value gives the same person-level answers
+_PROBE = Count(value=5.0, unit="10*9/L", unit_text="10^9/L", raw="5.0")
+
+# the error of a row whose value cell is empty
+_NO_VALUE = "no WBC value in this row"
+
+# how many distinct person classes to keep before starting afresh (free-text junk is bounded)
+_CLASS_LIMIT = 4096
+
+
+class RowResult(NamedTuple):
+    """The typed result of one row; :meth:`cells` gives its CSV strings.
+
+    ``value`` and the limits are in 10^9/L; ``comparator`` is set for a
+    censored count such as ``<1.0``; ``error`` is set (and ``flag`` is None)
+    when the row could not be read.
+    """
+
+    value: float | None = None
+    comparator: str | None = None
+    flag: Flag | None = None
+    code: str | None = None
+    leukopenia: bool | None = None
+    ref_low: float | None = None
+    ref_high: float | None = None
+    source: str | None = None
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+    def cells(self, decimal_separator: str = ".") -> tuple[str, ...]:
+        """The result as strings, one per name in :data:`RESULT_COLUMNS`.
+
+        >>> RowResult(value=4.2, flag="normal", code="N", leukopenia=False).cells()[:4]
+        ('4.2', 'normal', 'N', 'false')
+        >>> RowResult(error="not a number: 'abc'").cells()[-1]
+        "not a number: 'abc'"
+        """
+        value = ""
+        if self.value is not None:
+            value = (self.comparator or "") + format_number(self.value, decimal_separator)
+        return (
+            value,
+            self.flag or "",
+            self.code or "",
+            "" if self.leukopenia is None else ("true" if self.leukopenia else "false"),
+            "" if self.ref_low is None else format_number(self.ref_low, decimal_separator),
+            "" if self.ref_high is None else format_number(self.ref_high, decimal_separator),
+            self.source or "",
+            "; ".join(self.warnings),
+            self.error or "",
+        )
+
+    def json_fields(self) -> dict[str, object]:
+        """The result as JSON-ready values keyed by :data:`RESULT_COLUMNS`.
+
+        Numbers stay numbers, a censored value stays text (``"<1"``) so the
+        comparator is never lost, missing values are ``None``.
+
+        >>> fields = RowResult(value=4.2, flag="normal", warnings=("no unit",)).json_fields()
+        >>> fields["wbc_value"], fields["wbc_warnings"]
+        (4.2, ['no unit'])
+        """
+        value: float | str | None = self.value
+        if self.value is not None and self.comparator:
+            value = self.comparator + format_number(self.value)
+        return {
+            "wbc_value": value,
+            "wbc_flag": self.flag,
+            "wbc_code": self.code,
+            "wbc_leukopenia": self.leukopenia,
+            "wbc_ref_low": self.ref_low,
+            "wbc_ref_high": self.ref_high,
+            "wbc_source": self.source,
+            "wbc_warnings": list(self.warnings),
+            "wbc_error": self.error,
+        }
+
+
+class Entry(NamedTuple):
+    """A finished row: its result cells, its summary category (see :data:`CATEGORIES`), its result."""
+
+    cells: tuple[str, ...]
+    category: int
+    result: RowResult
+
+
+def format_number(value: float, decimal_separator: str = ".") -> str:
+    """A count or limit as short text: at most 6 decimals, no float noise, no exponent.
+
+    >>> format_number(4.300000000000001)
+    '4.3'
+    >>> format_number(12.0)
+    '12'
+    >>> format_number(4.25, ",")
+    '4,25'
+    """
+    text = repr(round(value, 6))
+    if "e" in text or "n" in text:  # huge, tiny or not finite: spell it out plainly
+        text = f"{value:.6f}".rstrip("0").rstrip(".") if math.isfinite(value) else text
+    elif text.endswith(".0"):
+        text = text[:-2]
+    if text == "-0":
+        text = "0"
+    return text if decimal_separator == "." else text.replace(".", decimal_separator)
+
+
+def plain_cell(value: object) -> str | int | float | None:
+    """A cell from any source (CSV text, pandas, numpy, polars) as str, int, float or None.
+
+    Missing markers (``None``, NaN, ``pd.NA``, ``NaT``) become None, numpy
+    scalars become Python numbers, anything else its ``str()``.
+
+    >>> plain_cell(float("nan")) is None
+    True
+    >>> plain_cell(True), plain_cell(4), plain_cell(" 4.2 ")
+    ('True', 4, ' 4.2 ')
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) else float(value)
+    item = getattr(value, "item", None)
+    if callable(item):  # a numpy scalar
+        try:
+            return plain_cell(item())
+        except (TypeError, ValueError):
+            pass
+    try:
+        missing = bool(value != value)
+    except (TypeError, ValueError):  # pd.NA refuses to be a bool
+        return None
+    return None if missing else str(value)
+
+
+def _blank(value: str | int | float | None) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+class ParsedCell(dict["PersonClass", Entry]):
+    """A (value, unit) cell pair read once: the count or the error, plus its finished entries.
+
+    The dict part maps a :class:`PersonClass` to the :class:`Entry` of this
+    count for that class (filled by :meth:`RowInterpreter.combine`).
+    """
+
+    __slots__ = ("count", "error", "value_text")
+
+    def __init__(self, count: Count | None, error: str | None, value_text: str) -> None:
+        super().__init__()
+        self.count = count
+        self.error = error
+        self.value_text = value_text
+
+
+class PersonClass:
+    """What the output of a row can show of its person, shared by everyone it applies to.
+
+    ``age``, ``sex`` and ``ethnicity`` are the inputs of the first person seen
+    in the class; ``error`` is set when the person's cells cannot be read.
+    Compared and hashed by identity: one object per class.
+    """
+
+    __slots__ = (
+        "age",
+        "error",
+        "ethnicity",
+        "has_reference",
+        "high",
+        "low",
+        "sex",
+        "source",
+        "threshold",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        *,
+        age: str | int | float | None,
+        sex: str | None,
+        ethnicity: str | None,
+        error: str | None = None,
+        has_reference: bool = False,
+        low: float | None = None,
+        high: float | None = None,
+        threshold: float | None = None,
+        source: str | None = None,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.age = age
+        self.sex = sex
+        self.ethnicity = ethnicity
+        self.error = error
+        self.has_reference = has_reference
+        self.low = low
+        self.high = high
+        self.threshold = threshold
+        self.source = source
+        self.warnings = warnings
+
+
+class _Bounded(dict[Hashable, object]):
+    """A dict that empties itself when full: flat memory, no bookkeeping per hit."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: Hashable, value: object) -> None:
+        if len(self) >= self.size:
+            self.clear()  # cheaper than LRU bookkeeping, and results repeat anyway
+        self[key] = value
+
+
+class RowInterpreter:
+    """Interpret raw lab cells into ``wbc_*`` result cells, caching per key.
+
+    ``table`` is a :class:`~cbc_ranges.ranges.RangeTable`, the name of one, or
+    None for the default table. ``default_unit`` is used when the unit cell is
+    empty and the value cell holds no unit. ``decimal_comma`` is passed to
+    :func:`~cbc_ranges.count.parse_count` (True for ``;`` files).
+    ``decimal_separator`` is the one written in the output number cells.
+    A bad ``default_unit`` or table raises here, not on every row.
+
+    >>> rows = RowInterpreter()
+    >>> rows.cells("4.2", "K/uL", "40", "female")[:3]
+    ('4.2', 'low', 'L')
+    >>> rows.cells("abc", "K/uL")[1], rows.cells("abc", "K/uL")[-1] != ""
+    ('', True)
+    """
+
+    def __init__(
+        self,
+        table: RangeTable | str | None = None,
+        *,
+        default_unit: str | None = None,
+        decimal_comma: bool | None = None,
+        decimal_separator: str = ".",
+        cache_size: int = 1 << 15,
+    ) -> None:
+        from cbc_ranges.count import parse_count
+        from cbc_ranges.ranges import get_table
+
+        self.table = get_table(table)
+        self.default_unit = default_unit or None
+        self.decimal_comma = decimal_comma
+        self.decimal_separator = decimal_separator
+        if self.default_unit is not None:
+            parse_count("1", self.default_unit)  # a bad default unit fails here, not per row
+        self._rows = _Bounded(cache_size)
+        self._parses = _Bounded(cache_size)
+        self._persons = _Bounded(cache_size)
+        self._classes: dict[Hashable, PersonClass] = {}
+
+    # -- the whole row -------------------------------------------------------------------
+
+    def cells(
+        self,
+        value: str | None,
+        unit: str | None = None,
+        age: str | None = None,
+        sex: str | None = None,
+        ethnicity: str | None = None,
+    ) -> tuple[str, ...]:
+        """The result cells (one per :data:`RESULT_COLUMNS` name) for raw text cells."""
+        return self.lookup(value, unit, age, sex, ethnicity).cells
+
+    def lookup(
+        self,
+        value: str | None,
+        unit: str | None = None,
+        age: str | None = None,
+        sex: str | None = None,
+        ethnicity: str | None = None,
+    ) -> Entry:
+        """The :class:`Entry` for raw text cells, cached on the whole tuple."""
+        key = (value, unit, age, sex, ethnicity)
+        found = self._rows.get(key)
+        if found is None:
+            found = self.combine(self.parse(value, unit), self.person(age, sex, ethnicity))
+            self._rows.put(key, found)
+        return found  # type: ignore[return-value]
+
+    def result(
+        self,
+        value: object,
+        unit: object = None,
+        age: object = None,
+        sex: object = None,
+        ethnicity: object = None,
+    ) -> RowResult:
+        """The typed :class:`RowResult` for cells of any type (numbers, None, NaN, text).
+
+        >>> RowInterpreter().result(4.2, "10^9/L", 30, "M").flag
+        'low'
+        >>> RowInterpreter().result(None).error
+        'no WBC value in this row'
+        """
+        unit_cell, sex_cell, ethnicity_cell = (
+            plain_cell(unit),
+            plain_cell(sex),
+            plain_cell(ethnicity),
+        )
+        parsed = self.parse(plain_cell(value), None if unit_cell is None else str(unit_cell))
+        person = self.person(
+            plain_cell(age),
+            None if sex_cell is None else str(sex_cell),
+            None if ethnicity_cell is None else str(ethnicity_cell),
+        )
+        return self.combine(parsed, person).result
+
+    def clear(self) -> None:
+        """Forget every cached result (a table edited in place, a test)."""
+        for cache in (self._rows, self._parses, self._persons, self._classes):
+            cache.clear()
+
+    # -- the three steps -----------------------------------------------------------------
+
+    def parse(self, value: str | int | float | None, unit: str | None = None) -> ParsedCell:
+        """The value and unit cells read once (cached on the pair)."""
+        key = (value, unit)
+        found = self._parses.get(key)
+        if found is None:
+            found = self._parse(value, unit)
+            self._parses.put(key, found)
+        return found  # type: ignore[return-value]
+
+    def person(
+        self,
+        age: str | int | float | None = None,
+        sex: str | None = None,
+        ethnicity: str | None = None,
+    ) -> PersonClass:
+        """The class of a person's cells (cached on the triple)."""
+        key = (age, sex, ethnicity)
+        found = self._persons.get(key)
+        if found is None:
+            found = self._person(age, sex, ethnicity)
+            self._persons.put(key, found)
+        return found  # type: ignore[return-value]
+
+    def combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
+        """The finished entry of a parsed cell for a person class (cached on the cell)."""
+        found = parsed.get(person)
+        if found is None:
+            found = self._combine(parsed, person)
+            if len(parsed) >= _CLASS_LIMIT:
+                parsed.clear()
+            parsed[person] = found
+        return found
+
+    # -- what a miss costs ---------------------------------------------------------------
+
+    def _entry(self, result: RowResult) -> Entry:
+        return Entry(result.cells(self.decimal_separator), _CATEGORY[result.flag], result)
+
+    def _parse(self, value: str | int | float | None, unit: str | None) -> ParsedCell:
+        from cbc_ranges.count import parse_count
+
+        if _blank(value):
+            return ParsedCell(None, _NO_VALUE, "")
+        assert value is not None
+        unit = unit.strip() if unit else ""
+        try:
+            count = parse_count(value, unit or self.default_unit, decimal_comma=self.decimal_comma)
+        except CBCError as error:
+            return ParsedCell(None, _one_line(str(error)), "")
+        except Exception as error:  # a parser bug must not stop a million-row file
+            message = f"could not read this value ({type(error).__name__}: {error})"
+            return ParsedCell(None, _one_line(message), "")
+        text = (count.comparator or "") + format_number(count.value, self.decimal_separator)
+        return ParsedCell(count, None, text)
+
+    def _person(
+        self, age: str | int | float | None, sex: str | None, ethnicity: str | None
+    ) -> PersonClass:
+        """Probe what interpret_count decides from the person alone."""
+        from cbc_ranges.interpret import interpret_count
+
+        age = None if _blank(age) else age
+        sex = None if _blank(sex) else sex
+        ethnicity = None if _blank(ethnicity) else ethnicity
+        try:
+            probe = interpret_count(_PROBE, age=age, sex=sex, ethnicity=ethnicity, table=self.table)
+        except Exception as error:
+            message = (
+                str(error) if isinstance(error, CBCError) else f"{type(error).__name__}: {error}"
+            )
+            signature: Hashable = ("error", _one_line(message))
+            made = PersonClass(age=age, sex=sex, ethnicity=ethnicity, error=_one_line(message))
+        else:
+            reference = probe.reference
+            threshold = probe.leukopenia_threshold
+            # everything of the person that the output or a later warning can depend on
+            signature = (
+                reference,
+                None if threshold is None else threshold.low,
+                tuple(probe.warnings),
+                probe.person.sex,
+                probe.person.ethnicity,
+            )
+            made = PersonClass(
+                age=age,
+                sex=sex,
+                ethnicity=ethnicity,
+                has_reference=reference is not None,
+                low=None if reference is None else reference.low,
+                high=None if reference is None else reference.high,
+                threshold=None if threshold is None else threshold.low,
+                source=None if reference is None else reference.source.id,
+                warnings=tuple(_one_line(w) for w in probe.warnings),
+            )
+        if len(self._classes) >= _CLASS_LIMIT:
+            self._classes.clear()  # old classes stay valid where they are still cached
+        return self._classes.setdefault(signature, made)
+
+    def _combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
+        from cbc_ranges.classify import below_threshold, code_for, flag_for
+
+        if parsed.error is not None:
+            return self._entry(RowResult(error=parsed.error))
+        if person.error is not None:
+            return self._entry(RowResult(error=person.error))
+        count = parsed.count
+        assert count is not None
+        value, comparator = count.value, count.comparator
+        flag: Flag = (
+            flag_for(value, comparator, person.low, person.high)
+            if person.has_reference
+            else "indeterminate"
+        )
+        if flag == "indeterminate" and person.has_reference:
+            return self._interpreted(count, person)  # its warning quotes the value
+        warnings: dict[str, None] = {}
+        for warning in (*count.warnings, *person.warnings):
+            warnings[_one_line(warning)] = None  # ordered, without repeats
+        result = RowResult(
+            value=value,
+            comparator=comparator,
+            flag=flag,
+            code=code_for(flag),
+            leukopenia=below_threshold(value, comparator, person.threshold),
+            ref_low=person.low,
+            ref_high=person.high,
+            source=person.source,
+            warnings=tuple(warnings),
+        )
+        return Entry(
+            (parsed.value_text, *result.cells(self.decimal_separator)[1:]),
+            _CATEGORY[flag],
+            result,
+        )
+
+    def _interpreted(self, count: Count, person: PersonClass) -> Entry:
+        from cbc_ranges.interpret import interpret_count
+
+        try:
+            found = interpret_count(
+                count, age=person.age, sex=person.sex, ethnicity=person.ethnicity, table=self.table
+            )
+        except Exception as error:
+            message = (
+                str(error) if isinstance(error, CBCError) else f"{type(error).__name__}: {error}"
+            )
+            return self._entry(RowResult(error=_one_line(message)))
+        warnings = dict.fromkeys(_one_line(w) for w in found.warnings)
+        reference = found.reference
+        return self._entry(
+            RowResult(
+                value=found.count.value,
+                comparator=found.count.comparator,
+                flag=found.flag,
+                code=found.code,
+                leukopenia=found.leukopenia,
+                ref_low=None if reference is None else reference.low,
+                ref_high=None if reference is None else reference.high,
+                source=None if reference is None else reference.source.id,
+                warnings=tuple(warnings),
+            )
+        )
