@@ -226,3 +226,25 @@ def test_the_fast_built_count_behaves_like_a_validated_one(value: str, unit: str
     assert count.model_dump_json() == validated.model_dump_json()
     assert count.model_copy(update={"value": 1.0}).value == 1.0
     assert count.model_fields_set == validated.model_fields_set
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "ours", "pint_alone"),
+    [
+        ("7.4", "K/uL", 7.4, "7.4 kelvin per microlitre"),
+        ("7.4", "G/L", 7.4, "7.4 gauss per litre"),
+        ("7.4", "10*9/L", 7.4, "7.4 x 90 per litre"),
+        ("7.4", "10E9/L", 7.4, "7.4 x 10^10 per litre"),
+        ("4,2", "10*9/L", 4.2, "42"),
+        ("<1.0", "10*9/L", 1.0, "1.0, comparator lost"),
+        ("3.2 L", "10*9/L", 3.2, "3.2 litres"),
+    ],
+)
+def test_what_pint_alone_misreads_we_read_as_labs_mean(
+    value: str, unit: str, ours: float, pint_alone: str
+) -> None:
+    count = parse_count(value, unit)
+    assert count.value == pytest.approx(ours), f"pint alone would say {pint_alone}"
+    assert count.unit in ("10*9/L", "10*3/uL")
+    if value.startswith("<"):
+        assert count.comparator == "<"
