@@ -243,28 +243,37 @@ def test_something_that_is_not_a_frame_is_refused(thing: Any) -> None:
 
 
 @pytest.mark.parametrize("make", FRAMES, ids=["pandas", "polars"])
-def test_each_distinct_row_is_interpreted_once_not_each_row(
+def test_each_step_runs_once_per_distinct_key_not_per_row(
     make: Callable[[dict[str, list[Any]]], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[tuple[Any, ...]] = []
-    original = RowInterpreter.result
+    calls: dict[str, int] = {"parse": 0, "person": 0, "combine": 0}
 
-    def counting(self: RowInterpreter, *cells: Any) -> Any:
-        calls.append(cells)
-        return original(self, *cells)
+    def counted(step: str) -> Callable[..., Any]:
+        original = getattr(RowInterpreter, step)
 
-    monkeypatch.setattr(RowInterpreter, "result", counting)
+        def wrapper(self: RowInterpreter, *args: Any) -> Any:
+            calls[step] += 1
+            return original(self, *args)
+
+        return wrapper
+
+    for step in calls:
+        monkeypatch.setattr(RowInterpreter, step, counted(step))
     n = 30_000
     data = {
         "wbc": ["3.1", "7.4", "3.1 K/uL"] * (n // 3),
-        "age": [40, 41, 8] * (n // 3),  # 40 and 41 share the adult ranges
+        "age": [40, 41, 8] * (n // 3),
         "sex": ["F"] * n,
     }
     out = interpret_frame(make(data), value="wbc", age="age", sex="sex")
     assert len(out) == n
-    # 3 distinct (value, age) rows; 40 and 41 are one class, so at most 3 calls
-    assert 1 <= len(calls) <= 3
     assert list(out["wbc_flag"][:3]) == ["low", "normal", "low"]
+    # 3 distinct (value, unit) pairs and 3 distinct people: one step each
+    assert calls["parse"] == 3
+    assert calls["person"] == 3
+    # "3.1" and "3.1 K/uL" read as one count, ages 40 and 41 are one class:
+    # (3.1, adult), (7.4, adult), (3.1, child)
+    assert calls["combine"] == 3
 
 
 # ------------------------------------------------------------------ properties

@@ -31,12 +31,14 @@ column              pandas dtype        polars dtype        holds
 comparator is written inside ``wbc_value`` (``<1``), which a float column
 cannot hold, and a censored value must never look like an exact one.
 
-Vectorised by distinct keys: rows are grouped by (value, unit) and by (age,
-sex, ethnicity); each distinct person is reduced to the ranges that apply to
-them, each distinct (value, unit, ranges) combination is interpreted once, and
-the results are spread back over the rows with array operations. There is no
-Python loop over rows. Neither pandas nor polars is imported unless the frame
-is one of theirs. Read more in ``docs/embedding.md``.
+Vectorised by distinct keys, with the three steps of the row engine: each
+distinct (value, unit) pair is parsed once; each distinct (age, sex,
+ethnicity) triple is reduced once to its *person class* (the ranges and
+warnings that apply to it); spellings that read as the same count share one
+result, so each distinct (count, person class) combination is classified once.
+The results are spread back over the rows with array operations (factorise,
+take, gather): there is no Python loop over rows. Neither pandas nor polars is
+imported unless the frame is one of theirs. Read more in ``docs/embedding.md``.
 """
 
 from __future__ import annotations
@@ -45,12 +47,11 @@ import difflib
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cbc_ranges.errors import BatchError, CBCError
+from cbc_ranges.errors import BatchError
 
 if TYPE_CHECKING:
-    from cbc_ranges.models import Count
     from cbc_ranges.ranges import RangeTable
-    from cbc_ranges.rows import RowInterpreter, RowResult
+    from cbc_ranges.rows import ParsedCell, PersonClass, RowInterpreter, RowResult
 
 __all__ = ["FRAME_COLUMNS", "PANDAS_DTYPES", "POLARS_DTYPES", "interpret_frame"]
 
@@ -82,9 +83,6 @@ POLARS_DTYPES: dict[str, str] = {
     for name in FRAME_COLUMNS
 }
 
-# a readable count to probe which ranges apply to a person
-_PROBE_VALUE = 5.0
-
 
 class _Columns(NamedTuple):
     """The frame's column for each input, or None when the frame has none."""
@@ -112,56 +110,70 @@ def _result_values(result: RowResult) -> tuple[Any, ...]:
     )
 
 
-class _PersonClasses:
-    """Maps a person's (age, sex, ethnicity) cells to the ranges that apply to them.
-
-    Two people in one class get the same result cells for the same value and
-    unit: the class holds everything of the person the cells can show (the
-    reference interval, the leukopenia threshold, the person-level warnings,
-    the sex and ethnicity read) or the error the person's cells raise.
-    """
-
-    def __init__(self, table: RangeTable) -> None:
-        from cbc_ranges.models import Count
-
-        self.table = table
-        self.probe: Count = Count(value=_PROBE_VALUE, unit="10*9/L", unit_text="10*9/L")
-        self.ids: dict[Hashable, int] = {}
-
-    def of(self, age: Any, sex: Any, ethnicity: Any) -> int:
-        from cbc_ranges.interpret import interpret_count
-        from cbc_ranges.rows import plain_cell
-
-        def cell(raw: Any) -> Any:
-            plain = plain_cell(raw)
-            return None if isinstance(plain, str) and not plain.strip() else plain
-
-        signature: Hashable
-        try:
-            probe = interpret_count(
-                self.probe,
-                age=cell(age),
-                sex=_text(cell(sex)),
-                ethnicity=_text(cell(ethnicity)),
-                table=self.table,
-            )
-        except CBCError as error:
-            signature = ("error", str(error))
-        except Exception as error:  # the row interpreter turns these into wbc_error too
-            signature = ("error", type(error).__name__, str(error))
-        else:
-            signature = (
-                probe.reference,
-                probe.leukopenia_threshold,
-                tuple(probe.warnings),
-                probe.person.sex,
-                probe.person.ethnicity,
-            )
-        return self.ids.setdefault(signature, len(self.ids))
-
-
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+class _Groups:
+    """The work done once per distinct key, the same for pandas and polars.
+
+    The row engine's three steps: :meth:`counts` parses each distinct (value,
+    unit) pair and numbers the distinct counts they read as; :meth:`classes`
+    reduces each distinct (age, sex, ethnicity) triple to the number of its
+    person class; :meth:`results` combines one parsed cell with one class per
+    distinct (count, class) pair.
+    """
+
+    def __init__(self, rows: RowInterpreter) -> None:
+        self.rows = rows
+        self.parsed: list[ParsedCell] = []
+        self.classes: list[PersonClass] = []
+
+    def counts(self, values: Sequence[Any], units: Sequence[Any]) -> list[int]:
+        """The count number of each (value, unit) pair; equal counts share a number."""
+        from cbc_ranges.rows import plain_cell
+
+        numbers: dict[Hashable, int] = {}
+        out = []
+        for value, unit in zip(values, units, strict=True):
+            parsed = self.rows.parse(plain_cell(value), _text(plain_cell(unit)))
+            self.parsed.append(parsed)
+            count = parsed.count
+            key: Hashable
+            if parsed.error is not None or count is None:
+                key = ("error", parsed.error)
+            elif count.comparator is not None:
+                # a censored count is kept apart: its warnings may quote the value as written
+                key = ("censored", len(self.parsed))
+            else:
+                key = (count.value, tuple(count.warnings))
+            out.append(numbers.setdefault(key, len(numbers)))
+        return out
+
+    def class_numbers(
+        self, ages: Sequence[Any], sexes: Sequence[Any], ethnicities: Sequence[Any]
+    ) -> list[int]:
+        """The person-class number of each (age, sex, ethnicity) triple."""
+        from cbc_ranges.rows import plain_cell
+
+        numbers: dict[PersonClass, int] = {}
+        out = []
+        for age, sex, ethnicity in zip(ages, sexes, ethnicities, strict=True):
+            person = self.rows.person(
+                plain_cell(age), _text(plain_cell(sex)), _text(plain_cell(ethnicity))
+            )
+            number = numbers.setdefault(person, len(numbers))
+            if number == len(self.classes):
+                self.classes.append(person)
+            out.append(number)
+        return out
+
+    def results(self, parsed: Sequence[int], classes: Sequence[int]) -> list[tuple[Any, ...]]:
+        """The typed results of (parsed cell number, class number) pairs."""
+        return [
+            _result_values(self.rows.combine(self.parsed[p], self.classes[c]).result)
+            for p, c in zip(parsed, classes, strict=True)
+        ]
 
 
 def _pick_column(columns: Sequence[Hashable], name: Hashable | None, role: str) -> Hashable | None:
@@ -195,19 +207,18 @@ def _columns(
             + "; rename or drop them first (every input column is kept as it is)",
             raw=clash,
         )
-    picked = _Columns(
+    return _Columns(
         value=_pick_column(columns, value, "value"),
         unit=_pick_column(columns, unit, "unit"),
         age=_pick_column(columns, age, "age"),
         sex=_pick_column(columns, sex, "sex"),
         ethnicity=_pick_column(columns, ethnicity, "ethnicity"),
     )
-    return picked
 
 
 def _library(df: object) -> str:
     module = type(df).__module__.split(".")[0]
-    if module in ("pandas", "polars"):
+    if module in ("pandas", "polars") and hasattr(df, "columns"):
         return module
     raise BatchError(
         f"interpret_frame takes a pandas or polars DataFrame, got {type(df).__module__}."
@@ -258,80 +269,68 @@ def interpret_frame(
     from cbc_ranges.rows import RowInterpreter
 
     library = _library(df)
-    columns = list(df.columns)
-    picked = _columns(columns, value, unit, age, sex, ethnicity)
-    loaded = get_table(table)
-    rows = RowInterpreter(loaded, default_unit=default_unit, decimal_comma=decimal_comma)
-    persons = _PersonClasses(loaded)
+    picked = _columns(list(df.columns), value, unit, age, sex, ethnicity)
+    rows = RowInterpreter(get_table(table), default_unit=default_unit, decimal_comma=decimal_comma)
     if library == "pandas":
-        return _pandas(df, picked, rows, persons)
-    return _polars(df, picked, rows, persons)
+        return _pandas(df, picked, _Groups(rows))
+    return _polars(df, picked, _Groups(rows))
 
 
 # --------------------------------------------------------------------------- pandas
 
 
-def _pandas(df: Any, picked: _Columns, rows: RowInterpreter, persons: _PersonClasses) -> Any:
+def _pandas(df: Any, picked: _Columns, groups: _Groups) -> Any:
     import numpy as np
     import pandas as pd
 
     n = len(df)
 
-    def codes_of(names: Sequence[Hashable | None]) -> Any:
-        """One group number per row for the distinct combinations of these columns."""
-        combined = np.zeros(n, dtype=np.int64)
+    def codes_of(names: Sequence[Hashable | None]) -> tuple[Any, int]:
+        """A group number per row for the distinct combinations of these columns."""
+        combined, count = np.zeros(n, dtype=np.int64), 1
         for name in names:
-            if name is None:
-                continue
-            codes, uniques = pd.factorize(df[name], use_na_sentinel=False)
-            combined, _ = pd.factorize(combined * len(uniques) + codes)
-        return combined
+            if name is not None:
+                codes, uniques = pd.factorize(df[name], use_na_sentinel=False)
+                combined, distinct = pd.factorize(combined * len(uniques) + codes)
+                count = len(distinct)
+        return combined, count if n else 0
 
-    def first_rows(codes: Any, groups: int) -> Any:
+    def first_rows(codes: Any, count: int) -> Any:
         """The position of the first row of each group."""
-        first = np.empty(groups, dtype=np.int64)
+        first = np.empty(count, dtype=np.int64)
         first[codes[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)
         return first
 
-    def cells(name: Hashable | None, positions: Any) -> list[Any]:
+    def cells(name: Hashable | None, positions: Any) -> Sequence[Any]:
         if name is None:
             return [None] * len(positions)
-        return list(df[name].to_numpy(dtype=object)[positions])
+        return list(df[name].take(positions).to_numpy(dtype=object))
 
-    parse_codes = codes_of([picked.value, picked.unit])
-    person_codes = codes_of([picked.age, picked.sex, picked.ethnicity])
-    person_count = int(person_codes.max()) + 1 if n else 0
-    person_first = first_rows(person_codes, person_count)
-    person_class = np.array(
-        [
-            persons.of(a, s, e)
-            for a, s, e in zip(
-                cells(picked.age, person_first),
-                cells(picked.sex, person_first),
-                cells(picked.ethnicity, person_first),
-                strict=True,
-            )
-        ],
+    pair_codes, pairs = codes_of([picked.value, picked.unit])
+    pair_first = first_rows(pair_codes, pairs)
+    count_of_pair = np.array(
+        groups.counts(cells(picked.value, pair_first), cells(picked.unit, pair_first)),
+        dtype=np.int64,
+    )
+    person_codes, persons = codes_of([picked.age, picked.sex, picked.ethnicity])
+    person_first = first_rows(person_codes, persons)
+    class_of_person = np.array(
+        groups.class_numbers(
+            cells(picked.age, person_first),
+            cells(picked.sex, person_first),
+            cells(picked.ethnicity, person_first),
+        ),
         dtype=np.int64,
     )
     if n:
-        class_codes = person_class[person_codes]
-        group_codes, _ = pd.factorize(parse_codes * (len(persons.ids) or 1) + class_codes)
-        group_count = int(group_codes.max()) + 1
+        row_class = class_of_person[person_codes]
+        combined = count_of_pair[pair_codes] * len(groups.classes) + row_class
+        group_codes, distinct = pd.factorize(combined)
+        group_first = first_rows(group_codes, len(distinct))
+        results = groups.results(pair_codes[group_first], row_class[group_first])
     else:
-        group_codes, group_count = np.zeros(0, dtype=np.int64), 0
-    group_first = first_rows(group_codes, group_count)
-    results = [
-        _result_values(rows.result(*raw))
-        for raw in zip(
-            cells(picked.value, group_first),
-            cells(picked.unit, group_first),
-            cells(picked.age, group_first),
-            cells(picked.sex, group_first),
-            cells(picked.ethnicity, group_first),
-            strict=True,
-        )
-    ]
+        group_codes, results = np.zeros(0, dtype=np.int64), []
+
     out = df.copy(deep=False)
     for index, name in enumerate(FRAME_COLUMNS):
         per_group = [result[index] for result in results]
@@ -349,15 +348,15 @@ def _pandas(df: Any, picked: _Columns, rows: RowInterpreter, persons: _PersonCla
 # --------------------------------------------------------------------------- polars
 
 
-def _polars(df: Any, picked: _Columns, rows: RowInterpreter, persons: _PersonClasses) -> Any:
+def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
     import polars as pl
 
     n = df.height
 
     def codes_of(names: Sequence[Hashable | None]) -> Any:
-        """One group number (from 0) per row for the distinct combinations of these columns."""
+        """A group number (from 0) per row for the distinct combinations of these columns."""
         present = [str(name) for name in names if name is not None]
-        if not present or not n:
+        if not present:
             return pl.Series("g", [0] * n, dtype=pl.Int64)
         return df.select((pl.struct(present).rank("dense").cast(pl.Int64) - 1).alias("g"))["g"]
 
@@ -366,45 +365,38 @@ def _polars(df: Any, picked: _Columns, rows: RowInterpreter, persons: _PersonCla
         frame = pl.DataFrame({"g": codes}).with_row_index("row")
         return frame.group_by("g").agg(pl.col("row").first()).sort("g")["row"]
 
-    def cells(name: Hashable | None, positions: Any) -> list[Any]:
+    def cells(name: Hashable | None, positions: Any) -> Sequence[Any]:
         if name is None:
             return [None] * len(positions)
         return list(df[str(name)].gather(positions).to_list())
 
-    parse_codes = codes_of([picked.value, picked.unit])
-    person_codes = codes_of([picked.age, picked.sex, picked.ethnicity])
-    person_first = first_rows(person_codes) if n else pl.Series("row", [], dtype=pl.UInt32)
-    person_class = pl.Series(
-        "c",
-        [
-            persons.of(a, s, e)
-            for a, s, e in zip(
+    if n:
+        pair_codes = codes_of([picked.value, picked.unit])
+        pair_first = first_rows(pair_codes)
+        count_of_pair = pl.Series(
+            groups.counts(cells(picked.value, pair_first), cells(picked.unit, pair_first)),
+            dtype=pl.Int64,
+        )
+        person_codes = codes_of([picked.age, picked.sex, picked.ethnicity])
+        person_first = first_rows(person_codes)
+        class_of_person = pl.Series(
+            groups.class_numbers(
                 cells(picked.age, person_first),
                 cells(picked.sex, person_first),
                 cells(picked.ethnicity, person_first),
-                strict=True,
-            )
-        ],
-        dtype=pl.Int64,
-    )
-    if n:
-        combined = parse_codes * (len(persons.ids) or 1) + person_class.gather(person_codes)
+            ),
+            dtype=pl.Int64,
+        )
+        row_class = class_of_person.gather(person_codes)
+        combined = count_of_pair.gather(pair_codes) * len(groups.classes) + row_class
         group_codes = combined.rank("dense").cast(pl.Int64) - 1
         group_first = first_rows(group_codes)
-    else:
-        group_codes = pl.Series("g", [], dtype=pl.Int64)
-        group_first = pl.Series("row", [], dtype=pl.UInt32)
-    results = [
-        _result_values(rows.result(*raw))
-        for raw in zip(
-            cells(picked.value, group_first),
-            cells(picked.unit, group_first),
-            cells(picked.age, group_first),
-            cells(picked.sex, group_first),
-            cells(picked.ethnicity, group_first),
-            strict=True,
+        results = groups.results(
+            pair_codes.gather(group_first).to_list(), row_class.gather(group_first).to_list()
         )
-    ]
+    else:
+        group_codes, results = pl.Series("g", [], dtype=pl.Int64), []
+
     dtypes = {"Float64": pl.Float64, "Boolean": pl.Boolean, "String": pl.String}
     appended = [
         pl.Series(
