@@ -25,7 +25,10 @@ The rules and their limits are in ``docs/interpretation.md``.
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass, field
+from typing import Any
 
 from cbc_ranges.classify import below_threshold, code_for, flag_for
 from cbc_ranges.count import parse_count
@@ -206,3 +209,18 @@ def _prepare(
     elif sex_read == "unknown" and reference.population.sex == "unknown":
         warnings.append("sex unknown: the range stated without a sex was used")
     return _Prepared(person=person, selection=selection, warnings=tuple(warnings))
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`interpret`.
+
+    The package exports the function ``cbc_ranges.interpret``, and importing this
+    module (``from cbc_ranges.interpret import ...``) sets the package attribute of
+    the same name to the module; calling it then still interprets.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Interpretation:
+        return interpret(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
