@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -134,9 +135,8 @@ def format_check(result: Interpretation) -> str:
     lines += [f"warning: {warning}" for warning in result.warnings]
     lines += ["", result.text, "", "sources:"]
     lines += [
-        f"  [{source.id}] {source.title}. {source.publisher}"
-        + (f", {source.date}" if source.date else "")
-        + "."
+        f"  [{source.id}] {source.title} ({source.publisher}"
+        + (f", {source.date})" if source.date else ")")
         for source in result.sources
     ]
     return "\n".join(lines)
@@ -169,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(error).split())  # one line, whatever the error held
         print(f"cbc-ranges: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("cbc-ranges: interrupted", file=sys.stderr)
         return 130
