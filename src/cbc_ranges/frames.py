@@ -353,12 +353,33 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
 
     n = df.height
 
+    def column_codes(name: str) -> Any:
+        """Equal cells get equal non-negative numbers (0 for null); not dense."""
+        column = df[name]
+        if column.dtype == pl.String:
+            # a categorical's physical codes are the quickest way to number strings
+            return (column.cast(pl.Categorical).to_physical().cast(pl.Int64) + 1).fill_null(0)
+        if column.dtype.is_numeric() or column.dtype == pl.Boolean:
+            return column.rank("dense").cast(pl.Int64).fill_null(0)
+        return df.select(pl.struct(name).rank("dense").cast(pl.Int64).alias(name))[name]
+
     def codes_of(names: Sequence[Hashable | None]) -> Any:
         """A group number (from 0) per row for the distinct combinations of these columns."""
-        present = [str(name) for name in names if name is not None]
-        if not present:
+        combined = None
+        for name in names:
+            if name is None:
+                continue
+            codes = column_codes(str(name))
+            if combined is None:
+                combined = codes
+                continue
+            width = int(codes.max() or 0) + 1
+            if int(combined.max() or 0) >= (1 << 62) // width:  # keep the product in int64
+                combined = combined.rank("dense").cast(pl.Int64)
+            combined = combined * width + codes
+        if combined is None:
             return pl.Series("g", [0] * n, dtype=pl.Int64)
-        return df.select((pl.struct(present).rank("dense").cast(pl.Int64) - 1).alias("g"))["g"]
+        return combined.rank("dense").cast(pl.Int64) - 1
 
     def first_rows(codes: Any) -> Any:
         """The position of the first row of each group, in group order."""
