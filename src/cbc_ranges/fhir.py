@@ -91,8 +91,13 @@ _FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 # --------------------------------------------------------------------------- out
 
 
+def _decimal(value: float) -> float:
+    # 12 significant digits: drops float noise (3.8000000000000003) and keeps any real precision
+    return float(f"{value:.12g}")
+
+
 def _quantity(value: float, unit: str = _OUT_UNIT) -> dict[str, Any]:
-    return {"value": value, "unit": unit, "system": UCUM_SYSTEM, "code": unit}
+    return {"value": _decimal(value), "unit": unit, "system": UCUM_SYSTEM, "code": unit}
 
 
 def _years(value: float) -> dict[str, Any]:
@@ -211,7 +216,7 @@ def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
     'L'
     """
     count = interp.count
-    value_quantity: dict[str, Any] = {"value": count.value}
+    value_quantity: dict[str, Any] = {"value": _decimal(count.value)}
     if count.comparator is not None:
         value_quantity["comparator"] = count.comparator
     value_quantity.update(unit=_OUT_UNIT, system=UCUM_SYSTEM, code=_OUT_UNIT)
