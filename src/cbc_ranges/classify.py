@@ -82,12 +82,12 @@ def flag_for(
     """
     if low is None or high is None:
         return "indeterminate"
+    if comparator is None:  # the common case, without the interval arithmetic
+        return "low" if value < low else "high" if value > high else "normal"
     if _all_below(value, comparator, low):
         return "low"
     if _all_above(value, comparator, high):
         return "high"
-    if comparator is None:
-        return "normal"
     # a censored interval is never wholly inside a finite [low, high]
     return "indeterminate"
 
@@ -106,6 +106,8 @@ def below_threshold(
     """
     if threshold is None:
         return None
+    if comparator is None:
+        return value < threshold
     if _all_below(value, comparator, threshold):
         return True
     lowest, _, _, _ = _bounds(value, comparator)

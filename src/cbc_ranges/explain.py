@@ -30,7 +30,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cbc_ranges.errors import RangeTableError
 from cbc_ranges.models import Comparator, Flag, Person, Source
@@ -119,10 +119,19 @@ class Explanation:
 
     template: str
     sources: tuple[Source, ...]
+    # the template split at {value}, once: joining is much cheaper than a search per call
+    parts: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", tuple(self.template.split("{value}")))
 
     def render(self, value: str) -> str:
-        """The text for a count written as ``value`` (in 10^9/L, comparator included)."""
-        return self.template.replace("{value}", value)
+        """The text for a count written as ``value`` (in 10^9/L, comparator included).
+
+        >>> Explanation(template="A count of {value} × 10⁹/L.", sources=()).render("<1.0")
+        'A count of <1.0 × 10⁹/L.'
+        """
+        return value.join(self.parts)
 
 
 _LOCK = threading.Lock()

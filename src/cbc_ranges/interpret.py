@@ -33,7 +33,7 @@ from typing import Any
 from cbc_ranges.classify import below_threshold, code_for, flag_for
 from cbc_ranges.count import parse_count
 from cbc_ranges.explain import Explanation, age_group, explain
-from cbc_ranges.models import Comparator, Count, Flag, Interpretation, Person
+from cbc_ranges.models import Comparator, Count, Flag, Interpretation, Person, ReferenceRange
 from cbc_ranges.people import match_ethnicity, parse_age, parse_sex, sex_is_recognised
 from cbc_ranges.ranges import RangeTable, Selection, format_number, get_table
 
@@ -50,6 +50,9 @@ class _Prepared:
     person: Person
     selection: Selection
     warnings: tuple[str, ...]
+    # the models the result points to, built once
+    reference: ReferenceRange | None
+    threshold: ReferenceRange | None
     # (flag, leukopenia, comparator) -> text and sources, filled as results come
     explanations: dict[tuple[Flag, bool | None, Comparator | None], Explanation] = field(
         default_factory=dict
@@ -135,9 +138,6 @@ def interpret_count(
             f"the reported bound {value_text} lies on both sides of a limit of the reference "
             "range, so it was not flagged"
         )
-    threshold_range = (
-        threshold.reference if threshold is not None and threshold.low is not None else None
-    )
     # model instances given as fields are not revalidated, so this is cheap
     return Interpretation(
         count=count,
@@ -145,8 +145,8 @@ def interpret_count(
         flag=flag,
         code=code_for(flag),
         leukopenia=leukopenia,
-        reference=reference.reference if reference is not None else None,
-        leukopenia_threshold=threshold_range,
+        reference=prepared.reference,
+        leukopenia_threshold=prepared.threshold,
         sources=list(explanation.sources),
         warnings=warnings,
         text=explanation.render(value_text),
@@ -208,7 +208,17 @@ def _prepare(
         )
     elif sex_read == "unknown" and reference.population.sex == "unknown":
         warnings.append("sex unknown: the range stated without a sex was used")
-    return _Prepared(person=person, selection=selection, warnings=tuple(warnings))
+    threshold = selection.threshold
+    return _Prepared(
+        person=person,
+        selection=selection,
+        warnings=tuple(warnings),
+        reference=reference.reference if reference is not None else None,
+        # a threshold row without a figure (children) is no threshold to compare with
+        threshold=threshold.reference
+        if threshold is not None and threshold.low is not None
+        else None,
+    )
 
 
 class _CallableModule(types.ModuleType):

@@ -748,8 +748,18 @@ def format_number(value: float) -> str:
     >>> format_number(4.0), format_number(4.25), format_number(12.3456), format_number(250.0)
     ('4.0', '4.25', '12.346', '250.0')
     """
-    text = f"{value:.3f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
+    text = _NUMBER_TEXTS.get(value)
+    if text is None:
+        text = f"{value:.3f}".rstrip("0")
+        if text.endswith("."):
+            text += "0"
+        if len(_NUMBER_TEXTS) >= 8192:  # lab values repeat; keep the memo bounded
+            _NUMBER_TEXTS.clear()
+        _NUMBER_TEXTS[value] = text
+    return text
+
+
+_NUMBER_TEXTS: dict[float, str] = {}
 
 
 def _limit(value: float | None) -> str:
