@@ -236,10 +236,40 @@ def test_a_bad_default_unit_is_refused_at_once(make: Callable[[dict[str, list[An
         interpret_frame(make({"wbc": ["4.2"]}), value="wbc", default_unit="mg/dL")
 
 
-@pytest.mark.parametrize("thing", [[{"wbc": "4.2"}], {"wbc": ["4.2"]}, "wbc", None])
+@pytest.mark.parametrize(
+    "thing",
+    [
+        [{"wbc": "4.2"}],
+        {"wbc": ["4.2"]},
+        "wbc",
+        None,
+        pd.Series(["4.2"], name="wbc"),
+        pl.Series("wbc", ["4.2"]),
+    ],
+    ids=["list", "dict", "str", "None", "pandas Series", "polars Series"],
+)
 def test_something_that_is_not_a_frame_is_refused(thing: Any) -> None:
     with pytest.raises(CBCError, match="pandas or polars DataFrame"):
         interpret_frame(thing, value="wbc")
+
+
+def test_a_lazy_frame_is_refused_with_a_hint() -> None:
+    with pytest.raises(BatchError, match="collect"):
+        interpret_frame(pl.DataFrame({"wbc": ["4.2"]}).lazy(), value="wbc")
+
+
+def test_a_dask_frame_is_refused_with_a_hint() -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    with pytest.raises(BatchError, match="map_partitions"):
+        interpret_frame(dd.from_pandas(pd.DataFrame({"wbc": ["4.2"]}), npartitions=1), value="wbc")
+
+
+def test_a_subclass_of_a_pandas_frame_is_accepted() -> None:
+    class LabFrame(pd.DataFrame):
+        pass
+
+    out = interpret_frame(LabFrame({"wbc": ["3.1"]}), value="wbc", default_unit="K/uL")
+    assert out["wbc_value"].tolist() == [3.1]
 
 
 @pytest.mark.parametrize("make", FRAMES, ids=["pandas", "polars"])

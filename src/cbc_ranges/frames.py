@@ -217,12 +217,19 @@ def _columns(
 
 
 def _library(df: object) -> str:
-    module = type(df).__module__.split(".")[0]
-    if module in ("pandas", "polars") and hasattr(df, "columns"):
-        return module
+    """'pandas' or 'polars', from the classes of the object (a subclass is fine)."""
+    for cls in type(df).__mro__:
+        library = cls.__module__.split(".")[0]
+        if cls.__name__ == "DataFrame" and library in ("pandas", "polars"):
+            return library
+    hint = ""
+    if type(df).__module__.split(".")[0] == "dask":
+        hint = "; on a Dask frame, run it per partition with map_partitions"
+    elif type(df).__name__ == "LazyFrame":
+        hint = "; collect() the LazyFrame first, or run it per batch with map_batches"
     raise BatchError(
         f"interpret_frame takes a pandas or polars DataFrame, got {type(df).__module__}."
-        f"{type(df).__name__}",
+        f"{type(df).__name__}{hint}",
         raw=type(df).__name__,
     )
 
