@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import json
 import math
 import os
 import re
@@ -35,10 +36,11 @@ import sys
 import threading
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
-from importlib.machinery import PathFinder
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
@@ -74,7 +76,7 @@ __all__ = [
 ]
 
 #: the package that holds the shipped data files (the ``ranges/`` folder); it cannot be
-#: ``cbc_ranges.ranges``, the name of this module (see ranges/README.md)
+#: ``cbc_ranges.ranges``, the name of this module (see ranges/README.md, "Packaging")
 DATA_PACKAGE = "cbc_ranges.range_data"
 #: the table used when none is named
 DEFAULT_TABLE = "documents"
@@ -329,24 +331,37 @@ def _data_folder() -> Traversable:
     """The shipped ``ranges/`` folder, found through the import system."""
     global _FOLDER
     if _FOLDER is None:
-        try:
-            _FOLDER = resources.files(DATA_PACKAGE)
-        except ModuleNotFoundError:
-            _FOLDER = _editable_data_folder()
+        with _LOCK:
+            if _FOLDER is None:
+                _FOLDER = _find_data_folder()
     return _FOLDER
 
 
-def _editable_data_folder() -> Traversable:
-    # transition: an editable install made while pyproject still mapped ranges/ to the name
-    # of this module; the editable finder still knows that folder, but a plain import of the
-    # name finds this module first, so ask the finders after the path finder directly
-    for finder in sys.meta_path:
-        if finder is PathFinder:
-            continue
-        find_spec = getattr(finder, "find_spec", None)
-        spec = find_spec("cbc_ranges.ranges", None) if find_spec is not None else None
-        if spec is not None and spec.submodule_search_locations:
-            return Path(next(iter(spec.submodule_search_locations)))
+def _find_data_folder() -> Traversable:
+    # 1. the data package (pyproject maps ranges/ to DATA_PACKAGE)
+    try:
+        folder = resources.files(DATA_PACKAGE)
+        if folder.joinpath("sources.toml").is_file():
+            return folder
+    except ModuleNotFoundError:
+        pass
+    # 2. an installed wheel that ships ranges/ as a folder inside the package
+    for name in ("range_data", "ranges"):
+        folder = resources.files("cbc_ranges").joinpath(name)
+        if folder.joinpath("sources.toml").is_file():
+            return folder
+    # 3. an editable install (PEP 610): ranges/ at the root of the project it points to
+    try:
+        direct_url = json.loads(
+            metadata.distribution("cbc-ranges").read_text("direct_url.json") or "{}"
+        )
+    except (metadata.PackageNotFoundError, ValueError):
+        direct_url = {}
+    url = str(direct_url.get("url", ""))
+    if direct_url.get("dir_info", {}).get("editable") and url.startswith("file://"):
+        folder = Path(url2pathname(urlparse(url).path)) / "ranges"
+        if (folder / "sources.toml").is_file():
+            return folder
     raise RangeTableError(
         f"the shipped range data (package {DATA_PACKAGE}) is not installed", path=DATA_PACKAGE
     )
