@@ -135,9 +135,12 @@ def main() -> None:
     assert (csv_flags["wbc_flag"].to_numpy() == frame_flags.to_numpy()).all()
     assert polars_out["wbc_flag"].fill_null("").to_list() == frame_flags.tolist()
     distinct = len(pandas_frame[list(keys.values())].drop_duplicates())
+    pairs = len(pandas_frame[["wbc", "unit"]].drop_duplicates())
+    people = len(pandas_frame[["age", "sex", "ethnicity"]].drop_duplicates())
 
     rows = args.rows
     print(f"rows: {rows:,}; distinct (value, unit, age, sex, ethnicity) rows: {distinct:,}")
+    print(f"distinct (value, unit) pairs: {pairs:,}; distinct (age, sex, ethnicity): {people:,}")
     print(f"rows read by check_csv: {summary.rows_read:,}; errors: {summary.errors:,}")
     print(f"python {platform.python_version()}, pandas {pd.__version__}, polars {pl.__version__}")
     print()
