@@ -302,3 +302,29 @@ def test_every_known_person_gets_a_decided_flag_for_an_exact_value(age: float, s
     result = interpret_count(Count(value=5.0), age=age, sex=sex)
     assert result.flag != "indeterminate"
     assert result.code is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "person"),
+    [
+        ("3.2", {"age": 30, "sex": "f"}),
+        ("<1.0", {"age": "2y", "ethnicity": "Black"}),
+        (">6", {"sex": "m"}),
+        ("4200", {"age": 70}),  # implausible: a parser warning
+    ],
+)
+def test_results_built_without_revalidation_equal_validated_ones(
+    value: str, person: dict[str, Any]
+) -> None:
+    result = interpret(value, **person)
+    fields = {name: getattr(result, name) for name in Interpretation.model_fields}
+    validated = Interpretation(**fields)
+    assert result == validated
+    assert repr(result) == repr(validated)
+    assert result.model_fields_set == validated.model_fields_set
+    assert result.model_dump_json() == validated.model_dump_json()
+
+
+def test_the_fast_construction_is_in_use_and_checked() -> None:
+    assert interpret_module._construct_is_faithful()
+    assert interpret_module._assemble is interpret_module._construct
