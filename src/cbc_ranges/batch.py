@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import re
@@ -505,20 +506,22 @@ def _run(
     output_format: OutputFormat,
     progress: bool,
 ) -> BatchSummary:
-    reader = csv.reader(csv_source.text, delimiter=csv_source.delimiter)
+    records = _Records(csv_source.text, csv_source.delimiter)
     warnings: list[str] = []
     if csv_source.encoding == "cp1252":
         warnings.append("the file is not UTF-8: it was read as cp1252 (Windows Latin-1)")
     try:
-        header = next(reader, None)
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise _read_error(csv_source, reader, error) from None
+        first = records.next()
+        while first is not None and not first[0]:
+            first = records.next()  # blank lines before the header
+    except UnicodeDecodeError as error:
+        raise _read_error(csv_source, error) from None
     # a BOM tells spreadsheet programs the output is UTF-8; never in JSON lines or on stdout
     bom_out = csv_source.had_bom or csv_source.encoding == "cp1252"
     to_file = isinstance(target, (str, os.PathLike)) and os.fspath(target) != "-"
     out_encoding = "utf-8-sig" if bom_out and to_file and output_format == "csv" else "utf-8"
     base = (csv_source.name, shown, output_format, csv_source.encoding, csv_source.delimiter)
-    if header is None:  # an empty file gives an empty output
+    if first is None:  # an empty file gives an empty output
         with atomic_output(target, encoding=out_encoding):
             pass
         return BatchSummary(
@@ -530,6 +533,7 @@ def _run(
             ethnicity_column=None,
             warnings=(*warnings, "the file is empty"),
         )
+    header, header_body = first
     columns = _detect(header, given)
     if not default_unit and columns.header_unit:
         from cbc_ranges.count import try_parse_count
@@ -557,21 +561,22 @@ def _run(
             "no unit column: a value without a unit in its cell is read as 10^9/L "
             "(each such row says so in wbc_warnings)"
         )
-    steps = _RowSteps(columns, interpreter)
+    steps = _RowSteps(columns, interpreter, len(header))
     counts = [0] * len(CATEGORIES)
     skipped = 0
-    rows: Iterable[list[str]] = reader
     ticker = _Progress(csv_source) if progress else None
     if ticker is not None:
-        rows = ticker.wrap(reader)
+        records.lines = ticker.wrap(records.lines)
     try:
         with atomic_output(target, encoding=out_encoding) as stream:
             if output_format == "csv":
-                skipped = _write_csv(rows, stream, header, steps, where_index, counts, csv_source)
+                skipped = _write_csv(
+                    records, stream, header, header_body, steps, where_index, counts, csv_source
+                )
             else:
-                skipped = _write_jsonl(rows, stream, header, steps, where_index, counts)
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise _read_error(csv_source, reader, error) from None
+                skipped = _write_jsonl(records, stream, header, steps, where_index, counts)
+    except UnicodeDecodeError as error:
+        raise _read_error(csv_source, error) from None
     finally:
         if ticker is not None:
             ticker.close()
@@ -594,15 +599,57 @@ def _run(
     )
 
 
-def _read_error(source: CSVSource, reader: Any, error: Exception) -> BatchError:
-    line = getattr(reader, "line_num", 0)
-    if isinstance(error, UnicodeDecodeError):
-        return BatchError(
-            f"{source.name} cannot be read as {source.encoding} near line {line + 1}: "
-            f"{error.reason} (try another --encoding)",
-            raw=source.name,
-        )
-    return BatchError(f"{source.name}: malformed CSV near line {line}: {error}", raw=source.name)
+def _read_error(source: CSVSource, error: UnicodeDecodeError) -> BatchError:
+    return BatchError(
+        f"{source.name} cannot be read as {source.encoding} near byte {source.position():,}: "
+        f"{error.reason} (try another --encoding)",
+        raw=source.name,
+    )
+
+
+class _Records:
+    """The records of a CSV text stream, each with the raw text it was read from.
+
+    A line without a quote character is split on the delimiter: that is what
+    :mod:`csv` would make of it, only faster. A line with a quote goes through
+    :func:`csv.reader`, which pulls further lines while a quoted field is open,
+    and the raw text of all the lines it pulled is kept. Either way the output
+    can reuse the input text as it was, so input columns come back unchanged.
+    """
+
+    def __init__(self, text: TextIO, delimiter: str) -> None:
+        self.lines: Iterator[str] = iter(text)
+        self.delimiter = delimiter
+
+    def quoted(self, first: str) -> tuple[list[str], str]:
+        """The record that starts with ``first`` (a line holding a quote) and its raw text."""
+        consumed = [first]
+        lines = self.lines
+
+        def feed() -> Iterator[str]:
+            yield first
+            for line in lines:
+                consumed.append(line)
+                yield line
+
+        try:
+            row = next(csv.reader(feed(), delimiter=self.delimiter), [])
+        except csv.Error:  # no such case with strict=False, but never stop a file for one row
+            row = ["".join(consumed)]
+        return row, "".join(consumed).rstrip("\r\n")
+
+    def next(self) -> tuple[list[str], str] | None:
+        """The next record as (fields, raw text without its line end); None at the end."""
+        for line in self.lines:
+            if '"' in line:
+                return self.quoted(line)
+            body = line.rstrip("\r\n")
+            return (body.split(self.delimiter) if body else []), body
+        return None
+
+    def __iter__(self) -> Iterator[tuple[list[str], str]]:
+        while (record := self.next()) is not None:
+            yield record
 
 
 def _cell_getter(indices: Sequence[int]) -> Callable[[list[str]], Any]:
@@ -641,109 +688,195 @@ def _ragged(row: list[str], width: int) -> str:
     )
 
 
-class _RowSteps:
-    """The interpreter's three cached steps, keyed the way this file's rows give them."""
+# joins the cells of a cache key; a record holding it takes the slow path, so keys never collide
+_SEP = "\x1f"
 
-    def __init__(self, columns: _Columns, interpreter: RowInterpreter) -> None:
+
+class _Cell(dict[PersonClass, tuple[str, int]]):
+    """A parsed (value, unit) key of this file: person class -> (output suffix, category)."""
+
+    __slots__ = ("parsed",)
+
+    def __init__(self, parsed: ParsedCell) -> None:
+        super().__init__()
+        self.parsed = parsed
+
+
+class _RowSteps:
+    """The interpreter's three cached steps, keyed the way this file's rows give them.
+
+    Keys are the cells joined with U+001F: one string hashes faster than a tuple.
+    ``value``/``unit``/``fallback`` and ``age``/``sex``/``ethnicity`` are column
+    indices; a missing unit or fallback points at the value column (and is not
+    read), a missing person column at an empty cell appended to the row
+    (``pad``). ``suffix`` turns an entry into the text appended to a row.
+    """
+
+    def __init__(self, columns: _Columns, interpreter: RowInterpreter, width: int) -> None:
         index = columns.index
         self.interpreter = interpreter
-        value_cells = [index["value"]]
+        self.value = index["value"]
         self.has_unit = "unit" in index
-        if self.has_unit:
-            value_cells.append(index["unit"])
-        self.fallback = columns.fallback
-        if columns.fallback is not None:
-            value_cells.append(columns.fallback)
-        self.value_width = len(value_cells)
-        self.value_key = _cell_getter(value_cells)
-        self.person_roles = [role for role in ("age", "sex", "ethnicity") if role in index]
-        self.person_key = _cell_getter([index[role] for role in self.person_roles])
-        self.parsed: dict[Any, ParsedCell] = {}
-        self.people: dict[Any, PersonClass] = {}
+        self.unit = index.get("unit", self.value)
+        self.fallback = self.value if columns.fallback is None else columns.fallback
+        self.age = index.get("age", width)
+        self.sex = index.get("sex", width)
+        self.ethnicity = index.get("ethnicity", width)
+        self.pad = width in (self.age, self.sex, self.ethnicity)
+        self.used = sorted(
+            {self.value, self.unit, self.fallback, self.age, self.sex, self.ethnicity}
+        )
+        self.cells: dict[str, _Cell] = {}
+        self.people: dict[str, PersonClass] = {}
+        self.suffix: Callable[[Entry], str] = lambda entry: ""
 
-    def parse(self, key: Any) -> ParsedCell:
-        cells = _spread(key, self.value_width)
-        value = cells[0]
-        unit = cells[1] if self.has_unit else None
-        if self.fallback is not None and not value.strip():
-            value = cells[-1]  # valuenum is empty for a censored "<0.1": read the value text
-        if len(self.parsed) >= _ROW_CACHE_SIZE:
-            self.parsed.clear()
-        found = self.parsed[key] = self.interpreter.parse(value, unit)
+    def cell(self, key: str, value: str, unit: str) -> _Cell:
+        if len(self.cells) >= _ROW_CACHE_SIZE:
+            self.cells.clear()
+        found = _Cell(self.interpreter.parse(value, unit if self.has_unit else None))
+        self.cells[key] = found
         return found
 
-    def person(self, key: Any) -> PersonClass:
-        given = dict(zip(self.person_roles, _spread(key, len(self.person_roles)), strict=True))
+    def person(self, key: str, age: str, sex: str, ethnicity: str) -> PersonClass:
         if len(self.people) >= _ROW_CACHE_SIZE:
             self.people.clear()
-        found = self.people[key] = self.interpreter.person(
-            given.get("age"), given.get("sex"), given.get("ethnicity")
-        )
+        found = self.people[key] = self.interpreter.person(age, sex, ethnicity)
         return found
 
-    def entry(self, row: list[str]) -> Entry:
-        """The entry of one full-width row (the readable twin of the hot loop)."""
-        key = self.value_key(row)
-        parsed = self.parsed.get(key)
-        if parsed is None:
-            parsed = self.parse(key)
-        key = self.person_key(row)
+    def combine(self, cell: _Cell, person: PersonClass) -> tuple[str, int]:
+        entry = self.interpreter.combine(cell.parsed, person)
+        found = cell[person] = (self.suffix(entry), entry.category)
+        return found
+
+    def output(self, row: list[str]) -> tuple[str, int]:
+        """The suffix and category of one full-width row (the readable twin of the hot loop)."""
+        if self.pad:
+            row = [*row, ""]
+        value = row[self.value] or row[self.fallback]
+        unit, age, sex, ethnicity = (
+            row[self.unit],
+            row[self.age],
+            row[self.sex],
+            row[self.ethnicity],
+        )
+        if any(_SEP in row[i] for i in self.used):
+            # a cell holding the key separator: no string key, the interpreter's own caches
+            entry = self.interpreter.lookup(
+                value, unit if self.has_unit else None, age, sex, ethnicity
+            )
+            return self.suffix(entry), entry.category
+        key = value + _SEP + unit
+        cell = self.cells.get(key)
+        if cell is None:
+            cell = self.cell(key, value, unit)
+        key = age + _SEP + sex + _SEP + ethnicity
         person = self.people.get(key)
         if person is None:
-            person = self.person(key)
-        return self.interpreter.combine(parsed, person)
+            person = self.person(key, age, sex, ethnicity)
+        found = cell.get(person)
+        if found is None:
+            found = self.combine(cell, person)
+        return found
+
+
+def _csv_line(cells: Iterable[str], delimiter: str, terminator: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator=terminator).writerow(cells)
+    return buffer.getvalue()
 
 
 def _write_csv(
-    rows: Iterable[list[str]],
+    records: _Records,
     stream: TextIO,
     header: list[str],
+    header_body: str,
     steps: _RowSteps,
     where_index: list[tuple[int, frozenset[str]]],
     counts: list[int],
     source: CSVSource,
 ) -> int:
-    writer = csv.writer(stream, delimiter=source.delimiter, lineterminator=source.lineterminator)
-    writer.writerow(header + list(RESULT_COLUMNS))
+    delimiter, end = source.delimiter, source.lineterminator
+    stream.write(header_body + delimiter + _csv_line(RESULT_COLUMNS, delimiter, end))
+    # the cells after the value repeat (a few outcomes per person class): serialise them once
+    tails: dict[tuple[str, ...], str] = {}
+
+    def suffix(entry: Entry) -> str:
+        tail = tails.get(entry.tail)
+        if tail is None:
+            if len(tails) >= _ROW_CACHE_SIZE:
+                tails.clear()
+            tail = tails[entry.tail] = _csv_line(entry.tail, delimiter, end)
+        value = entry.cells[0]
+        if delimiter in value or '"' in value or "\n" in value or "\r" in value:
+            value = _csv_line((value,), delimiter, "")  # quoted as csv.writer would
+        return delimiter + value + delimiter + tail
+
+    steps.suffix = suffix
+    empty = delimiter + _csv_line(EMPTY_CELLS, delimiter, end)
     width = len(header)
     matches = _matcher(where_index)
     where_reach = max((i for i, _ in where_index), default=-1)
-    # the hot loop: per row two key look-ups and one dict hit; everything else is a miss
-    value_key, person_key = steps.value_key, steps.person_key
-    parsed_get, people_get = steps.parsed.get, steps.people.get
-    parse, person, combine = steps.parse, steps.person, steps.interpreter.combine
-    write = writer.writerow
-    skipped = 0
-    empty = EMPTY_CELLS
-    for row in rows:
+
+    def careful(row: list[str], body: str) -> tuple[str, int]:
+        """Any record the hot loop leaves: quoted, ragged, or holding the key separator."""
         if len(row) == width:
             if matches is not None and not matches(row):
-                skipped += 1
-                row += empty
-            else:
-                key = value_key(row)
-                parsed = parsed_get(key)
-                if parsed is None:
-                    parsed = parse(key)
-                key = person_key(row)
-                who = people_get(key)
-                if who is None:
-                    who = person(key)
-                entry = parsed.get(who)
-                if entry is None:
-                    entry = combine(parsed, who)
-                counts[entry[1]] += 1
-                row += entry[0]
-        elif not row:
-            pass  # a blank line stays a blank line
-        elif matches is not None and where_reach < len(row) and not matches(row):
-            skipped += 1
-            row = row[:width] + [""] * (width - len(row)) + list(empty) + row[width:]
+                return body + empty, -1
+            found = steps.output(row)
+            return body + found[0], found[1]
+        if matches is not None and where_reach < len(row) and not matches(row):
+            cells, category = EMPTY_CELLS, -1
         else:
-            counts[_ERROR] += 1
-            error = (*empty[:-1], _ragged(row, width))
-            row = row[:width] + [""] * (width - len(row)) + list(error) + row[width:]
-        write(row)
+            cells, category = (*EMPTY_CELLS[:-1], _ragged(row, width)), _ERROR
+        padded = row[:width] + [""] * (width - len(row)) + list(cells) + row[width:]
+        return _csv_line(padded, delimiter, end), category
+
+    # the hot loop: the input text is written back as it was, with a cached suffix;
+    # per row two string keys, three dict look-ups; everything else is a cache miss
+    value_at, unit_at, fallback_at = steps.value, steps.unit, steps.fallback
+    age_at, sex_at, ethnicity_at, pad = steps.age, steps.sex, steps.ethnicity, steps.pad
+    cells_get, people_get = steps.cells.get, steps.people.get
+    new_cell, new_person, combine = steps.cell, steps.person, steps.combine
+    quoted, write = records.quoted, stream.write
+    skipped = 0
+    for line in records.lines:
+        if '"' in line or _SEP in line:
+            text, category = careful(*quoted(line))
+            write(text)
+            if category < 0:
+                skipped += 1
+            else:
+                counts[category] += 1
+            continue
+        body = line.rstrip("\r\n")
+        if not body:
+            write(end)  # a blank line stays a blank line
+            continue
+        row = body.split(delimiter)
+        if len(row) != width or (matches is not None and not matches(row)):
+            text, category = careful(row, body)
+            write(text)
+            if category < 0:
+                skipped += 1
+            else:
+                counts[category] += 1
+            continue
+        if pad:
+            row.append("")
+        value = row[value_at] or row[fallback_at]
+        key = value + _SEP + row[unit_at]
+        cell = cells_get(key)
+        if cell is None:
+            cell = new_cell(key, value, row[unit_at])
+        key = row[age_at] + _SEP + row[sex_at] + _SEP + row[ethnicity_at]
+        who = people_get(key)
+        if who is None:
+            who = new_person(key, row[age_at], row[sex_at], row[ethnicity_at])
+        found = cell.get(who)
+        if found is None:
+            found = combine(cell, who)
+        counts[found[1]] += 1
+        write(body + found[0])
     return skipped
 
 
@@ -762,7 +895,7 @@ def _json_keys(header: list[str]) -> list[str]:
 
 
 def _write_jsonl(
-    rows: Iterable[list[str]],
+    records: _Records,
     stream: TextIO,
     header: list[str],
     steps: _RowSteps,
@@ -772,12 +905,13 @@ def _write_jsonl(
     width = len(header)
     keys = _json_keys(header)
     matches = _matcher(where_index)
-    empty = RowResult().json_fields()
-    where_reach = max((i for i, _ in where_index), default=-1)
-    texts: dict[int, str] = {}  # id(entry) -> its JSON, while the entry is cached
-    skipped = 0
     dumps = json.JSONEncoder(ensure_ascii=False).encode
-    for row in rows:
+    # the result fields of an object, without its braces: '"wbc_value": 4.2, ...'
+    steps.suffix = lambda entry: dumps(entry.result.json_fields())[1:-1]
+    empty = dumps(RowResult().json_fields())[1:-1]
+    where_reach = max((i for i, _ in where_index), default=-1)
+    skipped = 0
+    for row, _ in records:
         if not row:
             continue
         record: dict[str, object] = dict(zip(keys, row, strict=False))
@@ -787,20 +921,15 @@ def _write_jsonl(
             record[f"field_{extra}"] = cell
         if matches is not None and not matches(row) and where_reach < len(row):
             skipped += 1
-            text = dumps(empty)
+            fields = empty
         elif len(row) != width:
             counts[_ERROR] += 1
-            text = dumps(RowResult(error=_ragged(row, width)).json_fields())
+            fields = dumps(RowResult(error=_ragged(row, width)).json_fields())[1:-1]
         else:
-            entry = steps.entry(row)
-            counts[entry.category] += 1
-            text = texts.get(id(entry), "")
-            if not text:
-                if len(texts) >= _ROW_CACHE_SIZE:
-                    texts.clear()
-                text = texts[id(entry)] = dumps(entry.result.json_fields())
-        # the input columns first, then the result fields, in one object per line
-        stream.write(dumps(record)[:-1] + (", " if record else "") + text[1:] + "\n")
+            fields, category = steps.output(row)
+            counts[category] += 1
+        # the input columns first, then the result fields, one object per line
+        stream.write(dumps(record)[:-1] + (", " if record else "") + fields + "}\n")
     return skipped
 
 
@@ -815,7 +944,7 @@ class _Progress:
         self.started = time.monotonic()
         self.shown = False
 
-    def wrap(self, rows: Iterable[list[str]]) -> Iterator[list[str]]:
+    def wrap(self, rows: Iterable[str]) -> Iterator[str]:
         every = self.every
         last = self.started
         for n, row in enumerate(rows, start=1):

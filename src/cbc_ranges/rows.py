@@ -39,6 +39,7 @@ import math
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, NamedTuple
 
+from cbc_ranges.classify import below_threshold, code_for, flag_for
 from cbc_ranges.errors import CBCError
 from cbc_ranges.models import Count, Flag
 
@@ -163,11 +164,13 @@ class RowResult(NamedTuple):
 
 
 class Entry(NamedTuple):
-    """A finished row: its result cells, its summary category (see :data:`CATEGORIES`), its result."""
+    """A finished row: its result cells, its category (see :data:`CATEGORIES`), its result."""
 
     cells: tuple[str, ...]
     category: int
     result: RowResult
+    #: ``cells[1:]``, one shared tuple per outcome of a person class (a cheap cache key)
+    tail: tuple[str, ...] = ()
 
 
 def format_number(value: float, decimal_separator: str = ".") -> str:
@@ -237,13 +240,14 @@ class ParsedCell(dict["PersonClass", Entry]):
     count for that class (filled by :meth:`RowInterpreter.combine`).
     """
 
-    __slots__ = ("count", "error", "value_text")
+    __slots__ = ("count", "error", "value_text", "warnings")
 
     def __init__(self, count: Count | None, error: str | None, value_text: str) -> None:
         super().__init__()
         self.count = count
         self.error = error
         self.value_text = value_text
+        self.warnings = tuple(_one_line(w) for w in count.warnings) if count else ()
 
 
 class PersonClass:
@@ -261,6 +265,7 @@ class PersonClass:
         "has_reference",
         "high",
         "low",
+        "outcomes",
         "sex",
         "source",
         "threshold",
@@ -291,6 +296,8 @@ class PersonClass:
         self.threshold = threshold
         self.source = source
         self.warnings = warnings
+        # (flag, leukopenia, count warnings) -> (cells after the value, category, result)
+        self.outcomes: dict[Hashable, tuple[tuple[str, ...], int, RowResult]] = {}
 
 
 class _Bounded(dict[Hashable, object]):
@@ -345,6 +352,7 @@ class RowInterpreter:
         self._parses = _Bounded(cache_size)
         self._persons = _Bounded(cache_size)
         self._classes: dict[Hashable, PersonClass] = {}
+        self._known: dict[Hashable, PersonClass] = {}
 
     # -- the whole row -------------------------------------------------------------------
 
@@ -405,7 +413,7 @@ class RowInterpreter:
 
     def clear(self) -> None:
         """Forget every cached result (a table edited in place, a test)."""
-        for cache in (self._rows, self._parses, self._persons, self._classes):
+        for cache in (self._rows, self._parses, self._persons, self._classes, self._known):
             cache.clear()
 
     # -- the three steps -----------------------------------------------------------------
@@ -446,7 +454,8 @@ class RowInterpreter:
     # -- what a miss costs ---------------------------------------------------------------
 
     def _entry(self, result: RowResult) -> Entry:
-        return Entry(result.cells(self.decimal_separator), _CATEGORY[result.flag], result)
+        cells = result.cells(self.decimal_separator)
+        return Entry(cells, _CATEGORY[result.flag], result, cells[1:])
 
     def _parse(self, value: str | int | float | None, unit: str | None) -> ParsedCell:
         from cbc_ranges.count import parse_count
@@ -468,12 +477,58 @@ class RowInterpreter:
     def _person(
         self, age: str | int | float | None, sex: str | None, ethnicity: str | None
     ) -> PersonClass:
-        """Probe what interpret_count decides from the person alone."""
-        from cbc_ranges.interpret import interpret_count
-
+        """The class of a person: found from the inputs read, else probed with interpret_count."""
         age = None if _blank(age) else age
         sex = None if _blank(sex) else sex
         ethnicity = None if _blank(ethnicity) else ethnicity
+        try:
+            known_key = self._known_key(age, sex, ethnicity)
+        except Exception:
+            known_key = None  # the probe below says what is wrong with this person
+        if known_key is not None:
+            found = self._known.get(known_key)
+            if found is not None:
+                return found
+        made = self._probe(age, sex, ethnicity)
+        if known_key is not None:
+            if len(self._known) >= _CLASS_LIMIT:
+                self._known.clear()
+            self._known[known_key] = made
+        return made
+
+    def _known_key(
+        self, age: str | int | float | None, sex: str | None, ethnicity: str | None
+    ) -> Hashable:
+        """What interpret_count reads of a person: people with the same key share a class.
+
+        The rows the table selects, the age group (unknown, child or adult),
+        the sex read, a sex spelling it does not recognise (its warning quotes
+        it) and the ethnicity group. Reading these costs microseconds, a probe
+        (with its explanation text) a good deal more.
+        """
+        from cbc_ranges.people import (
+            ADULT_AGE,
+            match_ethnicity,
+            parse_age,
+            parse_sex,
+            sex_is_recognised,
+        )
+
+        years = parse_age(age)
+        sex_read = parse_sex(sex)
+        group = match_ethnicity(ethnicity, self.table.groups) if ethnicity else None
+        selection = self.table.select(age_years=years, sex=sex_read, ethnicity=group)
+        band = "unknown" if years is None else "child" if years < ADULT_AGE else "adult"
+        odd_sex = sex if sex is not None and not sex_is_recognised(sex) else None
+        rows = (id(selection.reference), id(selection.threshold), id(selection.variation))
+        return (rows, band, sex_read, odd_sex, group)
+
+    def _probe(
+        self, age: str | int | float | None, sex: str | None, ethnicity: str | None
+    ) -> PersonClass:
+        """Ask interpret_count what it decides from the person alone."""
+        from cbc_ranges.interpret import interpret_count
+
         try:
             probe = interpret_count(_PROBE, age=age, sex=sex, ethnicity=ethnicity, table=self.table)
         except Exception as error:
@@ -509,8 +564,6 @@ class RowInterpreter:
         return self._classes.setdefault(signature, made)
 
     def _combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
-        from cbc_ranges.classify import below_threshold, code_for, flag_for
-
         if parsed.error is not None:
             return self._entry(RowResult(error=parsed.error))
         if person.error is not None:
@@ -525,25 +578,38 @@ class RowInterpreter:
         )
         if flag == "indeterminate" and person.has_reference:
             return self._interpreted(count, person)  # its warning quotes the value
-        warnings: dict[str, None] = {}
-        for warning in (*count.warnings, *person.warnings):
-            warnings[_one_line(warning)] = None  # ordered, without repeats
-        result = RowResult(
-            value=value,
-            comparator=comparator,
+        leukopenia = below_threshold(value, comparator, person.threshold)
+        key = (flag, leukopenia, parsed.warnings)
+        outcome = person.outcomes.get(key)
+        if outcome is None:
+            outcome = self._outcome(person, flag, leukopenia, parsed.warnings)
+            if len(person.outcomes) >= _CLASS_LIMIT:
+                person.outcomes.clear()
+            person.outcomes[key] = outcome
+        tail, category, shape = outcome
+        result = RowResult(value, comparator, *shape[2:])
+        return Entry((parsed.value_text, *tail), category, result, tail)
+
+    def _outcome(
+        self,
+        person: PersonClass,
+        flag: Flag,
+        leukopenia: bool | None,
+        count_warnings: tuple[str, ...],
+    ) -> tuple[tuple[str, ...], int, RowResult]:
+        """What every count with this flag, leukopenia and warnings gets for a person class."""
+        warnings = tuple(dict.fromkeys((*count_warnings, *person.warnings)))  # no repeats
+        shape = RowResult(
+            value=None,
             flag=flag,
             code=code_for(flag),
-            leukopenia=below_threshold(value, comparator, person.threshold),
+            leukopenia=leukopenia,
             ref_low=person.low,
             ref_high=person.high,
             source=person.source,
-            warnings=tuple(warnings),
+            warnings=warnings,
         )
-        return Entry(
-            (parsed.value_text, *result.cells(self.decimal_separator)[1:]),
-            _CATEGORY[flag],
-            result,
-        )
+        return shape.cells(self.decimal_separator)[1:], _CATEGORY[flag], shape
 
     def _interpreted(self, count: Count, person: PersonClass) -> Entry:
         from cbc_ranges.interpret import interpret_count
