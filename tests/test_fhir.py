@@ -361,6 +361,13 @@ def test_unit_text_is_used_when_the_code_is_missing_or_not_ucum() -> None:
     assert from_fhir(local, age=40).count.value == pytest.approx(4.2)
 
 
+def test_a_local_code_is_tried_as_a_spelling_when_there_is_no_unit_text() -> None:
+    resource = _observation(4.2, None, system=None)
+    resource["valueQuantity"].update(system="http://lab.example/units", code="K/uL")
+    result = from_fhir(resource, age=40)
+    assert result.count.unit == "10*3/uL"
+
+
 def test_the_code_wins_over_the_unit_text() -> None:
     resource = _observation(4200, "thousand per microlitre", code="/uL")
     assert from_fhir(resource, age=40).count.value == pytest.approx(4.2)
@@ -545,6 +552,13 @@ def test_a_birth_year_alone_gives_the_youngest_possible_age() -> None:
     # born at the latest on 2008-12-31: 17 on 2026-06-01, not 18
     assert result.person.age_years is not None and 17 < result.person.age_years < 18
     assert any("birth date gives only the year" in warning for warning in result.warnings)
+
+
+def test_an_observation_dated_by_year_alone_gives_the_youngest_age_and_says_so() -> None:
+    bundle = _bundle(_observation(effectiveDateTime="2026"), _patient(birthDate="2008-06-01"))
+    result = from_fhir(bundle)
+    assert result.person.age_years is not None and 17 < result.person.age_years < 18
+    assert any("date gives only the year" in warning for warning in result.warnings)
 
 
 def test_an_observation_before_birth_is_refused() -> None:

@@ -346,11 +346,12 @@ def _read_count(observation: Mapping[str, Any]) -> Count:
             raise FHIRError("valueQuantity has no value", raw=quantity)
         value = _value_text(quantity.get("value"), quantity.get("comparator"))
         code, unit = quantity.get("code"), quantity.get("unit")
+        ucum = quantity.get("system") in (None, UCUM_SYSTEM)
+        # the UCUM code first, then the unit text, then a code of a local system as a spelling
         candidates: list[str] = []
-        if isinstance(code, str) and code.strip() and quantity.get("system") in (None, UCUM_SYSTEM):
-            candidates.append(code)
-        if isinstance(unit, str) and unit.strip() and unit not in candidates:
-            candidates.append(unit)
+        for candidate in (code if ucum else None, unit, None if ucum else code):
+            if isinstance(candidate, str) and candidate.strip() and candidate not in candidates:
+                candidates.append(candidate)
         if not candidates:
             # no unit at all: the parser assumes 10^9/L when plausible and says so
             return parse_count(value, None, decimal_comma=False)
@@ -495,9 +496,12 @@ def from_fhir(
 
     In a Bundle the Patient named by the Observation's ``subject`` (or the only
     Patient) gives the sex (``gender``), the age (``birthDate`` against the
-    Observation's ``effectiveDateTime``, ``effectivePeriod.start`` or
-    ``issued``) and the ethnicity (US Core race or ethnicity extension text).
-    Keyword arguments win over what the resources say.
+    Observation's ``effectiveDateTime``, ``effectiveInstant``,
+    ``effectivePeriod.start`` or ``issued``, in completed years plus the
+    fraction of the year) and the ethnicity (US Core race or ethnicity
+    extension text). A date known only to the year or month gives the youngest
+    age it allows, with a warning. Keyword arguments win over what the
+    resources say.
 
     >>> observation = {
     ...     "resourceType": "Observation", "status": "final",
@@ -560,6 +564,13 @@ def from_fhir(
                     "out from the Patient's birth date."
                 )
             else:
+                if effective[1] < 3:
+                    # a date of the year or month alone reads as its first day: the youngest age
+                    warnings.append(
+                        "The Observation's date gives only the "
+                        + ("year" if effective[1] == 1 else "year and month")
+                        + "; the age used is the youngest the person can have been."
+                    )
                 if precision < 3:
                     # only the year or month is known: count from its last day, the youngest
                     # the person can be, and say so
