@@ -218,8 +218,11 @@ def test_get_table_by_name_path_and_object(tmp_path: Path) -> None:
 
 
 def test_an_unknown_table_name_is_a_range_table_error() -> None:
-    with pytest.raises(RangeTableError, match=r"no shipped table 'nope'.*documents"):
+    with pytest.raises(RangeTableError, match=r"no shipped table and no file.*documents"):
         get_table("nope")
+    with pytest.raises(RangeTableError) as caught:
+        get_table("Documents")
+    assert caught.value.suggestions == ["documents"]
 
 
 def test_shipped_tables_are_only_csv_files_with_a_table_header() -> None:

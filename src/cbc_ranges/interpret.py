@@ -39,8 +39,9 @@ from cbc_ranges.ranges import RangeTable, Selection, format_number, get_table
 
 __all__ = ["interpret", "interpret_count"]
 
-# how many distinct people (age, sex, ethnicity inputs) a table remembers
+# how many distinct people (age, sex, ethnicity inputs) a table remembers, and where
 _PEOPLE_CACHE_SIZE = 1 << 14
+_PEOPLE = "cbc_ranges.interpret.people"
 
 
 @dataclass
@@ -211,22 +212,19 @@ def _prepared(
     sex: str | None,
     ethnicity: str | None,
 ) -> _Prepared:
-    cache = table.derived_cache()
-    key = ("interpret.person", type(age), age, sex, ethnicity)
+    people = table.derived_cache().get(_PEOPLE)
+    if people is None:
+        people = table.derived_cache().setdefault(_PEOPLE, {})
+    key = (type(age), age, sex, ethnicity)
     try:
-        found = cache.get(key)
+        found: _Prepared | None = people.get(key)
     except TypeError:  # an unhashable input: read it uncached (and most likely refuse it)
         return _prepare(table, age, sex, ethnicity)
     if found is None:
         found = _prepare(table, age, sex, ethnicity)
-        people = cache.setdefault("interpret.people", [0])
-        people[0] += 1
-        if people[0] > _PEOPLE_CACHE_SIZE:  # keep memory bounded for free-text inputs
-            for stale in [k for k in cache if isinstance(k, tuple) and k[0] == "interpret.person"]:
-                cache.pop(stale, None)
-            people[0] = 1
-        cache[key] = found
-    assert isinstance(found, _Prepared)
+        if len(people) >= _PEOPLE_CACHE_SIZE:  # keep memory bounded for free-text inputs
+            people.clear()
+        people[key] = found
     return found
 
 

@@ -325,6 +325,7 @@ _FOLDER: Traversable | None = None
 _SOURCES: dict[str, Source] | None = None
 _GROUPS: tuple[dict[str, tuple[str, ...]], dict[str, str]] | None = None
 _TABLES: dict[str, RangeTable] = {}
+_NAMES: tuple[str, ...] | None = None
 
 
 def _data_folder() -> Traversable:
@@ -720,12 +721,6 @@ def _shipped_table(name: str) -> RangeTable:
         with _LOCK:
             table = _TABLES.get(name)
             if table is None:
-                if name not in shipped_table_names():
-                    raise RangeTableError(
-                        f"no shipped table {name!r} and no such file; shipped tables: "
-                        + ", ".join(shipped_table_names()),
-                        path=name,
-                    )
                 table = parse_table(
                     read_data_text(f"{name}.csv"),
                     path=f"ranges/{name}.csv",
@@ -736,21 +731,50 @@ def _shipped_table(name: str) -> RangeTable:
     return table
 
 
+def _shipped_names() -> tuple[str, ...]:
+    global _NAMES
+    if _NAMES is None:
+        with _LOCK:
+            if _NAMES is None:
+                _NAMES = tuple(shipped_table_names())
+    return _NAMES
+
+
 def get_table(table: RangeTable | str | os.PathLike[str] | None = None) -> RangeTable:
     """A range table: a loaded one as is, a shipped one by name, or a file by path.
 
-    ``None`` is the default table, ``documents``.
+    ``None`` is the default table, ``documents``. A name that is neither a shipped
+    table nor an existing file raises :class:`~cbc_ranges.errors.RangeTableError`.
 
     >>> get_table().name, get_table("documents") is get_table()
     ('documents', True)
+    >>> get_table("documnets").name
+    Traceback (most recent call last):
+    ...
+    cbc_ranges.errors.RangeTableError: documnets: no shipped table ... (did you mean 'documents'?)
     """
     if table is None:
         found = _TABLES.get(DEFAULT_TABLE)
         return found if found is not None else _shipped_table(DEFAULT_TABLE)
     if isinstance(table, RangeTable):
         return table
-    if isinstance(table, str) and _ID.match(table) and not table.endswith(".csv"):
-        return _shipped_table(table)
+    if isinstance(table, str):
+        found = _TABLES.get(table)
+        if found is not None:
+            return found
+        names = _shipped_names()
+        if table in names:
+            return _shipped_table(table)
+        looks_like_a_name = not any(mark in table for mark in ("/", os.sep, "."))
+        if looks_like_a_name and not Path(table).exists():
+            error = RangeTableError(
+                "no shipped table and no file of that name; shipped tables: " + ", ".join(names),
+                path=table,
+            )
+            error.suggestions = difflib.get_close_matches(table, names, n=1)
+            if error.suggestions:
+                error.args = (f"{error.args[0]} (did you mean {error.suggestions[0]!r}?)",)
+            raise error
     return load_table(table)
 
 
