@@ -46,6 +46,7 @@ from cbc_ranges.rows import (
     EMPTY_CELLS,
     RESULT_COLUMNS,
     Entry,
+    Outcome,
     ParsedCell,
     PersonClass,
     RowInterpreter,
@@ -728,7 +729,9 @@ class _RowSteps:
         )
         self.cells: dict[str, _Cell] = {}
         self.people: dict[str, PersonClass] = {}
-        self.suffix: Callable[[Entry], str] = lambda entry: ""
+        # CSV: (value text, outcome) -> text; JSON lines: the whole entry -> text
+        self.csv_suffix: Callable[[str, Outcome], str] | None = None
+        self.json_suffix: Callable[[Entry], str] = lambda entry: ""
 
     def cell(self, key: str, value: str, unit: str) -> _Cell:
         if len(self.cells) >= _ROW_CACHE_SIZE:
@@ -744,8 +747,13 @@ class _RowSteps:
         return found
 
     def combine(self, cell: _Cell, person: PersonClass) -> tuple[str, int]:
-        entry = self.interpreter.combine(cell.parsed, person)
-        found = cell[person] = (self.suffix(entry), entry.category)
+        if self.csv_suffix is not None:
+            outcome = self.interpreter.outcome(cell.parsed, person)
+            value = "" if outcome.category == _ERROR else cell.parsed.value_text
+            found = cell[person] = (self.csv_suffix(value, outcome), outcome.category)
+        else:
+            entry = self.interpreter.combine(cell.parsed, person)
+            found = cell[person] = (self.json_suffix(entry), entry.category)
         return found
 
     def output(self, row: list[str]) -> tuple[str, int]:
@@ -764,7 +772,10 @@ class _RowSteps:
             entry = self.interpreter.lookup(
                 value, unit if self.has_unit else None, age, sex, ethnicity
             )
-            return self.suffix(entry), entry.category
+            if self.csv_suffix is not None:
+                outcome = Outcome(entry.tail, entry.category, entry.result)
+                return self.csv_suffix(entry.cells[0], outcome), entry.category
+            return self.json_suffix(entry), entry.category
         key = value + _SEP + unit
         cell = self.cells.get(key)
         if cell is None:
@@ -800,18 +811,17 @@ def _write_csv(
     # the cells after the value repeat (a few outcomes per person class): serialise them once
     tails: dict[tuple[str, ...], str] = {}
 
-    def suffix(entry: Entry) -> str:
-        tail = tails.get(entry.tail)
+    def suffix(value: str, outcome: Outcome) -> str:
+        tail = tails.get(outcome.tail)
         if tail is None:
             if len(tails) >= _ROW_CACHE_SIZE:
                 tails.clear()
-            tail = tails[entry.tail] = _csv_line(entry.tail, delimiter, end)
-        value = entry.cells[0]
+            tail = tails[outcome.tail] = _csv_line(outcome.tail, delimiter, end)
         if delimiter in value or '"' in value or "\n" in value or "\r" in value:
             value = _csv_line((value,), delimiter, "")  # quoted as csv.writer would
         return delimiter + value + delimiter + tail
 
-    steps.suffix = suffix
+    steps.csv_suffix = suffix
     empty = delimiter + _csv_line(EMPTY_CELLS, delimiter, end)
     width = len(header)
     matches = _matcher(where_index)
@@ -837,10 +847,10 @@ def _write_csv(
     age_at, sex_at, ethnicity_at, pad = steps.age, steps.sex, steps.ethnicity, steps.pad
     cells_get, people_get = steps.cells.get, steps.people.get
     new_cell, new_person, combine = steps.cell, steps.person, steps.combine
-    quoted, write = records.quoted, stream.write
+    quoted, write, sep = records.quoted, stream.write, _SEP
     skipped = 0
     for line in records.lines:
-        if '"' in line or _SEP in line:
+        if '"' in line or sep in line:
             text, category = careful(*quoted(line))
             write(text)
             if category < 0:
@@ -864,11 +874,11 @@ def _write_csv(
         if pad:
             row.append("")
         value = row[value_at] or row[fallback_at]
-        key = value + _SEP + row[unit_at]
+        key = value + sep + row[unit_at]
         cell = cells_get(key)
         if cell is None:
             cell = new_cell(key, value, row[unit_at])
-        key = row[age_at] + _SEP + row[sex_at] + _SEP + row[ethnicity_at]
+        key = row[age_at] + sep + row[sex_at] + sep + row[ethnicity_at]
         who = people_get(key)
         if who is None:
             who = new_person(key, row[age_at], row[sex_at], row[ethnicity_at])
@@ -907,7 +917,7 @@ def _write_jsonl(
     matches = _matcher(where_index)
     dumps = json.JSONEncoder(ensure_ascii=False).encode
     # the result fields of an object, without its braces: '"wbc_value": 4.2, ...'
-    steps.suffix = lambda entry: dumps(entry.result.json_fields())[1:-1]
+    steps.json_suffix = lambda entry: dumps(entry.result.json_fields())[1:-1]
     empty = dumps(RowResult().json_fields())[1:-1]
     where_reach = max((i for i, _ in where_index), default=-1)
     skipped = 0

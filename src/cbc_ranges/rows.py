@@ -52,6 +52,7 @@ __all__ = [
     "FLAG_INDEX",
     "RESULT_COLUMNS",
     "Entry",
+    "Outcome",
     "ParsedCell",
     "PersonClass",
     "RowInterpreter",
@@ -171,6 +172,20 @@ class Entry(NamedTuple):
     result: RowResult
     #: ``cells[1:]``, one shared tuple per outcome of a person class (a cheap cache key)
     tail: tuple[str, ...] = ()
+
+
+class Outcome(NamedTuple):
+    """What a person class makes of a count, without the count: the cheap half of an entry.
+
+    ``tail`` is the result cells after ``wbc_value`` (one shared tuple per
+    outcome), ``category`` the summary category, ``shape`` the result with
+    ``value`` and ``comparator`` left empty (filled in by
+    :meth:`RowInterpreter.combine`), or the whole result of an error row.
+    """
+
+    tail: tuple[str, ...]
+    category: int
+    shape: RowResult
 
 
 def format_number(value: float, decimal_separator: str = ".") -> str:
@@ -296,8 +311,8 @@ class PersonClass:
         self.threshold = threshold
         self.source = source
         self.warnings = warnings
-        # (flag, leukopenia, count warnings) -> (cells after the value, category, result)
-        self.outcomes: dict[Hashable, tuple[tuple[str, ...], int, RowResult]] = {}
+        # (flag, leukopenia, count warnings) -> what every such count gets
+        self.outcomes: dict[Hashable, Outcome] = {}
 
 
 class _Bounded(dict[Hashable, object]):
@@ -441,6 +456,37 @@ class RowInterpreter:
             self._persons.put(key, found)
         return found  # type: ignore[return-value]
 
+    def outcome(self, parsed: ParsedCell, person: PersonClass) -> Outcome:
+        """The :class:`Outcome` of a parsed cell for a person class: flags, no result model.
+
+        Two comparisons and a dict look-up on the class; what the CSV batch calls
+        once per distinct (cell, class) pair.
+        """
+        if parsed.error is not None:
+            return self._failed(parsed.error)
+        if person.error is not None:
+            return self._failed(person.error)
+        count = parsed.count
+        assert count is not None
+        value, comparator = count.value, count.comparator
+        flag: Flag = (
+            flag_for(value, comparator, person.low, person.high)
+            if person.has_reference
+            else "indeterminate"
+        )
+        if flag == "indeterminate" and person.has_reference:
+            entry = self._interpreted(count, person)  # its warning quotes the value
+            return Outcome(entry.tail, entry.category, entry.result)
+        leukopenia = below_threshold(value, comparator, person.threshold)
+        key = (flag, leukopenia, parsed.warnings)
+        found = person.outcomes.get(key)
+        if found is None:
+            found = self._outcome(person, flag, leukopenia, parsed.warnings)
+            if len(person.outcomes) >= _CLASS_LIMIT:
+                person.outcomes.clear()
+            person.outcomes[key] = found
+        return found
+
     def combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
         """The finished entry of a parsed cell for a person class (cached on the cell)."""
         found = parsed.get(person)
@@ -564,31 +610,18 @@ class RowInterpreter:
         return self._classes.setdefault(signature, made)
 
     def _combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
-        if parsed.error is not None:
-            return self._entry(RowResult(error=parsed.error))
-        if person.error is not None:
-            return self._entry(RowResult(error=person.error))
+        tail, category, shape = self.outcome(parsed, person)
         count = parsed.count
+        if category == _ERROR:
+            return Entry(("", *tail), category, shape, tail)
         assert count is not None
-        value, comparator = count.value, count.comparator
-        flag: Flag = (
-            flag_for(value, comparator, person.low, person.high)
-            if person.has_reference
-            else "indeterminate"
-        )
-        if flag == "indeterminate" and person.has_reference:
-            return self._interpreted(count, person)  # its warning quotes the value
-        leukopenia = below_threshold(value, comparator, person.threshold)
-        key = (flag, leukopenia, parsed.warnings)
-        outcome = person.outcomes.get(key)
-        if outcome is None:
-            outcome = self._outcome(person, flag, leukopenia, parsed.warnings)
-            if len(person.outcomes) >= _CLASS_LIMIT:
-                person.outcomes.clear()
-            person.outcomes[key] = outcome
-        tail, category, shape = outcome
-        result = RowResult(value, comparator, *shape[2:])
-        return Entry((parsed.value_text, *tail), category, result, tail)
+        if shape.value is None:
+            shape = RowResult(count.value, count.comparator, *shape[2:])
+        return Entry((parsed.value_text, *tail), category, shape, tail)
+
+    def _failed(self, error: str) -> Outcome:
+        result = RowResult(error=error)
+        return Outcome(result.cells(self.decimal_separator)[1:], _ERROR, result)
 
     def _outcome(
         self,
@@ -596,7 +629,7 @@ class RowInterpreter:
         flag: Flag,
         leukopenia: bool | None,
         count_warnings: tuple[str, ...],
-    ) -> tuple[tuple[str, ...], int, RowResult]:
+    ) -> Outcome:
         """What every count with this flag, leukopenia and warnings gets for a person class."""
         warnings = tuple(dict.fromkeys((*count_warnings, *person.warnings)))  # no repeats
         shape = RowResult(
@@ -609,7 +642,7 @@ class RowInterpreter:
             source=person.source,
             warnings=warnings,
         )
-        return shape.cells(self.decimal_separator)[1:], _CATEGORY[flag], shape
+        return Outcome(shape.cells(self.decimal_separator)[1:], _CATEGORY[flag], shape)
 
     def _interpreted(self, count: Count, person: PersonClass) -> Entry:
         from cbc_ranges.interpret import interpret_count
