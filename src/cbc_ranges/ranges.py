@@ -351,18 +351,18 @@ def _find_data_folder() -> Traversable:
         folder = resources.files("cbc_ranges").joinpath(name)
         if folder.joinpath("sources.toml").is_file():
             return folder
-    # 3. an editable install (PEP 610): ranges/ at the root of the project it points to
-    try:
-        direct_url = json.loads(
-            metadata.distribution("cbc-ranges").read_text("direct_url.json") or "{}"
-        )
-    except (metadata.PackageNotFoundError, ValueError):
-        direct_url = {}
-    url = str(direct_url.get("url", ""))
-    if direct_url.get("dir_info", {}).get("editable") and url.startswith("file://"):
-        folder = Path(url2pathname(urlparse(url).path)) / "ranges"
-        if (folder / "sources.toml").is_file():
-            return folder
+    # 3. an editable install (PEP 610): ranges/ at the root of the project it points to;
+    # look at every record of the distribution, a stale egg-info on sys.path comes first
+    for distribution in metadata.distributions(name="cbc-ranges"):
+        try:
+            direct_url = json.loads(distribution.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        url = str(direct_url.get("url", ""))
+        if direct_url.get("dir_info", {}).get("editable") and url.startswith("file://"):
+            folder = Path(url2pathname(urlparse(url).path)) / "ranges"
+            if (folder / "sources.toml").is_file():
+                return folder
     raise RangeTableError(
         f"the shipped range data (package {DATA_PACKAGE}) is not installed", path=DATA_PACKAGE
     )
