@@ -6,7 +6,7 @@ threshold** (a count strictly below ``low`` is leukopenia; an empty ``low`` mean
 "the documents give no figure") or an **ethnic variation** note (no figure; the
 documents only say that counts differ). Every row cites a source id from a
 sources file. The format is documented in ``ranges/README.md``, shipped next to
-the data as the package ``cbc_ranges.ranges``.
+the data (installed as the package ``cbc_ranges.range_data``).
 
 The default table, ``documents``, holds exactly what the five seed documents
 state. :func:`load_table` reads a lab's own table in the same format and checks
@@ -75,8 +75,8 @@ __all__ = [
     "shipped_table_names",
 ]
 
-#: the package that holds the shipped data files (the ``ranges/`` folder); it cannot be
-#: ``cbc_ranges.ranges``, the name of this module (see ranges/README.md, "Packaging")
+#: the package the shipped data files (the ``ranges/`` folder) are installed as; it cannot
+#: be ``cbc_ranges.ranges``, the name of this module (see ranges/README.md, "Packaging")
 DATA_PACKAGE = "cbc_ranges.range_data"
 #: the table used when none is named
 DEFAULT_TABLE = "documents"
