@@ -326,3 +326,21 @@ def test_results_built_without_revalidation_equal_validated_ones(
 def test_the_fast_construction_is_in_use_and_checked() -> None:
     assert interpret_module._construct_is_faithful()
     assert interpret_module._assemble is interpret_module._construct
+
+
+@given(
+    value=st.one_of(st.text(max_size=15), st.floats(allow_nan=True), st.integers()),
+    age=st.one_of(st.none(), st.text(max_size=10), st.floats(allow_nan=True), st.integers()),
+    sex=st.one_of(st.none(), st.text(max_size=8)),
+    ethnicity=st.one_of(st.none(), st.text(max_size=20)),
+)
+def test_any_input_gives_a_result_or_a_cbc_error(
+    value: str | float, age: str | float | None, sex: str | None, ethnicity: str | None
+) -> None:
+    try:
+        result = interpret(value, age=age, sex=sex, ethnicity=ethnicity)
+    except CBCError:
+        return
+    assert "not a diagnosis" in result.text
+    assert result.flag in ("low", "normal", "high", "indeterminate")
+    assert (result.code is None) == (result.flag == "indeterminate")
