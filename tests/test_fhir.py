@@ -7,6 +7,7 @@ What goes out is validated with an independent FHIR model library
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from typing import Any
 
@@ -640,3 +641,56 @@ def test_any_value_quantity_gives_a_result_or_a_cbc_error(
     except CBCError:
         return
     assert result.count.value >= 0
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    field=st.sampled_from(
+        ["code", "valueQuantity", "valueString", "status", "effectiveDateTime", "subject"]
+    ),
+    junk=_json,
+    in_bundle=st.booleans(),
+    patient=st.dictionaries(
+        st.sampled_from(["gender", "birthDate", "extension", "id"]), _json, max_size=3
+    ),
+)
+def test_any_junk_in_any_field_gives_a_result_or_a_cbc_error(
+    field: str, junk: Any, in_bundle: bool, patient: dict[str, Any]
+) -> None:
+    resource: Any = {**_observation(effectiveDateTime="2026-01-01"), field: junk}
+    if in_bundle:
+        resource = _bundle(resource, {"resourceType": "Patient", **patient})
+    try:
+        result = from_fhir(resource)
+    except CBCError as error:
+        assert str(error)  # a message to show, whatever went wrong
+    else:
+        assert "not a diagnosis" in result.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    birth=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2030, 12, 31)),
+    days=st.integers(min_value=0, max_value=40_000),
+)
+def test_the_age_from_a_bundle_counts_completed_years(birth: dt.date, days: int) -> None:
+    effective = birth + dt.timedelta(days=days)
+    bundle = _bundle(
+        _observation(effectiveDateTime=effective.isoformat()),
+        _patient(birthDate=birth.isoformat()),
+    )
+    age = from_fhir(bundle).person.age_years
+    assert age is not None
+    completed = (
+        effective.year - birth.year - ((effective.month, effective.day) < (birth.month, birth.day))
+    )
+    assert completed <= age < completed + 1

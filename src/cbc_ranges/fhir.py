@@ -314,7 +314,12 @@ def _sequence(value: object) -> Sequence[Any]:
 def _check_code(observation: Mapping[str, Any]) -> None:
     codings = [_mapping(c) for c in _sequence(_mapping(observation.get("code")).get("coding"))]
     for coding in codings:
-        if coding.get("system") == LOINC_SYSTEM and coding.get("code") in ACCEPTED_LOINC_CODES:
+        code = coding.get("code")
+        if (
+            coding.get("system") == LOINC_SYSTEM
+            and isinstance(code, str)
+            and code in ACCEPTED_LOINC_CODES
+        ):
             return
     seen = ", ".join(f"{c.get('system') or '(no system)'}|{c.get('code')}" for c in codings)
     accepted = " or ".join(f"{LOINC_SYSTEM}|{code}" for code in ACCEPTED_LOINC_CODES)
@@ -543,6 +548,8 @@ def from_fhir(
     _check_code(resource)
 
     status = resource.get("status")
+    if status is not None and not isinstance(status, str):
+        raise FHIRError(f"the Observation's status is not a code: {status!r}", raw=status)
     if status in _REFUSED_STATUSES:
         raise FHIRError(f"the Observation's status is {status!r}: it holds no result", raw=status)
     if status in _PROVISIONAL_STATUSES:
