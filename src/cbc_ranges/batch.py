@@ -693,24 +693,25 @@ def _ragged(row: list[str], width: int) -> str:
 _SEP = "\x1f"
 
 
-class _Cell(dict[PersonClass, tuple[str, int]]):
-    """A parsed (value, unit) key of this file: person class -> (output suffix, category)."""
+class _ClassRows(dict[str, tuple[str, int]]):
+    """The rows of one person class in this file: value key -> (output suffix, category)."""
 
-    __slots__ = ("parsed",)
+    __slots__ = ("person",)
 
-    def __init__(self, parsed: ParsedCell) -> None:
+    def __init__(self, person: PersonClass) -> None:
         super().__init__()
-        self.parsed = parsed
+        self.person = person
 
 
 class _RowSteps:
-    """The interpreter's three cached steps, keyed the way this file's rows give them.
+    """The interpreter's cached steps, keyed the way this file's rows give them.
 
-    Keys are the cells joined with U+001F: one string hashes faster than a tuple.
+    Per row: the person's cells find their :class:`_ClassRows` (one per person
+    class), whose dict maps the value key to the finished suffix. Keys are the
+    cells joined with U+001F (one string hashes faster than a tuple).
     ``value``/``unit``/``fallback`` and ``age``/``sex``/``ethnicity`` are column
     indices; a missing unit or fallback points at the value column (and is not
-    read), a missing person column at an empty cell appended to the row
-    (``pad``). ``suffix`` turns an entry into the text appended to a row.
+    read), a missing person column at an empty cell appended to the row (``pad``).
     """
 
     def __init__(self, columns: _Columns, interpreter: RowInterpreter, width: int) -> None:
@@ -724,36 +725,46 @@ class _RowSteps:
         self.sex = index.get("sex", width)
         self.ethnicity = index.get("ethnicity", width)
         self.pad = width in (self.age, self.sex, self.ethnicity)
-        self.used = sorted(
-            {self.value, self.unit, self.fallback, self.age, self.sex, self.ethnicity}
-        )
-        self.cells: dict[str, _Cell] = {}
-        self.people: dict[str, PersonClass] = {}
+        roles = (self.value, self.unit, self.fallback, self.age, self.sex, self.ethnicity)
+        self.used = sorted(set(roles))
+        self.cells: dict[str, ParsedCell] = {}
+        self.people: dict[str, _ClassRows] = {}
+        self.classes: dict[PersonClass, _ClassRows] = {}
         # CSV: (value text, outcome) -> text; JSON lines: the whole entry -> text
         self.csv_suffix: Callable[[str, Outcome], str] | None = None
         self.json_suffix: Callable[[Entry], str] = lambda entry: ""
 
-    def cell(self, key: str, value: str, unit: str) -> _Cell:
-        if len(self.cells) >= _ROW_CACHE_SIZE:
-            self.cells.clear()
-        found = _Cell(self.interpreter.parse(value, unit if self.has_unit else None))
-        self.cells[key] = found
-        return found
-
-    def person(self, key: str, age: str, sex: str, ethnicity: str) -> PersonClass:
+    def person(self, key: str, age: str, sex: str, ethnicity: str) -> _ClassRows:
+        """A person's cells seen for the first time: find (or start) the rows of their class."""
+        person = self.interpreter.person(age, sex, ethnicity)
+        found = self.classes.get(person)
+        if found is None:
+            if len(self.classes) >= _ROW_CACHE_SIZE:
+                self.classes.clear()
+            found = self.classes[person] = _ClassRows(person)
         if len(self.people) >= _ROW_CACHE_SIZE:
             self.people.clear()
-        found = self.people[key] = self.interpreter.person(age, sex, ethnicity)
+        self.people[key] = found
         return found
 
-    def combine(self, cell: _Cell, person: PersonClass) -> tuple[str, int]:
+    def combine(self, rows: _ClassRows, key: str, value: str, unit: str) -> tuple[str, int]:
+        """A value key seen for the first time in a person class: parse (cached), flag, format."""
+        parsed = self.cells.get(key)
+        if parsed is None:
+            if len(self.cells) >= _ROW_CACHE_SIZE:
+                self.cells.clear()
+            parsed = self.interpreter.parse(value, unit if self.has_unit else None)
+            self.cells[key] = parsed
         if self.csv_suffix is not None:
-            outcome = self.interpreter.outcome(cell.parsed, person)
-            value = "" if outcome.category == _ERROR else cell.parsed.value_text
-            found = cell[person] = (self.csv_suffix(value, outcome), outcome.category)
+            outcome = self.interpreter.outcome(parsed, rows.person)
+            text = "" if outcome.category == _ERROR else parsed.value_text
+            found = (self.csv_suffix(text, outcome), outcome.category)
         else:
-            entry = self.interpreter.combine(cell.parsed, person)
-            found = cell[person] = (self.json_suffix(entry), entry.category)
+            entry = self.interpreter.combine(parsed, rows.person)
+            found = (self.json_suffix(entry), entry.category)
+        if len(rows) >= _ROW_CACHE_SIZE:
+            rows.clear()
+        rows[key] = found
         return found
 
     def output(self, row: list[str]) -> tuple[str, int]:
@@ -761,12 +772,8 @@ class _RowSteps:
         if self.pad:
             row = [*row, ""]
         value = row[self.value] or row[self.fallback]
-        unit, age, sex, ethnicity = (
-            row[self.unit],
-            row[self.age],
-            row[self.sex],
-            row[self.ethnicity],
-        )
+        unit, age = row[self.unit], row[self.age]
+        sex, ethnicity = row[self.sex], row[self.ethnicity]
         if any(_SEP in row[i] for i in self.used):
             # a cell holding the key separator: no string key, the interpreter's own caches
             entry = self.interpreter.lookup(
@@ -776,17 +783,14 @@ class _RowSteps:
                 outcome = Outcome(entry.tail, entry.category, entry.result)
                 return self.csv_suffix(entry.cells[0], outcome), entry.category
             return self.json_suffix(entry), entry.category
-        key = value + _SEP + unit
-        cell = self.cells.get(key)
-        if cell is None:
-            cell = self.cell(key, value, unit)
         key = age + _SEP + sex + _SEP + ethnicity
-        person = self.people.get(key)
-        if person is None:
-            person = self.person(key, age, sex, ethnicity)
-        found = cell.get(person)
+        rows = self.people.get(key)
+        if rows is None:
+            rows = self.person(key, age, sex, ethnicity)
+        key = value + _SEP + unit
+        found = rows.get(key)
         if found is None:
-            found = self.combine(cell, person)
+            found = self.combine(rows, key, value, unit)
         return found
 
 
@@ -842,11 +846,10 @@ def _write_csv(
         return _csv_line(padded, delimiter, end), category
 
     # the hot loop: the input text is written back as it was, with a cached suffix;
-    # per row two string keys, three dict look-ups; everything else is a cache miss
+    # per row two string keys, two dict look-ups; everything else is a cache miss
     value_at, unit_at, fallback_at = steps.value, steps.unit, steps.fallback
     age_at, sex_at, ethnicity_at, pad = steps.age, steps.sex, steps.ethnicity, steps.pad
-    cells_get, people_get = steps.cells.get, steps.people.get
-    new_cell, new_person, combine = steps.cell, steps.person, steps.combine
+    people_get, new_person, combine = steps.people.get, steps.person, steps.combine
     quoted, write, sep = records.quoted, stream.write, _SEP
     skipped = 0
     for line in records.lines:
@@ -873,18 +876,15 @@ def _write_csv(
             continue
         if pad:
             row.append("")
+        key = row[age_at] + sep + row[sex_at] + sep + row[ethnicity_at]
+        rows = people_get(key)
+        if rows is None:
+            rows = new_person(key, row[age_at], row[sex_at], row[ethnicity_at])
         value = row[value_at] or row[fallback_at]
         key = value + sep + row[unit_at]
-        cell = cells_get(key)
-        if cell is None:
-            cell = new_cell(key, value, row[unit_at])
-        key = row[age_at] + sep + row[sex_at] + sep + row[ethnicity_at]
-        who = people_get(key)
-        if who is None:
-            who = new_person(key, row[age_at], row[sex_at], row[ethnicity_at])
-        found = cell.get(who)
+        found = rows.get(key)
         if found is None:
-            found = combine(cell, who)
+            found = combine(rows, key, value, row[unit_at])
         counts[found[1]] += 1
         write(body + found[0])
     return skipped
