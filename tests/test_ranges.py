@@ -414,3 +414,15 @@ def test_the_page_lists_every_row_and_cited_source(table: RangeTable) -> None:
     offenders = [row.id for row in table.rows if f"`{row.id}`" not in page]
     offenders += [source.title for source in table.cited_sources() if source.title not in page]
     assert offenders == []
+
+
+def test_the_data_folder_is_found_without_the_data_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An install without cbc_ranges.range_data (an older editable install) still finds ranges/."""
+    monkeypatch.setattr(ranges, "DATA_PACKAGE", "cbc_ranges.no_such_data")
+    folder = ranges._find_data_folder()
+    assert folder.joinpath("documents.csv").is_file()
+    assert folder.joinpath("sources.toml").read_text(encoding="utf-8") == ranges.read_data_text(
+        "sources.toml"
+    )
