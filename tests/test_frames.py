@@ -143,6 +143,17 @@ def test_bad_rows_get_an_error_and_no_flag() -> None:
     assert all("\n" not in message for message in out["wbc_error"].dropna())
 
 
+def test_cells_of_any_python_type_are_row_errors_not_exceptions() -> None:
+    odd: list[Any] = [[4.2], {"wbc": 4.2}, b"4.2", object(), (4.2,), "4.2"]
+    frame = pd.DataFrame({"wbc": odd, "age": [[40], 40, 40, 40, 40, 40]})
+    out = interpret_frame(frame, value="wbc", age="age", default_unit="K/uL")
+    assert out["wbc_error"].notna().tolist() == [True, True, True, True, True, False]
+    assert out["wbc_flag"].tolist()[-1] == "low"
+    expected = _expected([{"wbc": v, "age": a} for v, a in zip(odd, frame["age"], strict=True)],
+                         default_unit="K/uL")  # fmt: skip
+    _assert_rows_agree(_pandas_results(out), expected)
+
+
 def test_a_bad_age_is_a_row_error_not_an_exception() -> None:
     frame = pd.DataFrame({"wbc": ["4.2", "4.2"], "age": ["-3 years", "40"]})
     out = interpret_frame(frame, value="wbc", age="age", default_unit="K/uL")

@@ -297,7 +297,11 @@ def _pandas(df: Any, picked: _Columns, groups: _Groups) -> Any:
         combined, count = np.zeros(n, dtype=np.int64), 1
         for name in names:
             if name is not None:
-                codes, uniques = pd.factorize(df[name], use_na_sentinel=False)
+                try:
+                    codes, uniques = pd.factorize(df[name], use_na_sentinel=False)
+                except TypeError:  # unhashable cells (lists, dicts): number them by type and text
+                    keys = df[name].map(lambda cell: (type(cell).__name__, repr(cell)))
+                    codes, uniques = pd.factorize(keys, use_na_sentinel=False)
                 combined, distinct = pd.factorize(combined * len(uniques) + codes)
                 count = len(distinct)
         return combined, count if n else 0
