@@ -355,6 +355,32 @@ def test_any_frame_keeps_its_rows_and_matches_the_row_engine(
     _assert_rows_agree(_polars_results(polars_out), expected)
 
 
+_any_cell = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | st.binary(
+        max_size=4),
+    lambda children: st.lists(children, max_size=2) | st.dictionaries(st.text(max_size=3),
+                                                                     children, max_size=2),
+    max_leaves=4,
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cells=st.lists(st.tuples(_any_cell, _any_cell, _any_cell), max_size=12))
+def test_any_python_cells_in_pandas_give_rows_not_exceptions(
+    cells: list[tuple[Any, Any, Any]],
+) -> None:
+    data = {
+        "wbc": [c[0] for c in cells],
+        "unit": [c[1] for c in cells],
+        "age": [c[2] for c in cells],
+    }
+    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in data.items()})
+    out = interpret_frame(frame, value="wbc", unit="unit", age="age")
+    assert len(out) == len(cells)
+    expected = _expected([dict(zip(data, row, strict=True)) for row in cells])
+    _assert_rows_agree(_pandas_results(out), expected)
+
+
 # ------------------------------------------------------------------ Dask
 
 
