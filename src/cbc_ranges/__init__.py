@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from cbc_ranges.count import parse_count, try_parse_count
     from cbc_ranges.fhir import from_fhir
     from cbc_ranges.frames import interpret_frame
-    from cbc_ranges.interpret import interpret
+    from cbc_ranges.interpret import interpret, interpret_count
     from cbc_ranges.models import (
         Count,
         Interpretation,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
         ReferenceRange,
         Source,
     )
-    from cbc_ranges.ranges import RangeTable, load_table
+    from cbc_ranges.ranges import RangeTable, get_table, load_table
 
 __version__ = "0.1.0"
 
@@ -64,7 +64,9 @@ __all__ = [
     "__version__",
     "check_csv",
     "from_fhir",
+    "get_table",
     "interpret",
+    "interpret_count",
     "interpret_frame",
     "load_table",
     "parse_count",
@@ -86,7 +88,9 @@ _LAZY = {
     "from_fhir": "cbc_ranges.fhir",
     "interpret_frame": "cbc_ranges.frames",
     "interpret": "cbc_ranges.interpret",
+    "interpret_count": "cbc_ranges.interpret",
     "RangeTable": "cbc_ranges.ranges",
+    "get_table": "cbc_ranges.ranges",
     "load_table": "cbc_ranges.ranges",
 }
 
