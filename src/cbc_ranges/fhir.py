@@ -17,7 +17,8 @@ What goes out (see ``docs/embedding.md`` for a full example):
 
 - ``status`` ``final``, ``category`` laboratory, ``code`` LOINC 6690-2;
 - ``valueQuantity`` in UCUM ``10*9/L``, with ``comparator`` for a censored
-  result such as ``<1.0``;
+  result such as ``<1.0``; decimals are written with 12 significant digits,
+  which drops binary float noise (``3.8000000000000003`` is written ``3.8``);
 - ``referenceRange``: the reference interval (``type`` normal range) with
   ``low``/``high`` in ``10*9/L``, ``age`` in UCUM years (``a``) when the row
   has an age band (our upper age is exclusive: a row for ages 0 to 18 covers
