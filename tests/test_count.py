@@ -248,3 +248,18 @@ def test_what_pint_alone_misreads_we_read_as_labs_mean(
     assert count.unit in ("10*9/L", "10*3/uL")
     if value.startswith("<"):
         assert count.comparator == "<"
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        ("3800", "/uL", 3.8),
+        ("4100", "/uL", 4.1),
+        ("4100000000", "/L", 4.1),
+        ("11000", "/mm3", 11.0),
+        ("7.3", "x10^2/µL", 0.73),
+        ("45", "x10^2/µL", 4.5),
+    ],
+)
+def test_per_cell_units_give_exact_decimal_values(value: str, unit: str, expected: float) -> None:
+    assert parse_count(value, unit).value == expected  # exact: 3.8, not 3.8000000000000003

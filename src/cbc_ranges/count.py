@@ -140,7 +140,7 @@ def parse_count(
     if not math.isfinite(number):
         raise ParseError(f"{raw!r} is not a finite number", raw=raw)
 
-    count = number * reading.factor
+    count = reading.to_canonical(number)
     if reading is _NO_UNIT:
         warnings.append("no unit given: the value was read as 10^9/L (= K/uL)")
     if not _PLAUSIBLE_LOW <= count <= PLAUSIBLE_RANGE[1] and count != 0:

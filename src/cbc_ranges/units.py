@@ -54,11 +54,25 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class UnitReading:
-    """A unit text as read: ``factor`` converts one of it to 10^9 cells/L."""
+    """A unit text as read: ``factor`` converts one of it to 10^9 cells/L.
+
+    ``to_canonical(x)`` is ``x * factor`` without float noise: per-cell units divide
+    by their power of ten, so 3800 /uL is 3.8, not 3.8000000000000003.
+    """
 
     text: str
     canonical: str
     factor: float
+
+    def to_canonical(self, number: float) -> float:
+        """``number`` of this unit in 10^9 cells/L.
+
+        >>> read_unit("/uL").to_canonical(3800)
+        3.8
+        """
+        if self.factor >= 1:
+            return number * self.factor
+        return number / round(1 / self.factor)
 
 
 @dataclass(frozen=True, slots=True)
