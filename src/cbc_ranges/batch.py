@@ -693,8 +693,16 @@ def _ragged(row: list[str], width: int) -> str:
 _SEP = "\x1f"
 
 
-class _ClassRows(dict[str, tuple[str, int]]):
-    """The rows of one person class in this file: value key -> (output suffix, category)."""
+# what a row gets: (head, tail, category); the output line is the input text + head + tail
+_Found = tuple[str, str, int]
+
+
+class _ClassRows(dict[str, _Found]):
+    """The rows of one person class in this file: value key -> what such a row gets.
+
+    The head (``,value,``) is shared by every class, the tail (flag, limits...)
+    by every count with the same outcome: an entry costs two references.
+    """
 
     __slots__ = ("person",)
 
@@ -731,7 +739,7 @@ class _RowSteps:
         self.people: dict[str, _ClassRows] = {}
         self.classes: dict[PersonClass, _ClassRows] = {}
         # CSV: (value text, outcome) -> text; JSON lines: the whole entry -> text
-        self.csv_suffix: Callable[[str, Outcome], str] | None = None
+        self.csv_suffix: Callable[[str, Outcome], tuple[str, str]] | None = None
         self.json_suffix: Callable[[Entry], str] = lambda entry: ""
 
     def person(self, key: str, age: str, sex: str, ethnicity: str) -> _ClassRows:
@@ -747,7 +755,7 @@ class _RowSteps:
         self.people[key] = found
         return found
 
-    def combine(self, rows: _ClassRows, key: str, value: str, unit: str) -> tuple[str, int]:
+    def combine(self, rows: _ClassRows, key: str, value: str, unit: str) -> _Found:
         """A value key seen for the first time in a person class: parse (cached), flag, format."""
         parsed = self.cells.get(key)
         if parsed is None:
@@ -758,16 +766,17 @@ class _RowSteps:
         if self.csv_suffix is not None:
             outcome = self.interpreter.outcome(parsed, rows.person)
             text = "" if outcome.category == _ERROR else parsed.value_text
-            found = (self.csv_suffix(text, outcome), outcome.category)
+            head, tail = self.csv_suffix(text, outcome)
+            found = (head, tail, outcome.category)
         else:
             entry = self.interpreter.combine(parsed, rows.person)
-            found = (self.json_suffix(entry), entry.category)
+            found = (self.json_suffix(entry), "", entry.category)
         if len(rows) >= _ROW_CACHE_SIZE:
             rows.clear()
         rows[key] = found
         return found
 
-    def output(self, row: list[str]) -> tuple[str, int]:
+    def output(self, row: list[str]) -> _Found:
         """The suffix and category of one full-width row (the readable twin of the hot loop)."""
         if self.pad:
             row = [*row, ""]
@@ -781,8 +790,8 @@ class _RowSteps:
             )
             if self.csv_suffix is not None:
                 outcome = Outcome(entry.tail, entry.category, entry.result)
-                return self.csv_suffix(entry.cells[0], outcome), entry.category
-            return self.json_suffix(entry), entry.category
+                return (*self.csv_suffix(entry.cells[0], outcome), entry.category)
+            return self.json_suffix(entry), "", entry.category
         key = age + _SEP + sex + _SEP + ethnicity
         rows = self.people.get(key)
         if rows is None:
@@ -812,18 +821,25 @@ def _write_csv(
 ) -> int:
     delimiter, end = source.delimiter, source.lineterminator
     stream.write(header_body + delimiter + _csv_line(RESULT_COLUMNS, delimiter, end))
-    # the cells after the value repeat (a few outcomes per person class): serialise them once
+    # the value cell repeats across classes, the cells after it across counts: write each once
+    heads: dict[str, str] = {}
     tails: dict[tuple[str, ...], str] = {}
 
-    def suffix(value: str, outcome: Outcome) -> str:
+    def suffix(value: str, outcome: Outcome) -> tuple[str, str]:
         tail = tails.get(outcome.tail)
         if tail is None:
             if len(tails) >= _ROW_CACHE_SIZE:
                 tails.clear()
             tail = tails[outcome.tail] = _csv_line(outcome.tail, delimiter, end)
-        if delimiter in value or '"' in value or "\n" in value or "\r" in value:
-            value = _csv_line((value,), delimiter, "")  # quoted as csv.writer would
-        return delimiter + value + delimiter + tail
+        head = heads.get(value)
+        if head is None:
+            if len(heads) >= _ROW_CACHE_SIZE:
+                heads.clear()
+            quoted = value
+            if delimiter in value or '"' in value or "\n" in value or "\r" in value:
+                quoted = _csv_line((value,), delimiter, "")  # as csv.writer would
+            head = heads[value] = delimiter + quoted + delimiter
+        return head, tail
 
     steps.csv_suffix = suffix
     empty = delimiter + _csv_line(EMPTY_CELLS, delimiter, end)
@@ -837,7 +853,7 @@ def _write_csv(
             if matches is not None and not matches(row):
                 return body + empty, -1
             found = steps.output(row)
-            return body + found[0], found[1]
+            return body + found[0] + found[1], found[2]
         if matches is not None and where_reach < len(row) and not matches(row):
             cells, category = EMPTY_CELLS, -1
         else:
@@ -885,8 +901,8 @@ def _write_csv(
         found = rows.get(key)
         if found is None:
             found = combine(rows, key, value, row[unit_at])
-        counts[found[1]] += 1
-        write(body + found[0])
+        counts[found[2]] += 1
+        write(body + found[0] + found[1])
     return skipped
 
 
@@ -936,7 +952,7 @@ def _write_jsonl(
             counts[_ERROR] += 1
             fields = dumps(RowResult(error=_ragged(row, width)).json_fields())[1:-1]
         else:
-            fields, category = steps.output(row)
+            fields, _, category = steps.output(row)
             counts[category] += 1
         # the input columns first, then the result fields, one object per line
         stream.write(dumps(record)[:-1] + (", " if record else "") + fields + "}\n")
