@@ -689,16 +689,15 @@ def _ragged(row: list[str], width: int) -> str:
     )
 
 
-# joins the cells of a cache key; a record holding it takes the slow path, so keys never collide
-_SEP = "\x1f"
-
-
 # what a row gets: (head, tail, category); the output line is the input text + head + tail
 _Found = tuple[str, str, int]
 
+# how many cache entries the steps of one file may fill before starting afresh (flat memory)
+_FILL_LIMIT = 1 << 18
 
-class _ClassRows(dict[str, _Found]):
-    """The rows of one person class in this file: value key -> what such a row gets.
+
+class _ClassRows(dict[str, dict[str, _Found]]):
+    """The rows of one person class in this file: unit text -> value text -> what they get.
 
     The head (``,value,``) is shared by every class, the tail (flag, limits...)
     by every count with the same outcome: an entry costs two references.
@@ -712,14 +711,15 @@ class _ClassRows(dict[str, _Found]):
 
 
 class _RowSteps:
-    """The interpreter's cached steps, keyed the way this file's rows give them.
+    """The interpreter's cached steps, as a tree of dicts keyed by this file's cells.
 
-    Per row: the person's cells find their :class:`_ClassRows` (one per person
-    class), whose dict maps the value key to the finished suffix. Keys are the
-    cells joined with U+001F (one string hashes faster than a tuple).
-    ``value``/``unit``/``fallback`` and ``age``/``sex``/``ethnicity`` are column
-    indices; a missing unit or fallback points at the value column (and is not
-    read), a missing person column at an empty cell appended to the row (``pad``).
+    ``people[age][sex][ethnicity]`` is the :class:`_ClassRows` of the person's
+    class (shared by everyone in it), and ``class_rows[unit][value]`` what the
+    row gets. Five look-ups of short cell texts cost less than building one
+    joined key. ``value``/``unit``/``fallback`` and ``age``/``sex``/``ethnicity``
+    are column indices; a missing unit or fallback points at the value column
+    (and is not read), a missing person column at an empty cell appended to the
+    row (``pad``).
     """
 
     def __init__(self, columns: _Columns, interpreter: RowInterpreter, width: int) -> None:
@@ -733,74 +733,61 @@ class _RowSteps:
         self.sex = index.get("sex", width)
         self.ethnicity = index.get("ethnicity", width)
         self.pad = width in (self.age, self.sex, self.ethnicity)
-        roles = (self.value, self.unit, self.fallback, self.age, self.sex, self.ethnicity)
-        self.used = sorted(set(roles))
-        self.cells: dict[str, ParsedCell] = {}
-        self.people: dict[str, _ClassRows] = {}
+        self.people: dict[str, dict[str, dict[str, _ClassRows]]] = {}
         self.classes: dict[PersonClass, _ClassRows] = {}
-        # CSV: (value text, outcome) -> text; JSON lines: the whole entry -> text
+        self.cells: dict[tuple[str, str], ParsedCell] = {}
+        self.filled = 0
+        # CSV: (value text, outcome) -> (head, tail); JSON lines: the whole entry -> text
         self.csv_suffix: Callable[[str, Outcome], tuple[str, str]] | None = None
         self.json_suffix: Callable[[Entry], str] = lambda entry: ""
 
-    def person(self, key: str, age: str, sex: str, ethnicity: str) -> _ClassRows:
-        """A person's cells seen for the first time: find (or start) the rows of their class."""
-        person = self.interpreter.person(age, sex, ethnicity)
-        found = self.classes.get(person)
-        if found is None:
-            if len(self.classes) >= _ROW_CACHE_SIZE:
-                self.classes.clear()
-            found = self.classes[person] = _ClassRows(person)
-        if len(self.people) >= _ROW_CACHE_SIZE:
+    def fill(self, row: list[str]) -> _Found:
+        """What a (padded) row gets, computed once and stored in the tree."""
+        self.filled += 1
+        if self.filled > _FILL_LIMIT:
             self.people.clear()
-        self.people[key] = found
+            self.classes.clear()
+            self.cells.clear()
+            self.filled = 1
+        age, sex, ethnicity = row[self.age], row[self.sex], row[self.ethnicity]
+        by_ethnicity = self.people.setdefault(age, {}).setdefault(sex, {})
+        rows = by_ethnicity.get(ethnicity)
+        if rows is None:
+            person = self.interpreter.person(age, sex, ethnicity)
+            rows = self.classes.get(person)
+            if rows is None:
+                rows = self.classes[person] = _ClassRows(person)
+            by_ethnicity[ethnicity] = rows
+        value, unit = row[self.value] or row[self.fallback], row[self.unit]
+        by_value = rows.setdefault(unit, {})
+        found = by_value.get(value)
+        if found is None:
+            found = by_value[value] = self.combine(rows.person, value, unit)
         return found
 
-    def combine(self, rows: _ClassRows, key: str, value: str, unit: str) -> _Found:
-        """A value key seen for the first time in a person class: parse (cached), flag, format."""
-        parsed = self.cells.get(key)
+    def combine(self, person: PersonClass, value: str, unit: str) -> _Found:
+        """A value seen for the first time in a person class: parse (cached), flag, format."""
+        parsed = self.cells.get((value, unit))
         if parsed is None:
-            if len(self.cells) >= _ROW_CACHE_SIZE:
-                self.cells.clear()
             parsed = self.interpreter.parse(value, unit if self.has_unit else None)
-            self.cells[key] = parsed
+            self.cells[value, unit] = parsed
         if self.csv_suffix is not None:
-            outcome = self.interpreter.outcome(parsed, rows.person)
+            outcome = self.interpreter.outcome(parsed, person)
             text = "" if outcome.category == _ERROR else parsed.value_text
             head, tail = self.csv_suffix(text, outcome)
-            found = (head, tail, outcome.category)
-        else:
-            entry = self.interpreter.combine(parsed, rows.person)
-            found = (self.json_suffix(entry), "", entry.category)
-        if len(rows) >= _ROW_CACHE_SIZE:
-            rows.clear()
-        rows[key] = found
-        return found
+            return head, tail, outcome.category
+        entry = self.interpreter.combine(parsed, person)
+        return self.json_suffix(entry), "", entry.category
 
     def output(self, row: list[str]) -> _Found:
-        """The suffix and category of one full-width row (the readable twin of the hot loop)."""
+        """What one full-width row gets (the readable twin of the hot loop)."""
         if self.pad:
             row = [*row, ""]
-        value = row[self.value] or row[self.fallback]
-        unit, age = row[self.unit], row[self.age]
-        sex, ethnicity = row[self.sex], row[self.ethnicity]
-        if any(_SEP in row[i] for i in self.used):
-            # a cell holding the key separator: no string key, the interpreter's own caches
-            entry = self.interpreter.lookup(
-                value, unit if self.has_unit else None, age, sex, ethnicity
-            )
-            if self.csv_suffix is not None:
-                outcome = Outcome(entry.tail, entry.category, entry.result)
-                return (*self.csv_suffix(entry.cells[0], outcome), entry.category)
-            return self.json_suffix(entry), "", entry.category
-        key = age + _SEP + sex + _SEP + ethnicity
-        rows = self.people.get(key)
-        if rows is None:
-            rows = self.person(key, age, sex, ethnicity)
-        key = value + _SEP + unit
-        found = rows.get(key)
-        if found is None:
-            found = self.combine(rows, key, value, unit)
-        return found
+        try:
+            by_value = self.people[row[self.age]][row[self.sex]][row[self.ethnicity]]
+            return by_value[row[self.unit]][row[self.value] or row[self.fallback]]
+        except KeyError:
+            return self.fill(row)
 
 
 def _csv_line(cells: Iterable[str], delimiter: str, terminator: str) -> str:
@@ -862,14 +849,14 @@ def _write_csv(
         return _csv_line(padded, delimiter, end), category
 
     # the hot loop: the input text is written back as it was, with a cached suffix;
-    # per row two string keys, two dict look-ups; everything else is a cache miss
+    # per row five look-ups of its own cell texts in the tree; anything else is a miss
     value_at, unit_at, fallback_at = steps.value, steps.unit, steps.fallback
     age_at, sex_at, ethnicity_at, pad = steps.age, steps.sex, steps.ethnicity, steps.pad
-    people_get, new_person, combine = steps.people.get, steps.person, steps.combine
-    quoted, write, sep = records.quoted, stream.write, _SEP
+    people_get, fill = steps.people.get, steps.fill
+    quoted, write = records.quoted, stream.write
     skipped = 0
     for line in records.lines:
-        if '"' in line or sep in line:
+        if '"' in line:
             text, category = careful(*quoted(line))
             write(text)
             if category < 0:
@@ -892,15 +879,18 @@ def _write_csv(
             continue
         if pad:
             row.append("")
-        key = row[age_at] + sep + row[sex_at] + sep + row[ethnicity_at]
-        rows = people_get(key)
-        if rows is None:
-            rows = new_person(key, row[age_at], row[sex_at], row[ethnicity_at])
-        value = row[value_at] or row[fallback_at]
-        key = value + sep + row[unit_at]
-        found = rows.get(key)
+        found: _Found | None = None
+        by_sex = people_get(row[age_at])
+        if by_sex is not None:
+            by_ethnicity = by_sex.get(row[sex_at])
+            if by_ethnicity is not None:
+                rows = by_ethnicity.get(row[ethnicity_at])
+                if rows is not None:
+                    by_value = rows.get(row[unit_at])
+                    if by_value is not None:
+                        found = by_value.get(row[value_at] or row[fallback_at])
         if found is None:
-            found = combine(rows, key, value, row[unit_at])
+            found = fill(row)
         counts[found[2]] += 1
         write(body + found[0] + found[1])
     return skipped
