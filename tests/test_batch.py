@@ -328,3 +328,34 @@ def test_any_table_comes_back_row_for_row(rows: list[tuple[str, ...]], delimiter
 
 def test_batch_module_docstring_is_the_help_text() -> None:
     assert batch.__doc__ and "not a diagnosis" in " ".join(batch.__doc__.split())
+
+
+def test_docs_list_every_header_name_and_option() -> None:
+    page = (Path(__file__).parents[1] / "docs" / "batch.md").read_text(encoding="utf-8")
+    for role, tiers in batch.COLUMN_NAMES.items():
+        for name in sorted(set().union(*tiers)):
+            assert f"`{name}`" in page, (role, name)
+    for column in RESULT_COLUMNS:
+        assert f"`{column}`" in page
+    for option in ("--value-col", "--where", "--default-unit", "--encoding", "--quiet"):
+        assert option in page
+
+
+class _SizedSource:
+    size = 1000
+
+    def position(self) -> int:
+        return 250
+
+
+def test_progress_line_shows_rate_and_eta_then_clears() -> None:
+    stream = io.StringIO()
+    progress = batch._Progress(_SizedSource(), stream)  # type: ignore[arg-type]
+    progress.show(5000, progress.started + 2.0)
+    line = stream.getvalue()
+    assert line.startswith("\r") and "5,000 rows" in line and "2,500 rows/s" in line
+    assert "25.0%" in line and "ETA 6 s" in line
+    progress.close()
+    assert stream.getvalue().endswith("\r")
+    rows = list(progress.wrap(iter(["a"] * 10)))
+    assert len(rows) == 10
