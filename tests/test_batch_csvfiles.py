@@ -153,3 +153,12 @@ def test_atomic_output_to_a_binary_stream_leaves_it_open() -> None:
     with atomic_output(buffer) as stream:
         stream.write("µ")
     assert buffer.getvalue() == "µ".encode() and not buffer.closed
+
+
+def test_atomic_output_onto_a_directory_is_a_batch_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(BatchError, match="cannot write"), atomic_output(tmp_path / "taken") as out:
+        out.write("x")
+    with pytest.raises(BatchError, match="cannot write"), atomic_output(tmp_path / "no" / "x"):
+        pass
+    assert os.listdir(tmp_path) == ["taken"]

@@ -346,7 +346,10 @@ def atomic_output(
         with suppress(OSError):
             mode = os.stat(final).st_mode & 0o7777  # keep the mode of a file we replace
         os.chmod(temporary, mode)
-        os.replace(temporary, final)
+        try:
+            os.replace(temporary, final)
+        except OSError as error:
+            raise BatchError(f"cannot write {final}: {error.strerror}", raw=str(final)) from None
     except BaseException:
         with suppress(OSError):
             os.unlink(temporary)
