@@ -29,7 +29,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TextIO
@@ -469,8 +469,11 @@ def check_csv(
         "ethnicity": ethnicity_col,
     }
     started = time.perf_counter()
-    shown = target if isinstance(target, str) else getattr(target, "name", "<stream>")
-    shown = shown if isinstance(shown, str) else "<stream>"
+    if isinstance(target, (str, os.PathLike)):
+        shown = os.fspath(target)
+    else:
+        name = getattr(target, "name", None)
+        shown = name if isinstance(name, str) else "<stream>"
     with (
         raised_field_size_limit(),
         open_csv_source(source, encoding=encoding, delimiter=delimiter) as csv_source,
@@ -478,7 +481,7 @@ def check_csv(
         summary = _run(
             csv_source,
             target,
-            shown=os.fspath(shown),
+            shown=shown,
             given=given,
             filters=filters,
             default_unit=default_unit,
@@ -486,13 +489,7 @@ def check_csv(
             output_format=format,
             progress=progress,
         )
-    return _replace(summary, seconds=time.perf_counter() - started)
-
-
-def _replace(summary: BatchSummary, **changes: Any) -> BatchSummary:
-    from dataclasses import replace
-
-    return replace(summary, **changes)
+    return replace(summary, seconds=time.perf_counter() - started)
 
 
 def _run(
