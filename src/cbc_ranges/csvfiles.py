@@ -225,6 +225,10 @@ def open_csv_source(
 
     Raises :class:`~cbc_ranges.errors.BatchError` when the file is missing,
     unreadable or not text.
+
+    >>> with open_csv_source(io.BytesIO("a;b\\n1;K/\\xb5L\\n".encode("latin-1"))) as source:
+    ...     source.encoding, source.delimiter, source.text.read()
+    ('cp1252', ';', 'a;b\\n1;K/µL\\n')
     """
     owned: BinaryIO | None = None
     size: int | None = None
@@ -298,7 +302,12 @@ def _decode_sample(head: bytes, codec: str, errors: str, name: str) -> str:
 
 @contextmanager
 def raised_field_size_limit(limit: int = 1 << 30) -> Iterator[None]:
-    """Let :mod:`csv` read fields up to ``limit`` characters (its default is 128 KiB)."""
+    """Let :mod:`csv` read fields up to ``limit`` characters (its default is 128 KiB).
+
+    >>> with raised_field_size_limit():
+    ...     csv.field_size_limit() >= 1 << 30
+    True
+    """
     previous = csv.field_size_limit()
     csv.field_size_limit(max(previous, limit))
     try:
@@ -319,6 +328,12 @@ def atomic_output(
     renamed into place with :func:`os.replace`; on any error or interrupt the
     temporary file is removed and an existing file under ``target`` is left as
     it was. ``"-"`` writes to stdout, a binary file object is written directly.
+
+    >>> buffer = io.BytesIO()
+    >>> with atomic_output(buffer) as stream:
+    ...     _ = stream.write("K/µL\\n")
+    >>> buffer.getvalue()
+    b'K/\\xc2\\xb5L\\n'
     """
     if isinstance(target, (str, os.PathLike)) and os.fspath(target) == "-":
         buffer = getattr(sys.stdout, "buffer", None)

@@ -390,7 +390,12 @@ class RowInterpreter:
         sex: str | None = None,
         ethnicity: str | None = None,
     ) -> Entry:
-        """The :class:`Entry` for raw text cells, cached on the whole tuple."""
+        """The :class:`Entry` for raw text cells, cached on the whole tuple.
+
+        >>> entry = RowInterpreter().lookup("12.5", "K/uL", "50", "M")
+        >>> entry.cells[:3], CATEGORIES[entry.category]
+        (('12.5', 'high', 'H'), 'high')
+        """
         key = (value, unit, age, sex, ethnicity)
         found = self._rows.get(key)
         if found is None:
@@ -427,14 +432,27 @@ class RowInterpreter:
         return self.combine(parsed, person).result
 
     def clear(self) -> None:
-        """Forget every cached result (a table edited in place, a test)."""
+        """Forget every cached result (a table edited in place, a test).
+
+        >>> rows = RowInterpreter()
+        >>> rows.cells("4.2", "K/uL")[1]
+        'low'
+        >>> rows.clear()
+        """
         for cache in (self._rows, self._parses, self._persons, self._classes, self._known):
             cache.clear()
 
     # -- the three steps -----------------------------------------------------------------
 
     def parse(self, value: str | int | float | None, unit: str | None = None) -> ParsedCell:
-        """The value and unit cells read once (cached on the pair)."""
+        """The value and unit cells read once (cached on the pair).
+
+        >>> rows = RowInterpreter()
+        >>> rows.parse("4,500", "cells/uL").value_text, rows.parse("abc").error is not None
+        ('4.5', True)
+        >>> rows.parse("4.2", "K/uL") is rows.parse("4.2", "K/uL")
+        True
+        """
         key = (value, unit)
         found = self._parses.get(key)
         if found is None:
@@ -448,7 +466,16 @@ class RowInterpreter:
         sex: str | None = None,
         ethnicity: str | None = None,
     ) -> PersonClass:
-        """The class of a person's cells (cached on the triple)."""
+        """The class of a person's cells (cached on the triple).
+
+        People the output cannot tell apart share one class object:
+
+        >>> rows = RowInterpreter()
+        >>> rows.person("30", "F") is rows.person("31", "female")
+        True
+        >>> rows.person("30", "F") is rows.person("30", "M"), rows.person("-3").error is not None
+        (False, True)
+        """
         key = (age, sex, ethnicity)
         found = self._persons.get(key)
         if found is None:
@@ -461,6 +488,11 @@ class RowInterpreter:
 
         Two comparisons and a dict look-up on the class; what the CSV batch calls
         once per distinct (cell, class) pair.
+
+        >>> rows = RowInterpreter()
+        >>> outcome = rows.outcome(rows.parse("3.2", "K/uL"), rows.person("40", "F"))
+        >>> outcome.tail[:3], CATEGORIES[outcome.category]
+        (('low', 'L', 'true'), 'low')
         """
         if parsed.error is not None:
             return self._failed(parsed.error)
@@ -488,7 +520,12 @@ class RowInterpreter:
         return found
 
     def combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
-        """The finished entry of a parsed cell for a person class (cached on the cell)."""
+        """The finished entry of a parsed cell for a person class (cached on the cell).
+
+        >>> rows = RowInterpreter()
+        >>> rows.combine(rows.parse("3.2", "K/uL"), rows.person("40", "F")).result.value
+        3.2
+        """
         found = parsed.get(person)
         if found is None:
             found = self._combine(parsed, person)
