@@ -1,21 +1,20 @@
 """Check every row of a lab CSV file and write it back with WBC result columns.
 
 The input may be wide (one row per patient with a WBC column) or long (one row
-per lab result, MIMIC-style ``itemid``/``valuenum``/``valueuom``). Every input
-row comes back in order with its columns unchanged, followed by ``wbc_value``
-(10^9/L), ``wbc_flag``, ``wbc_code``, ``wbc_leukopenia``, ``wbc_ref_low``,
-``wbc_ref_high``, ``wbc_source``, ``wbc_warnings`` and ``wbc_error``. A row that
-cannot be read keeps its data and gets an empty flag and a one-line error.
+per lab result, MIMIC-style itemid/valuenum/valueuom). Every input row comes
+back in order with its columns unchanged, followed by wbc_value (10^9/L),
+wbc_flag, wbc_code, wbc_leukopenia, wbc_ref_low, wbc_ref_high, wbc_source,
+wbc_warnings and wbc_error. A row that cannot be read keeps its data and gets
+an empty flag and a one-line error.
 
-Columns are found from common header names (``wbc``, ``leukocytes``,
-``valuenum``, ``value``; ``unit``, ``valueuom``; ``age``, ``anchor_age``;
-``sex``, ``gender``; ``ethnicity``, ``race``) unless given. UTF-8 (with or
-without BOM) and Latin-1/cp1252 files are read, ``,`` ``;`` and tab delimiters
-are sniffed, and in ``;`` files a decimal comma is a decimal. The output is
-written to a temporary file and renamed into place when complete. Exit status:
-0 when the file was processed (even with row errors), 2 when it could not be.
-Educational only: a flag compares a value with a published range, it is not a
-diagnosis. Full rules: docs/batch.md.
+Columns are found from common header names (wbc, leukocytes, valuenum, value;
+unit, valueuom; age, anchor_age; sex, gender; ethnicity, race; any case)
+unless given. UTF-8 (with or without BOM) and Latin-1/cp1252 files are read,
+the , ; and tab delimiters are sniffed, and in ; files a decimal comma is a
+decimal. The output is written to a temporary file and renamed into place when
+complete. Exit status: 0 when the file was processed (even with row errors), 2
+when it could not be. Educational only: a flag compares a value with a
+published range, it is not a diagnosis. Full rules: docs/batch.md.
 """
 
 from __future__ import annotations
@@ -1003,7 +1002,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
             _OPTIONS[role],
             dest=f"{role}_col",
             metavar="C",
-            help=f"the {role} column (header name or 1-based number; '' to ignore one)",
+            help=f"the {role} column: header name or 1-based number ('' for none)",
         )
     parser.add_argument(
         "--default-unit",
