@@ -359,3 +359,16 @@ def test_progress_line_shows_rate_and_eta_then_clears() -> None:
     assert stream.getvalue().endswith("\r")
     rows = list(progress.wrap(iter(["a"] * 10)))
     assert len(rows) == 10
+
+
+def test_caches_emptied_mid_file_give_the_same_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [b"id,age,sex,wbc,unit"]
+    for n in range(3000):
+        lines.append(b"%d,%d,%s,%d.%d,%s" % (n, n % 97, b"FM"[n % 2 : n % 2 + 1], n % 23, n % 10,
+                                            [b"K/uL", b"cells/uL", b""][n % 3]))  # fmt: skip
+    data = b"\n".join(lines) + b"\n"
+    _, roomy, _ = run(data)
+    monkeypatch.setattr(batch, "_FILL_LIMIT", 40)
+    monkeypatch.setattr(batch, "_ROW_CACHE_SIZE", 8)
+    _, tight, _ = run(data)
+    assert tight == roomy

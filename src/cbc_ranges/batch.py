@@ -689,7 +689,7 @@ def _ragged(row: list[str], width: int) -> str:
 _Found = tuple[str, str, int]
 
 # how many cache entries the steps of one file may fill before starting afresh (flat memory)
-_FILL_LIMIT = 1 << 18
+_FILL_LIMIT = 1 << 17
 
 
 class _ClassRows(dict[str, dict[str, _Found]]):
