@@ -182,12 +182,29 @@ def test_docs_units_page_is_current() -> None:
     assert page == units_markdown(), "regenerate: python -m cbc_ranges.units > docs/units.md"
 
 
-def test_pint_is_loaded_only_when_a_new_spelling_is_read() -> None:
+def test_the_volume_table_agrees_with_pint_for_every_volume() -> None:
+    from cbc_ranges.units import _VOLUMES, pint_cells_per_litre
+
+    offenders = []
+    for spelling, (pint_volume, _, litres_exponent) in _VOLUMES.items():
+        for exponent in (0, 3, 9):
+            by_table = float(f"1e{exponent - litres_exponent - 9}")
+            by_pint = pint_cells_per_litre(10.0**exponent, pint_volume)
+            if not math.isclose(by_table, by_pint, rel_tol=1e-12):
+                offenders.append((spelling, exponent, by_table, by_pint))
+    assert offenders == []
+
+
+def test_reading_a_known_kind_of_unit_does_not_import_pint() -> None:
     code = (
         "import sys, cbc_ranges\n"
-        "cbc_ranges.parse_count('4.2')\n"
-        "assert 'pint' not in sys.modules, 'pint loaded without a unit'\n"
-        "cbc_ranges.parse_count('4.2', 'K/uL')\n"
-        "assert 'pint' in sys.modules\n"
+        "for unit in ('K/uL', 'G/L', '/mm3', 'x10E3/uL', 'cells/mcL', '/nl'):\n"
+        "    cbc_ranges.parse_count('4.2', unit)\n"
+        "assert 'pint' not in sys.modules\n"
+        "try:\n"
+        "    cbc_ranges.parse_count('4.2', 'mg/dL')\n"
+        "except cbc_ranges.UnitError as error:\n"
+        "    assert 'mass concentration' in str(error)\n"
+        "assert 'pint' in sys.modules, 'pint says what a unit of another kind measures'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

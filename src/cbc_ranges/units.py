@@ -11,10 +11,17 @@ text is first normalised here:
 2. a small grammar reads ``[x] multiplier [count word] / volume``, where the
    multiplier is ``10^n`` in any of its spellings (``10*9``, ``10E9``, ``10(9)``,
    a lost superscript ``109``) or a word (``K``, ``thousand``, ``G``, ``Tsd``...);
-3. pint, with a registry built from our own small definitions file
-   (``cell_units.txt``), turns ``multiplier cell / volume`` into cells per litre.
+3. ``multiplier cell / volume`` becomes 10^9 cells/L by powers of ten: every
+   volume the grammar knows (uL, mm3, L, nL, mL, dL) is an exact power of ten of a
+   litre, and the tests check each against pint.
 
-A spelling costs the work above once; after that it is a dictionary look-up.
+pint, with one registry built lazily from our own small definitions file
+(``cell_units.txt``), is the authority on dimensions: it checks the volume table in
+the tests, and at run time says what a unit of another kind measures (``mg/dL``
+is a mass concentration), so the error can say so. Reading a count in a known
+kind of unit never imports it: pint's import alone costs more than a whole
+batch of rows. A spelling costs the work above once; after that it is a
+dictionary look-up.
 The spellings labs are known to use are listed, with where they come from, in
 ``unit_spellings.csv`` (``docs/units.md`` is generated from it).
 
@@ -146,34 +153,35 @@ _COUNT_WORDS = (
     r"cells?|\#|n|wbcs?|leu[ck]ocytes?|leuks?|leu|{[^{}]*}"
     r"|zellen|leukozyten|[ée]l[ée]ments|[ée]lts|c[ée]l|c[ée]lulas|leuc[óo]citos"
 )
-_VOLUMES: dict[str, tuple[str, str]] = {
-    # spelling: (pint expression, UCUM)
-    "ul": ("microliter", "uL"),
-    "mcl": ("microliter", "uL"),
-    "microl": ("microliter", "uL"),
-    "microliter": ("microliter", "uL"),
-    "microliters": ("microliter", "uL"),
-    "microlitre": ("microliter", "uL"),
-    "microlitres": ("microliter", "uL"),
-    "mm3": ("millimeter ** 3", "mm3"),
-    "mm^3": ("millimeter ** 3", "mm3"),
-    "mm**3": ("millimeter ** 3", "mm3"),
-    "cumm": ("millimeter ** 3", "mm3"),
-    "cu.mm": ("millimeter ** 3", "mm3"),
-    "cmm": ("millimeter ** 3", "mm3"),
-    "mmc": ("millimeter ** 3", "mm3"),  # Italian: millimetri cubi
-    "cubicmillimeter": ("millimeter ** 3", "mm3"),
-    "cubicmillimetre": ("millimeter ** 3", "mm3"),
-    "l": ("liter", "L"),
-    "liter": ("liter", "L"),
-    "litre": ("liter", "L"),
-    "nl": ("nanoliter", "nL"),
-    "nanoliter": ("nanoliter", "nL"),
-    "nanolitre": ("nanoliter", "nL"),
-    "ml": ("milliliter", "mL"),
-    "milliliter": ("milliliter", "mL"),
-    "millilitre": ("milliliter", "mL"),
-    "dl": ("deciliter", "dL"),
+_VOLUMES: dict[str, tuple[str, str, int]] = {
+    # spelling: (pint expression, UCUM, litres as a power of ten: 1 uL = 1e-6 L);
+    # tests/test_units.py checks every power of ten against pint
+    "ul": ("microliter", "uL", -6),
+    "mcl": ("microliter", "uL", -6),
+    "microl": ("microliter", "uL", -6),
+    "microliter": ("microliter", "uL", -6),
+    "microliters": ("microliter", "uL", -6),
+    "microlitre": ("microliter", "uL", -6),
+    "microlitres": ("microliter", "uL", -6),
+    "mm3": ("millimeter ** 3", "mm3", -6),
+    "mm^3": ("millimeter ** 3", "mm3", -6),
+    "mm**3": ("millimeter ** 3", "mm3", -6),
+    "cumm": ("millimeter ** 3", "mm3", -6),
+    "cu.mm": ("millimeter ** 3", "mm3", -6),
+    "cmm": ("millimeter ** 3", "mm3", -6),
+    "mmc": ("millimeter ** 3", "mm3", -6),  # Italian: millimetri cubi
+    "cubicmillimeter": ("millimeter ** 3", "mm3", -6),
+    "cubicmillimetre": ("millimeter ** 3", "mm3", -6),
+    "l": ("liter", "L", 0),
+    "liter": ("liter", "L", 0),
+    "litre": ("liter", "L", 0),
+    "nl": ("nanoliter", "nL", -9),
+    "nanoliter": ("nanoliter", "nL", -9),
+    "nanolitre": ("nanoliter", "nL", -9),
+    "ml": ("milliliter", "mL", -3),
+    "milliliter": ("milliliter", "mL", -3),
+    "millilitre": ("milliliter", "mL", -3),
+    "dl": ("deciliter", "dL", -1),
 }
 _UNIT_GRAMMAR = re.compile(
     r"""
@@ -222,8 +230,16 @@ def _unit_registry() -> pint.UnitRegistry[Any]:
     return _registry
 
 
-def _cells_per_litre(multiplier: float, volume: str) -> float:
-    """What ``multiplier cell / volume`` is in 10^9 cells/L, by pint."""
+def pint_cells_per_litre(multiplier: float, volume: str) -> float:
+    """What ``multiplier cell / volume`` is in 10^9 cells/L, by pint.
+
+    The parser's hot path uses the powers of ten of its volume table instead, so that
+    reading a count needs neither pint's import (~0.3 s) nor its arithmetic; the tests
+    check that this function and the table agree for every volume.
+
+    >>> pint_cells_per_litre(1e3, "millimeter ** 3")
+    1.0
+    """
     registry = _unit_registry()
     quantity = registry.Quantity(multiplier, f"cell / ({volume})")
     magnitude = float(quantity.to("cell / liter").magnitude) / 1e9
@@ -269,7 +285,7 @@ def _read_compact(compact: str) -> tuple[float, str] | None:
     volume = _VOLUMES.get(match["volume"]) or _VOLUMES.get(match["volume"] + "s")
     if volume is None:
         return None
-    pint_volume, ucum_volume = volume
+    _, ucum_volume, litres_exponent = volume
     word = match["word"]
     if word is not None:
         if _MULTIPLIER_WORDS[word] == 9:
@@ -281,7 +297,7 @@ def _read_compact(compact: str) -> tuple[float, str] | None:
     else:
         digits = match["exp"] or match["bracketed"] or match["lost"] or match["bare_exp"]
         exponent = int(digits) if digits else 0
-    factor = _cells_per_litre(10.0**exponent, pint_volume)
+    factor = float(f"1e{exponent - litres_exponent - 9}")  # exact: 10^3 / 10^-6 L = 10^9 / L
     prefix = f"10*{exponent}" if exponent else ""
     return factor, f"{prefix}/{ucum_volume}"
 
