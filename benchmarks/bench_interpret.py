@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cbc_ranges.count import parse_count
-from cbc_ranges.interpret import interpret, interpret_count
+from cbc_ranges.interpretation import interpret, interpret_count
 from cbc_ranges.ranges import get_table
 
 SPELLINGS = [

@@ -11,7 +11,7 @@ import pytest
 from cbc_ranges import explain as explain_module
 from cbc_ranges.errors import RangeTableError
 from cbc_ranges.explain import BLOCK_NAMES, DIAGNOSTIC_WORDING, blocks
-from cbc_ranges.interpret import interpret
+from cbc_ranges.interpretation import interpret
 from cbc_ranges.models import Interpretation
 from cbc_ranges.ranges import COLUMNS, load_table, read_data_text, shipped_sources
 

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from cbc_ranges.classify import FLAG_ORDER, below_threshold, flag_for
 from cbc_ranges.count import parse_count
 from cbc_ranges.errors import CBCError, ParseError, PersonError, RangeTableError, UnitError
-from cbc_ranges.interpret import interpret, interpret_count
+from cbc_ranges.interpretation import interpret, interpret_count
 from cbc_ranges.models import Count, Interpretation, Sex
 from cbc_ranges.ranges import COLUMNS, get_table, load_table
 
 # the module, not the function of the same name the package exports
-interpret_module = importlib.import_module("cbc_ranges.interpret")
+interpret_module = importlib.import_module("cbc_ranges.interpretation")
 
 # one person per reference row of the default table
 PEOPLE: dict[str, dict[str, Any]] = {
@@ -344,3 +344,11 @@ def test_any_input_gives_a_result_or_a_cbc_error(
     assert "not a diagnosis" in result.text
     assert result.flag in ("low", "normal", "high", "indeterminate")
     assert (result.code is None) == (result.flag == "indeterminate")
+
+
+def test_the_package_attribute_stays_the_function_after_the_module_is_imported() -> None:
+    import cbc_ranges
+    import cbc_ranges.interpretation
+
+    assert cbc_ranges.interpret is cbc_ranges.interpretation.interpret
+    assert cbc_ranges.interpret("3.2", "K/uL", age=45, sex="F").flag == "low"

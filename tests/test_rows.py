@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cbc_ranges.classify import FLAG_ORDER
 from cbc_ranges.errors import CBCError, UnitError
-from cbc_ranges.interpret import interpret
+from cbc_ranges.interpretation import interpret
 from cbc_ranges.rows import (
     CATEGORIES,
     EMPTY_CELLS,

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from cbc_ranges.count import parse_count, try_parse_count
     from cbc_ranges.fhir import from_fhir
     from cbc_ranges.frames import interpret_frame
-    from cbc_ranges.interpret import interpret, interpret_count
+    from cbc_ranges.interpretation import interpret, interpret_count
     from cbc_ranges.models import (
         Count,
         Interpretation,
@@ -87,8 +87,8 @@ _LAZY = {
     "try_parse_count": "cbc_ranges.count",
     "from_fhir": "cbc_ranges.fhir",
     "interpret_frame": "cbc_ranges.frames",
-    "interpret": "cbc_ranges.interpret",
-    "interpret_count": "cbc_ranges.interpret",
+    "interpret": "cbc_ranges.interpretation",
+    "interpret_count": "cbc_ranges.interpretation",
     "RangeTable": "cbc_ranges.ranges",
     "get_table": "cbc_ranges.ranges",
     "load_table": "cbc_ranges.ranges",

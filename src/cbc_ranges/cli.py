@@ -85,7 +85,7 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def run_check(args: argparse.Namespace) -> int:
     """``cbc-ranges check``: one count, printed as text or JSON."""
-    from cbc_ranges.interpret import interpret
+    from cbc_ranges.interpretation import interpret
 
     result = interpret(
         args.value,

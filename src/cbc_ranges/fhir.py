@@ -518,7 +518,7 @@ def from_fhir(
     >>> result.count.value, result.flag
     (3.1, 'low')
     """
-    from cbc_ranges.interpret import interpret_count
+    from cbc_ranges.interpretation import interpret_count
 
     resource = _as_resource(observation)
     warnings: list[str] = []

@@ -13,7 +13,7 @@ two or three sexes. The interpreter therefore works in three cached steps:
 * **parse**: (value text, unit text) -> a :class:`ParsedCell`, the count read
   by :func:`~cbc_ranges.count.parse_count` or the error it raised;
 * **person**: (age, sex, ethnicity) text -> a :class:`PersonClass`, what
-  :func:`~cbc_ranges.interpret.interpret_count` decides from the person alone
+  :func:`~cbc_ranges.interpretation.interpret_count` decides from the person alone
   (the reference interval, the leukopenia threshold, the person-level
   warnings) or the error the person's cells raise. People who share all of it
   share one class object, because the output columns never show the exact age;
@@ -610,7 +610,7 @@ class RowInterpreter:
         self, age: str | int | float | None, sex: str | None, ethnicity: str | None
     ) -> PersonClass:
         """Ask interpret_count what it decides from the person alone."""
-        from cbc_ranges.interpret import interpret_count
+        from cbc_ranges.interpretation import interpret_count
 
         try:
             probe = interpret_count(_PROBE, age=age, sex=sex, ethnicity=ethnicity, table=self.table)
@@ -682,7 +682,7 @@ class RowInterpreter:
         return Outcome(shape.cells(self.decimal_separator)[1:], _CATEGORY[flag], shape)
 
     def _interpreted(self, count: Count, person: PersonClass) -> Entry:
-        from cbc_ranges.interpret import interpret_count
+        from cbc_ranges.interpretation import interpret_count
 
         try:
             found = interpret_count(

@@ -25,8 +25,6 @@ The rules and their limits are in ``docs/interpretation.md``.
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +39,7 @@ __all__ = ["interpret", "interpret_count"]
 
 # how many distinct people (age, sex, ethnicity inputs) a table remembers, and where
 _PEOPLE_CACHE_SIZE = 1 << 14
-_PEOPLE = "cbc_ranges.interpret.people"
+_PEOPLE = "cbc_ranges.interpretation.people"
 
 
 @dataclass
@@ -269,18 +267,3 @@ def _prepare(
         if threshold is not None and threshold.low is not None
         else None,
     )
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`interpret`.
-
-    The package exports the function ``cbc_ranges.interpret``, and importing this
-    module (``from cbc_ranges.interpret import ...``) sets the package attribute of
-    the same name to the module; calling it then still interprets.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Interpretation:
-        return interpret(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
