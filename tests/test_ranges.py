@@ -416,13 +416,15 @@ def test_the_page_lists_every_row_and_cited_source(table: RangeTable) -> None:
     assert offenders == []
 
 
-def test_the_data_folder_is_found_without_the_data_package(
+def test_a_missing_data_package_is_a_clear_range_table_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """An install without cbc_ranges.range_data (an older editable install) still finds ranges/."""
     monkeypatch.setattr(ranges, "DATA_PACKAGE", "cbc_ranges.no_such_data")
+    with pytest.raises(RangeTableError, match="not installed"):
+        ranges._find_data_folder()
+
+
+def test_the_data_package_holds_the_shipped_files() -> None:
     folder = ranges._find_data_folder()
-    assert folder.joinpath("documents.csv").is_file()
-    assert folder.joinpath("sources.toml").read_text(encoding="utf-8") == ranges.read_data_text(
-        "sources.toml"
-    )
+    for name in ("documents.csv", "sources.toml", "explanations.toml", "README.md"):
+        assert folder.joinpath(name).is_file(), name

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import json
 import math
 import os
 import re
@@ -36,11 +35,9 @@ import sys
 import threading
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
@@ -339,33 +336,15 @@ def _data_folder() -> Traversable:
 
 
 def _find_data_folder() -> Traversable:
-    # 1. the data package (pyproject maps ranges/ to DATA_PACKAGE)
+    # pyproject ships the ranges/ folder as this package, in a wheel and in an editable install
     try:
-        folder = resources.files(DATA_PACKAGE)
-        if folder.joinpath("sources.toml").is_file():
-            return folder
+        return resources.files(DATA_PACKAGE)
     except ModuleNotFoundError:
-        pass
-    # 2. an installed wheel that ships ranges/ as a folder inside the package
-    for name in ("range_data", "ranges"):
-        folder = resources.files("cbc_ranges").joinpath(name)
-        if folder.joinpath("sources.toml").is_file():
-            return folder
-    # 3. an editable install (PEP 610): ranges/ at the root of the project it points to;
-    # look at every record of the distribution, a stale egg-info on sys.path comes first
-    for distribution in metadata.distributions(name="cbc-ranges"):
-        try:
-            direct_url = json.loads(distribution.read_text("direct_url.json") or "{}")
-        except ValueError:
-            continue
-        url = str(direct_url.get("url", ""))
-        if direct_url.get("dir_info", {}).get("editable") and url.startswith("file://"):
-            folder = Path(url2pathname(urlparse(url).path)) / "ranges"
-            if (folder / "sources.toml").is_file():
-                return folder
-    raise RangeTableError(
-        f"the shipped range data (package {DATA_PACKAGE}) is not installed", path=DATA_PACKAGE
-    )
+        raise RangeTableError(
+            f"the shipped range data (package {DATA_PACKAGE}) is not installed; "
+            "reinstall cbc-ranges",
+            path=DATA_PACKAGE,
+        ) from None
 
 
 def read_data_text(name: str) -> str:
