@@ -48,6 +48,7 @@ from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cbc_ranges.errors import BatchError
+from cbc_ranges.rows import RESULT_COLUMNS
 
 if TYPE_CHECKING:
     from cbc_ranges.ranges import RangeTable
@@ -56,18 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["FRAME_COLUMNS", "PANDAS_DTYPES", "POLARS_DTYPES", "interpret_frame"]
 
 #: the appended columns, in order: the batch CSV columns plus ``wbc_comparator``
-FRAME_COLUMNS: tuple[str, ...] = (
-    "wbc_value",
-    "wbc_comparator",
-    "wbc_flag",
-    "wbc_code",
-    "wbc_leukopenia",
-    "wbc_ref_low",
-    "wbc_ref_high",
-    "wbc_source",
-    "wbc_warnings",
-    "wbc_error",
-)
+FRAME_COLUMNS: tuple[str, ...] = (RESULT_COLUMNS[0], "wbc_comparator", *RESULT_COLUMNS[1:])
 
 _FLOATS = frozenset({"wbc_value", "wbc_ref_low", "wbc_ref_high"})
 _BOOLEANS = frozenset({"wbc_leukopenia"})
