@@ -372,3 +372,21 @@ def test_caches_emptied_mid_file_give_the_same_output(monkeypatch: pytest.Monkey
     monkeypatch.setattr(batch, "_ROW_CACHE_SIZE", 8)
     _, tight, _ = run(data)
     assert tight == roomy
+
+
+@pytest.mark.parametrize("limit", [1, 3, 50])
+def test_caches_that_start_afresh_give_the_same_output(
+    monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    lines = ["id,wbc,unit,age,sex,ethnicity"]
+    for i in range(300):
+        value = f"{(i * 37) % 160 / 10:.1f}"
+        unit = ("K/uL", "G/L", "10^9/L")[i % 3]
+        lines.append(f"{i},{value},{unit},{(i * 7) % 90},{'FM'[i % 2]},{('', 'Black')[i % 5 == 0]}")
+    data = ("\n".join(lines) + "\n").encode()
+    _, expected, expected_bytes = run(data)
+    monkeypatch.setattr(batch, "_FILL_LIMIT", limit)
+    summary, records, output = run(data)
+    assert output == expected_bytes
+    assert records == expected
+    assert summary.rows_read == 300

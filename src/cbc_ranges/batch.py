@@ -688,8 +688,8 @@ def _ragged(row: list[str], width: int) -> str:
 # what a row gets: (head, tail, category); the output line is the input text + head + tail
 _Found = tuple[str, str, int]
 
-# how many cache entries the steps of one file may fill before starting afresh (flat memory)
-_FILL_LIMIT = 1 << 17
+# how many entries each cache of one file may hold before starting afresh (flat memory)
+_FILL_LIMIT = 1 << 16
 
 
 class _ClassRows(dict[str, dict[str, _Found]]):
@@ -733,6 +733,9 @@ class _RowSteps:
         self.classes: dict[PersonClass, _ClassRows] = {}
         self.cells: dict[tuple[str, str], ParsedCell] = {}
         self.filled = 0
+        self.people_seen = 0
+        self.found: dict[_Found, _Found] = {}
+        self.texts: dict[str, str] = {}
         # CSV: (value text, outcome) -> (head, tail); JSON lines: the whole entry -> text
         self.csv_suffix: Callable[[str, Outcome], tuple[str, str]] | None = None
         self.json_suffix: Callable[[Entry], str] = lambda entry: ""
@@ -741,14 +744,17 @@ class _RowSteps:
         """What a (padded) row gets, computed once and stored in the tree."""
         self.filled += 1
         if self.filled > _FILL_LIMIT:
-            self.people.clear()
-            self.classes.clear()
-            self.cells.clear()
-            self.filled = 1
+            self.forget_rows()
         age, sex, ethnicity = row[self.age], row[self.sex], row[self.ethnicity]
         by_ethnicity = self.people.setdefault(age, {}).setdefault(sex, {})
         rows = by_ethnicity.get(ethnicity)
         if rows is None:
+            self.people_seen += 1
+            if self.people_seen > _FILL_LIMIT:  # people are few; this only bounds odd files
+                self.people.clear()
+                self.classes.clear()
+                self.people_seen = 1
+                by_ethnicity = self.people.setdefault(age, {}).setdefault(sex, {})
             person = self.interpreter.person(age, sex, ethnicity)
             rows = self.classes.get(person)
             if rows is None:
@@ -758,13 +764,30 @@ class _RowSteps:
         by_value = rows.setdefault(unit, {})
         found = by_value.get(value)
         if found is None:
-            found = by_value[value] = self.combine(rows.person, value, unit)
+            found = self.combine(rows.person, value, unit)
+            # one key string and one result tuple per distinct text, shared by every class
+            found = self.found.setdefault(found, found)
+            by_value[self.texts.setdefault(value, value)] = found
         return found
+
+    def forget_rows(self) -> None:
+        """Start the rows of every class afresh: memory stays flat whatever the file.
+
+        Only the leaves go (one per distinct class, unit and value); the parsed cells
+        and the people, which are few and costly to redo, stay under their own bounds.
+        """
+        for rows in self.classes.values():
+            rows.clear()
+        self.found.clear()
+        self.texts.clear()
+        self.filled = 1
 
     def combine(self, person: PersonClass, value: str, unit: str) -> _Found:
         """A value seen for the first time in a person class: parse (cached), flag, format."""
         parsed = self.cells.get((value, unit))
         if parsed is None:
+            if len(self.cells) >= _FILL_LIMIT:
+                self.cells.clear()
             parsed = self.interpreter.parse(value, unit if self.has_unit else None)
             self.cells[value, unit] = parsed
         if self.csv_suffix is not None:
