@@ -853,7 +853,7 @@ def _write_csv(
     matches = _matcher(where_index)
     where_reach = max((i for i, _ in where_index), default=-1)
 
-    def careful(row: list[str], body: str) -> tuple[str, int]:
+    def checked(row: list[str], body: str) -> tuple[str, int]:
         """Any record the hot loop leaves: quoted, ragged, or holding the key separator."""
         if len(row) == width:
             if matches is not None and not matches(row):
@@ -867,6 +867,15 @@ def _write_csv(
         padded = row[:width] + [""] * (width - len(row)) + list(cells) + row[width:]
         return _csv_line(padded, delimiter, end), category
 
+    def careful(row: list[str], body: str) -> int:
+        """Write a record the hot loop leaves and count it; 1 when --where skipped it."""
+        text, category = checked(row, body)
+        write(text)
+        if category < 0:
+            return 1
+        counts[category] += 1
+        return 0
+
     # the hot loop: the input text is written back as it was, with a cached suffix;
     # per row five look-ups of its own cell texts in the tree; anything else is a miss
     value_at, unit_at, fallback_at = steps.value, steps.unit, steps.fallback
@@ -876,12 +885,7 @@ def _write_csv(
     skipped = 0
     for line in records.lines:
         if '"' in line:
-            text, category = careful(*quoted(line))
-            write(text)
-            if category < 0:
-                skipped += 1
-            else:
-                counts[category] += 1
+            skipped += careful(*quoted(line))
             continue
         body = line.rstrip("\r\n")
         if not body:
@@ -889,12 +893,7 @@ def _write_csv(
             continue
         row = body.split(delimiter)
         if len(row) != width or (matches is not None and not matches(row)):
-            text, category = careful(row, body)
-            write(text)
-            if category < 0:
-                skipped += 1
-            else:
-                counts[category] += 1
+            skipped += careful(row, body)
             continue
         if pad:
             row.append("")
