@@ -143,7 +143,7 @@ def test_lower_case_g_per_litre_is_grams_and_points_to_giga() -> None:
     assert caught.value.suggestions == ["G/L"]
 
 
-@pytest.mark.parametrize(("typo", "meant"), [("K/ull", "K/"), ("THOU/CUM", "THOU/CUMM")])
+@pytest.mark.parametrize(("typo", "meant"), [("K/ull", "K/uL"), ("THOU/CUM", "THOU/CUMM")])
 def test_unknown_units_suggest_the_closest_spelling(typo: str, meant: str) -> None:
     with pytest.raises(UnitError) as caught:
         read_unit(typo)

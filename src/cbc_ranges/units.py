@@ -371,7 +371,9 @@ def _read_new(text: str) -> UnitReading:
 
 def _near(text: str, how_many: int) -> list[str]:
     """Known spellings close to ``text``, best first."""
-    by_key = {_compact(row.spelling).lower(): row.spelling for row in unit_spellings()}
+    by_key: dict[str, str] = {}
+    for row in unit_spellings():  # the first spelling of a key wins: K/uL before K/μL
+        by_key.setdefault(_compact(row.spelling).lower(), row.spelling)
     key = _compact(text).lower()
     return [by_key[k] for k in difflib.get_close_matches(key, by_key, n=how_many, cutoff=0.6)]
 
