@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pytest
@@ -11,10 +12,13 @@ from hypothesis import strategies as st
 from cbc_ranges.errors import CBCError, PersonError
 from cbc_ranges.people import (
     AGE_UNITS,
+    Age,
+    AgeUnit,
     match_ethnicity,
     normalise_words,
     parse_age,
     parse_sex,
+    read_age,
     sex_is_recognised,
 )
 from cbc_ranges.ranges import get_table
@@ -82,7 +86,8 @@ def test_no_age_is_none(age: str | None) -> None:
         151,
         math.nan,
         math.inf,
-        True,
+        10**400,
+        "1" * 400,
     ],
 )
 def test_bad_ages_raise_person_error(age: object) -> None:
@@ -90,6 +95,13 @@ def test_bad_ages_raise_person_error(age: object) -> None:
         parse_age(age)  # type: ignore[arg-type]
     assert isinstance(caught.value, CBCError)
     assert caught.value.raw == age or age != age  # nan is not equal to itself
+    assert len(str(caught.value)) < 200  # a huge input is not echoed whole
+
+
+@pytest.mark.parametrize("age", [True, [3], {"years": 3}, b"3", object()])
+def test_an_age_of_the_wrong_type_is_a_type_error_naming_the_parameter(age: object) -> None:
+    with pytest.raises(TypeError, match=r"^age must be .* not "):
+        parse_age(age)  # type: ignore[arg-type]
 
 
 @given(st.text(max_size=30))
@@ -178,3 +190,78 @@ def test_any_ethnicity_text_gives_a_known_group_or_none(text: str) -> None:
 
 def test_normalise_words() -> None:
     assert normalise_words("  Middle-Eastern / ARAB ") == "middle eastern arab"
+
+
+@pytest.mark.parametrize("sex", [5, 1.0, ["F"], b"F"])
+def test_a_sex_of_the_wrong_type_is_a_type_error_naming_the_parameter(sex: object) -> None:
+    with pytest.raises(TypeError, match=r"^sex must be a text or None, not "):
+        parse_sex(sex)  # type: ignore[arg-type]
+
+
+# --- Age: one representation, calendar-correct -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("birth", "on", "days", "months", "said"),
+    [
+        ("2024-01-01", "2024-01-08", 7, 7 / 31, "7 days"),
+        ("2024-01-31", "2024-02-29", 29, 1.0, "1 month"),  # a short month ends on its last day
+        ("2023-01-31", "2023-02-28", 28, 1.0, "1 month"),
+        ("2024-01-15", "2024-03-15", 60, 2.0, "2 months"),
+        ("2022-06-10", "2024-06-09", 730, 23 + 30 / 31, "23 months"),
+        ("2022-06-10", "2024-06-10", 731, 24.0, "2 years"),
+        ("2020-02-29", "2021-02-28", 365, 12.0, "12 months"),  # a leap-day birthday
+        ("1980-05-05", "2025-05-04", 16435, 539 + 29 / 30, "44 years"),
+        ("2024-03-03", "2024-03-03", 0, 0.0, "0 days"),
+    ],
+)
+def test_age_between_two_dates_is_calendar_exact(
+    birth: str, on: str, days: int, months: float, said: str
+) -> None:
+    age = Age.between(dt.date.fromisoformat(birth), dt.date.fromisoformat(on))
+    assert age.days == days
+    assert age.months == pytest.approx(months)
+    assert str(age) == said
+
+
+def test_an_age_cannot_end_before_it_starts() -> None:
+    with pytest.raises(PersonError, match="before the birth date"):
+        Age.between(dt.date(2024, 1, 2), dt.date(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("given", "said", "unit", "measure"),
+    [
+        ("7 days", "7 days", "days", 7.0),
+        ("3 wk", "3 weeks", "weeks", 3.0),
+        ("6 months", "6 months", "months", 6.0),
+        ("18 months", "18 months", "months", 18.0),
+        ("2 y 3 m", "2 years 3 months", "months", 27.0),
+        ("1 year", "12 months", "years", 1.0),
+        ("45", "45 years", "years", 45.0),
+        (0.5, "6 months", "months", 6.0),
+        (7 / 365.25, "7 days", "days", 7.0),
+        (45, "45 years", "years", 45.0),
+    ],
+)
+def test_spoken_ages_print_as_people_say_them(
+    given: object, said: str, unit: AgeUnit, measure: float
+) -> None:
+    age = read_age(given)  # type: ignore[arg-type]
+    assert age is not None
+    assert str(age) == said
+    assert age.in_unit(unit) == pytest.approx(measure)
+    assert "0.0" not in str(age)
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1)), st.integers(min_value=0, max_value=40_000))
+def test_dates_give_completed_months_that_add_up(birth: dt.date, elapsed: int) -> None:
+    on = birth + dt.timedelta(days=elapsed)
+    if on > dt.date(2100, 1, 1):
+        return
+    age = Age.between(birth, on)
+    assert age.days == elapsed
+    whole = math.floor(age.months)
+    assert 0 <= age.months - whole < 1
+    # a completed month is 28 to 31 days: the months never pass the date, one more would
+    assert whole * 28 <= elapsed < (whole + 1) * 31

@@ -24,10 +24,14 @@ The rules are written up in ``docs/interpretation.md``.
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal
 
 from cbc_ranges.errors import PersonError
 from cbc_ranges.models import Sex
@@ -35,29 +39,54 @@ from cbc_ranges.models import Sex
 __all__ = [
     "ADULT_AGE",
     "AGE_UNITS",
+    "AGE_UNIT_NAMES",
+    "AGE_UNIT_SPELLINGS",
     "MAX_AGE",
+    "Age",
+    "AgeUnit",
     "age_in_years",
+    "age_unit",
     "match_ethnicity",
     "normalise_words",
     "parse_age",
     "parse_sex",
+    "read_age",
     "sex_is_recognised",
 ]
 
-#: age in years from which the adult rules apply (adults: age >= 18)
+#: age in years from which the adult rules apply (adults: age >= 18); the library's own
+#: reading: the seed documents say "adults" and "children" without an age
 ADULT_AGE = 18.0
 #: ages above this many years are refused as typing errors
 MAX_AGE = 150.0
 
+#: the units an age or an age band edge can be written in
+AgeUnit = Literal["days", "weeks", "months", "years"]
+AGE_UNIT_NAMES: tuple[AgeUnit, ...] = ("days", "weeks", "months", "years")
+
+# a spoken month or year in days: the calendar average (a spoken age has no calendar)
 _DAYS_PER_YEAR = 365.25
+_DAYS_PER_MONTH = _DAYS_PER_YEAR / 12
+
+#: every accepted spelling of an age unit, and the unit it means
+AGE_UNIT_SPELLINGS: Mapping[str, AgeUnit] = {
+    **dict.fromkeys(("y", "yr", "yrs", "year", "years", "a"), "years"),
+    **dict.fromkeys(("m", "mo", "mos", "mon", "month", "months"), "months"),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "weeks"),
+    **dict.fromkeys(("d", "day", "days"), "days"),
+}
 
 #: years per unit, for every spelling of an age unit that is accepted
 AGE_UNITS: Mapping[str, float] = {
-    **dict.fromkeys(("y", "yr", "yrs", "year", "years", "a"), 1.0),
-    **dict.fromkeys(("m", "mo", "mos", "mon", "month", "months"), 1.0 / 12.0),
-    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 7.0 / _DAYS_PER_YEAR),
-    **dict.fromkeys(("d", "day", "days"), 1.0 / _DAYS_PER_YEAR),
+    spelling: {
+        "years": 1.0,
+        "months": 1 / 12,
+        "weeks": 7 / _DAYS_PER_YEAR,
+        "days": 1 / _DAYS_PER_YEAR,
+    }[unit]
+    for spelling, unit in AGE_UNIT_SPELLINGS.items()
 }
+
 
 _SEXES: Mapping[str, Sex] = {
     "f": "female",
@@ -66,29 +95,211 @@ _SEXES: Mapping[str, Sex] = {
     "male": "male",
 }
 
-# one "<number> <unit>" part of an age text; the number may use a decimal comma
-_AGE_PART = re.compile(r"\s*(\d+(?:[.,]\d+)?|[.,]\d+)\s*([a-z]+)?\.?\s*,?")
+# one "<number> <unit>" part of an age text; the number may use a decimal comma. Bounded
+# repeats and ASCII digits only: linear time on any input, no digits of other scripts
+_AGE_PART = re.compile(
+    r"\s*([0-9]{1,20}(?:[.,][0-9]{1,20})?|[.,][0-9]{1,20})\s*([a-z]{1,8})?\.?\s*,?"
+)
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
-def age_in_years(number: float, unit: str) -> float:
-    """``number`` of ``unit`` (any spelling in :data:`AGE_UNITS`) in years.
+def age_unit(spelling: str) -> AgeUnit:
+    """The age unit a spelling means (``"mo"`` -> ``"months"``).
 
-    >>> age_in_years(18, "months")
-    1.5
+    >>> age_unit("Yrs"), age_unit("d")
+    ('years', 'days')
 
     Raises :class:`PersonError` for an unknown unit.
     """
-    factor = AGE_UNITS.get(unit.strip().lower())
-    if factor is None:
-        raise PersonError(f"unknown age unit {unit!r}; use years, months, weeks or days", raw=unit)
-    return number * factor
+    unit = AGE_UNIT_SPELLINGS.get(spelling.strip().lower())
+    if unit is None:
+        raise PersonError(
+            f"unknown age unit {_shown(spelling)}; use years, months, weeks or days", raw=spelling
+        )
+    return unit
 
 
-def parse_age(age: float | int | str | None) -> float | None:
-    """The age in years, or ``None`` when no age was given.
+def _number_text(number: float) -> str:
+    text = f"{number:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _plural(number: float, unit: AgeUnit) -> str:
+    text = _number_text(number)
+    return f"{text} {unit[:-1] if text == '1' else unit}"
+
+
+@dataclass(frozen=True)
+class Age:
+    """An age from birth: the one representation every part of the library uses.
+
+    ``days`` and ``months`` are the age measured in each unit. From two dates
+    (:meth:`between`) both are calendar-exact: days elapsed, and completed calendar
+    months plus the fraction of the month under way. A spoken age ("6 months",
+    "2 y 3 m") has no calendar: its months are exact and its days use the average
+    month (365.25 / 12 days), or the other way round for days and weeks. A band edge
+    is compared in its own unit (:meth:`in_unit`), so "6 months" is at a
+    "6 months" edge however long the months were. ``given`` says how the age was
+    written; ``str(age)`` prints it the way people say ages.
+
+    >>> age = Age.between(dt.date(2024, 1, 1), dt.date(2024, 1, 8))
+    >>> age.days, str(age), Age.of(7, "days").days
+    (7.0, '7 days', 7.0)
+    >>> str(Age.of(18, "months")), str(Age.of(45, "years")), str(Age.of(0.5, "years"))
+    ('18 months', '45 years', '6 months')
+    """
+
+    days: float
+    months: float
+    given: str = field(default="", compare=False)
+
+    @property
+    def years(self) -> float:
+        """The age in years (months / 12)."""
+        return self.months / 12
+
+    @classmethod
+    def of(cls, number: float, unit: str) -> Age:
+        """``number`` of ``unit`` (any spelling of days, weeks, months or years).
+
+        >>> Age.of(2, "wk").days, Age.of(1.5, "years").months
+        (14.0, 18.0)
+        """
+        return _checked(_spoken(((float(number), age_unit(unit)),)), number)
+
+    @classmethod
+    def between(cls, birth: dt.date, on: dt.date) -> Age:
+        """The age on ``on`` of someone born on ``birth``, calendar-exact.
+
+        A month is completed on the same day of the month as the birth day, or on
+        the month's last day when it is shorter (born 31 January: one month on
+        29 February in a leap year).
+
+        >>> Age.between(dt.date(2024, 1, 31), dt.date(2024, 2, 29)).months
+        1.0
+        >>> str(Age.between(dt.date(2022, 5, 1), dt.date(2024, 6, 1)))
+        '2 years'
+        """
+        if isinstance(birth, dt.datetime):
+            birth = birth.date()
+        if isinstance(on, dt.datetime):
+            on = on.date()
+        if on < birth:
+            raise PersonError(
+                f"the date {on.isoformat()} is before the birth date {birth.isoformat()}",
+                raw=(birth, on),
+            )
+        completed = (on.year - birth.year) * 12 + on.month - birth.month
+        if _months_after(birth, completed) > on:
+            completed -= 1
+        start = _months_after(birth, completed)
+        nxt = _months_after(birth, completed + 1)
+        fraction = (on - start).days / (nxt - start).days
+        age = cls(
+            days=float((on - birth).days),
+            months=completed + fraction,
+            given=f"born {birth.isoformat()}, seen {on.isoformat()}",
+        )
+        return _checked(age, age.given)
+
+    def in_unit(self, unit: AgeUnit) -> float:
+        """The age measured in ``unit``, for comparing with a band edge in that unit.
+
+        >>> Age.of(3, "weeks").in_unit("weeks"), Age.of(2, "years").in_unit("months")
+        (3.0, 24.0)
+        """
+        if unit == "days":
+            return self.days
+        if unit == "weeks":
+            return self.days / 7
+        if unit == "months":
+            return self.months
+        return self.months / 12
+
+    def __str__(self) -> str:
+        """Under a month in days, under two years in months, then in years (completed).
+
+        A spoken age prints as it was given, tidied: ``"2 y 3 m"`` -> ``"2 years 3 months"``.
+        """
+        if self.given and not self.given.startswith("born "):
+            return self.given
+        if self.months < 1:
+            return _plural(math.floor(self.days + 1e-9), "days")
+        if self.months < 24:
+            return _plural(math.floor(self.months + 1e-9), "months")
+        return _plural(math.floor(self.months / 12 + 1e-9), "years")
+
+
+def _months_after(birth: dt.date, months: int) -> dt.date:
+    """The date ``months`` calendar months after ``birth`` (day clamped to the month's end)."""
+    year, month0 = divmod(birth.month - 1 + months, 12)
+    year += birth.year
+    if year > dt.MAXYEAR:
+        return dt.date.max
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return dt.date(year, month0 + 1, min(birth.day, last))
+
+
+def _spoken(parts: Sequence[tuple[float, AgeUnit]]) -> Age:
+    """An age from spoken parts such as ((2, "years"), (3, "months"))."""
+    days = months = 0.0
+    words = []
+    for number, unit in parts:
+        if unit == "years":
+            months += number * 12
+            days += number * _DAYS_PER_YEAR
+        elif unit == "months":
+            months += number
+            days += number * _DAYS_PER_MONTH
+        else:
+            span = number * (7 if unit == "weeks" else 1)
+            days += span
+            months += span / _DAYS_PER_MONTH
+        words.append(_plural(number, unit))
+    given = " ".join(words)
+    if len(parts) == 1 and parts[0][1] == "years" and parts[0][0] < 2:
+        # a fraction of a year is said in months or days ("0.5" is "6 months")
+        given = str(Age(days=days, months=months))
+    return Age(days=days, months=months, given=given)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """``repr`` of an input, cut to a short prefix (an error never echoes a huge input)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_age(age: Age | float | int | str | None) -> Age | None:
+    """The :class:`Age` an input means, or ``None`` when no age was given.
 
     A bare number is years; a text may carry units, several parts adding up.
+
+    >>> str(read_age("2 y 3 m")), read_age("7 days").days, read_age(None)
+    ('2 years 3 months', 7.0, None)
+    >>> read_age([3])
+    Traceback (most recent call last):
+    ...
+    TypeError: age must be an Age, a number of years, a text or None, not list
+    """
+    if age is None or isinstance(age, Age):
+        return age
+    if isinstance(age, str):
+        return _read_age_text(age)
+    if isinstance(age, bool) or not isinstance(age, (int, float)):
+        raise TypeError(
+            f"age must be an Age, a number of years, a text or None, not {type(age).__name__}"
+        )
+    try:
+        years = float(age)
+    except OverflowError:
+        years = math.inf
+    if not math.isfinite(years) or years < 0 or years > MAX_AGE:
+        raise _out_of_range(age)
+    return _spoken(((years, "years"),))
+
+
+def parse_age(age: Age | float | int | str | None) -> float | None:
+    """The age in years, or ``None`` when no age was given (see :func:`read_age`).
 
     >>> parse_age(34)
     34.0
@@ -104,32 +315,32 @@ def parse_age(age: float | int | str | None) -> float | None:
     ...
     cbc_ranges.errors.PersonError: age '-3 years' cannot be read: ...
     """
-    if age is None:
-        return None
-    if isinstance(age, str):
-        return _parse_age_text(age)
-    if isinstance(age, bool) or not isinstance(age, (int, float)):
-        raise PersonError(f"age must be a number of years or a text, not {age!r}", raw=age)
-    return _checked(float(age), age)
+    found = read_age(age)
+    return None if found is None else found.years
+
+
+def _out_of_range(raw: object) -> PersonError:
+    return PersonError(
+        f"age {_shown(raw)} cannot be read: it must be between 0 and {MAX_AGE:g} years", raw=raw
+    )
 
 
 @lru_cache(maxsize=1024)
-def _parse_age_text(text: str) -> float | None:
+def _read_age_text(text: str) -> Age | None:
     cleaned = text.strip().lower()
     if not cleaned:
         return None
+    if len(cleaned) > 60:
+        raise PersonError(f"age {_shown(text)} cannot be read: too long for an age", raw=text)
     if cleaned[0] in "-−":
-        raise PersonError(
-            f"age {text!r} cannot be read: it must be between 0 and {MAX_AGE:g} years", raw=text
-        )
+        raise _out_of_range(text)
     position = 0
-    total = 0.0
-    parts = 0
+    parts: list[tuple[float, AgeUnit]] = []
     while position < len(cleaned):
         match = _AGE_PART.match(cleaned, position)
         if match is None or match.end() == position:
             raise PersonError(
-                f"age {text!r} cannot be read: write a number of years, or a number "
+                f"age {_shown(text)} cannot be read: write a number of years, or a number "
                 "with a unit such as '6 months', '10 days' or '2y'",
                 raw=text,
             )
@@ -137,27 +348,39 @@ def _parse_age_text(text: str) -> float | None:
         number = float(number_text.replace(",", "."))
         if unit is None:
             if parts or match.end() < len(cleaned):
-                raise PersonError(f"age {text!r} cannot be read: a part has no unit", raw=text)
+                raise PersonError(
+                    f"age {_shown(text)} cannot be read: a part has no unit", raw=text
+                )
             unit = "years"
         try:
-            total += age_in_years(number, unit)
+            parts.append((number, age_unit(unit)))
         except PersonError:
             raise PersonError(
-                f"age {text!r} cannot be read: unknown unit {unit!r}; use years, months, "
+                f"age {_shown(text)} cannot be read: unknown unit {unit!r}; use years, months, "
                 "weeks or days",
                 raw=text,
             ) from None
-        parts += 1
         position = match.end()
-    return _checked(total, text)
+    return _checked(_spoken(parts), text)
 
 
-def _checked(years: float, raw: object) -> float:
-    if math.isnan(years) or years < 0 or years > MAX_AGE:
-        raise PersonError(
-            f"age {raw!r} cannot be read: it must be between 0 and {MAX_AGE:g} years", raw=raw
-        )
-    return years
+def _checked(age: Age, raw: object) -> Age:
+    if not (math.isfinite(age.months) and math.isfinite(age.days)):
+        raise _out_of_range(raw)
+    if age.days < 0 or age.months < 0 or age.months > MAX_AGE * 12:
+        raise _out_of_range(raw)
+    return age
+
+
+def age_in_years(number: float, unit: str) -> float:
+    """``number`` of ``unit`` (any spelling in :data:`AGE_UNITS`) in years.
+
+    >>> age_in_years(18, "months")
+    1.5
+
+    Raises :class:`PersonError` for an unknown unit.
+    """
+    return number * AGE_UNITS[age_unit(unit)]
 
 
 def parse_sex(sex: str | None) -> Sex:
@@ -168,6 +391,8 @@ def parse_sex(sex: str | None) -> Sex:
     """
     if sex is None:
         return "unknown"
+    if not isinstance(sex, str):
+        raise TypeError(f"sex must be a text or None, not {type(sex).__name__}")
     return _SEXES.get(sex.strip().lower(), "unknown")
 
 
