@@ -15,13 +15,18 @@ text is first normalised here:
    volume the grammar knows (uL, mm3, L, nL, mL, dL) is an exact power of ten of a
    litre, and the tests check each against pint.
 
-pint, with one registry built lazily from our own small definitions file
-(``cell_units.txt``), is the authority on dimensions: it checks the volume table in
-the tests, and at run time says what a unit of another kind measures (``mg/dL``
-is a mass concentration), so the error can say so. Reading a count in a known
-kind of unit never imports it: pint's import alone costs more than a whole
-batch of rows. A spelling costs the work above once; after that it is a
-dictionary look-up.
+What a unit of another kind measures (``mg/dL`` is a mass concentration) is read
+by a small grammar of our own over the units of ``cell_units.txt``, so the error
+can say so. pint is never asked about a lab's text at run time: it evaluates the
+numbers in a unit expression (``9^9^9^9`` never returns). pint, with one registry
+built lazily from the same ``cell_units.txt``, stays the authority the tests check
+against: the volume table and the dimension reader must agree with it.
+
+Only the powers of ten labs use for cell counts are read (:data:`POWERS_OF_TEN`:
+``10^9/L``, ``10^3/uL``, ``10^6/mL``...); ``10^99/L`` is refused, not read as a
+number no count could be. A unit text longer than :data:`MAX_UNIT_CHARS` is
+refused unread, and every step here is linear in the length of the text.
+A spelling costs the work above once; after that it is a dictionary look-up.
 The spellings labs are known to use are listed, with where they come from, in
 ``unit_spellings.csv`` (``docs/units.md`` is generated from it).
 
@@ -51,9 +56,12 @@ if TYPE_CHECKING:
     import pint
 
 __all__ = [
+    "MAX_UNIT_CHARS",
+    "POWERS_OF_TEN",
     "UnitReading",
     "UnitSpelling",
     "read_unit",
+    "unit_dimension",
     "unit_spellings",
     "units_markdown",
 ]
@@ -93,6 +101,45 @@ class UnitSpelling:
     note: str
 
 
+# ---------------------------------------------------------------- bounds
+
+#: The longest unit text (spaces around it aside) the library analyses. The longest
+#: real spelling is about 30 characters; longer text is refused unread, so no step
+#: below ever works on unbounded input.
+MAX_UNIT_CHARS = 100
+
+#: The powers of ten of a count unit, by volume: the multiplier ``n`` of
+#: ``10^n cells / volume`` labs use. One of each is between 1 cell/L and 10^12
+#: cells/L (10^12/L is the red-cell unit; a WBC in it draws a magnitude warning);
+#: 10^2/uL is the Japanese "hundreds per microlitre". Anything else (10^99/L,
+#: 10^1/nL) is no lab's unit and is refused rather than read.
+POWERS_OF_TEN: dict[str, tuple[int, ...]] = {
+    "L": (0, 3, 6, 9, 12),
+    "mL": (0, 3, 6, 9),
+    "uL": (0, 2, 3, 6),
+    "mm3": (0, 2, 3, 6),
+    "nL": (0, 3),
+    "dL": (),  # no lab counts cells per decilitre; dL is here for mg/dL's sake
+}
+
+_QUOTED_CHARS = 40
+
+
+def quoted_input(text: object) -> str:
+    """``text`` quoted for an error message, cut to a short prefix: a 1 MB cell is no message.
+
+    >>> quoted_input("K/uL")
+    "'K/uL'"
+    >>> quoted_input("x" * 100)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…' (100 characters)"
+    """
+    if not isinstance(text, str):
+        text = f"<{type(text).__name__}>"
+    if len(text) <= _QUOTED_CHARS:
+        return repr(text)
+    return f"{text[:_QUOTED_CHARS] + '…'!r} ({len(text)} characters)"
+
+
 # ---------------------------------------------------------------- normalising
 
 _MOJIBAKE = {
@@ -106,7 +153,8 @@ _MOJIBAKE = {
 _MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in _MOJIBAKE))
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
-_PER_WORD = re.compile(r"(?:^|\s+)per\s+", re.IGNORECASE)
+# "per" between words: one run of spaces each side, never two quantifiers over the same spaces
+_PER_WORD = re.compile(r"(?:^|(?<=\s))per\s+", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
 
@@ -116,7 +164,11 @@ def _compact(text: str) -> str:
     # mm³ is mm3, 10⁹ is 10^9: superscripts after a base become an exponent
     text = _SUPERSCRIPT_RUN.sub(
         lambda m: (
-            ("" if m.string[: m.start()].rstrip().lower().endswith("mm") else "^")
+            (
+                ""
+                if m.string[max(0, m.start() - 8) : m.start()].rstrip().lower().endswith("mm")
+                else "^"
+            )
             + m.group(0).translate(_SUPERSCRIPTS)
         ),
         text,
@@ -129,7 +181,8 @@ def _compact(text: str) -> str:
     return _SPACE.sub("", text)
 
 
-# the grammar, over the compact, lower-cased text
+# the grammar, over the compact, lower-cased text; digits are ASCII only ([0-9], never \d,
+# which matches any script's digits: an N'Ko two is no exponent)
 _MULTIPLIER_WORDS: dict[str, int] = {
     "k": 3,
     "th": 3,
@@ -183,31 +236,182 @@ _VOLUMES: dict[str, tuple[str, str, int]] = {
     "millilitre": ("milliliter", "mL", -3),
     "dl": ("deciliter", "dL", -1),
 }
+# every part is optional at most once and each alternative is a fixed word or one bounded run,
+# so a match costs a constant number of linear passes (no nested or adjacent repeats)
 _UNIT_GRAMMAR = re.compile(
     r"""
-    ^[x*]?                                          # x10^9, *10^9, ×10^9
+    ^[x*]?                                                # x10^9, *10^9, ×10^9
     (?:
-        10(?:\^|\*\*|\*|exp|e)\+?(?P<exp>\d{1,2})   # 10^9 10*9 10**9 10e9 (lab E: 10E9 = 10^9)
-      | 10\((?P<bracketed>\d{1,2})\)                # 10(9)
-      | 10(?P<lost>2|3|6|9|12)(?=[^\d])             # 10³ that lost its superscript: 103, 109
-      | e(?P<bare_exp>\d{1,2})                      # x E9/L
+        10(?:\^|\*\*|\*|exp|e)\+?(?P<exp>[0-9]{1,2})    # 10^9 10*9 10**9 10e9 (lab E: 10E9 = 10^9)
+      | 10\((?P<bracketed>[0-9]{1,2})\)                   # 10(9)
+      | 10(?P<lost>2|3|6|9|12)(?=[^0-9])                  # 10³ that lost its superscript: 103, 109
+      | e(?P<bare_exp>[0-9]{1,2})                         # x E9/L
       | (?P<word>k|th|thous?|thousands?|tsd\.?|tausend|miles|mil|1000|g|giga|gpt|bil|billion)
     )?
     (?P<count>(?:"""
     + _COUNT_WORDS
     + r"""))?
     /
-    (?P<volume>[a-z0-9.^*]+?)s?                      # microliters -> microliter
+    (?P<volume>[a-z0-9.^*]+)                              # microliters: the s is dropped below
     $""",
     re.VERBOSE,
 )
+# a multiplier and/or a count word and nothing else: "10*3", "K", "cells" (one of each at most;
+# the old "(...)+" over overlapping words backtracked exponentially on "leukleukleuk...x")
 _NO_VOLUME = re.compile(
-    r"^[x*]?(?:10(?:\^|\*\*|\*|e)\d{1,2}|10\(\d{1,2}\)|k|thou|thousand|" + _COUNT_WORDS + r")+$"
+    r"[x*]?(?:10(?:\^|\*\*|\*|e)[0-9]{1,2}|10\([0-9]{1,2}\)|k|thou|thousand)?(?:"
+    + _COUNT_WORDS
+    + r")?"
 )
 _MICROSCOPY = re.compile(r"[hl]pf|field")
 
 
-# ---------------------------------------------------------------- pint
+# ---------------------------------------------------------------- dimensions
+
+_DEFINITIONS_FILE = "cell_units.txt"
+_Dimension = dict[str, int]
+# a unit symbol or name, then an optional exponent: mm3, m^2, L**-1
+_UNIT_TERM = re.compile(r"([A-Za-z_%]+)(?:(?:\^|\*\*)?(-?[1-9]))?")
+_MAX_TERMS = 8
+
+
+@lru_cache(maxsize=1)
+def _unit_table() -> tuple[dict[str, _Dimension], tuple[str, ...]]:
+    """Units and prefixes of ``cell_units.txt``, each unit with its dimension.
+
+    The file is pint's definitions syntax; only the few forms it uses are read here
+    (``name = [dimension] = alias``, ``name = number = alias``, ``name = prefixed unit
+    ** n = alias``, ``prefix- = factor = alias-``). The tests check the result against
+    pint's reading of the same file.
+    """
+    text = resources.files("cbc_ranges").joinpath(_DEFINITIONS_FILE).read_text("utf-8")
+    units: dict[str, _Dimension] = {}
+    prefixes: list[str] = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, definition, *aliases = (part.strip() for part in line.split("="))
+        names = [n for n in (name, *aliases) if n.rstrip("-") != "_"]
+        if name.endswith("-"):
+            prefixes += [n.rstrip("-") for n in names]
+            continue
+        if definition.startswith("["):
+            dimension: _Dimension | None = {definition: 1}
+        elif re.fullmatch(r"[0-9.e+-]+", definition):
+            dimension = {}
+        else:
+            dimension = _dimension_of(definition.replace(" ", ""), units, tuple(prefixes))
+        if dimension is None:
+            raise ValueError(f"{_DEFINITIONS_FILE}: cannot read the definition {line!r}")
+        for alias in names:
+            units[alias] = dimension
+    # longest prefix first: "mc" (micro) before "m" (milli)
+    return units, tuple(sorted(prefixes, key=len, reverse=True))
+
+
+def _unit_dimension(
+    word: str, units: dict[str, _Dimension], prefixes: tuple[str, ...]
+) -> _Dimension | None:
+    """The dimension of one unit word, with an optional prefix and plural s: mg, cells, liters."""
+    for candidate in (word, word[:-1] if word.endswith("s") and len(word) > 3 else ""):
+        if candidate in units:
+            return units[candidate]
+        for prefix in prefixes:
+            if candidate.startswith(prefix) and candidate[len(prefix) :] in units:
+                return units[candidate[len(prefix) :]]
+    return None
+
+
+def _dimension_of(
+    expression: str, units: dict[str, _Dimension], prefixes: tuple[str, ...]
+) -> _Dimension | None:
+    """The dimension of ``a/b*c^2``-style unit text, or None when it is not one.
+
+    Read left to right as pint does (``a/b*c`` is ``(a/b)*c``), by a scan that looks
+    at each character once; numbers other than a one-digit exponent are refused,
+    never evaluated.
+    """
+    total: _Dimension = {}
+    position, sign, terms = 0, 1, 0
+    if expression.startswith("/"):  # "/HPF" is per field
+        position, sign = 1, -1
+    while terms < _MAX_TERMS:
+        match = _UNIT_TERM.match(expression, position)
+        if match is None:
+            return None
+        dimension = _unit_dimension(match[1], units, prefixes)
+        if dimension is None:
+            return None
+        power = sign * int(match[2] or 1)
+        for base, exponent in dimension.items():
+            total[base] = total.get(base, 0) + exponent * power
+        terms += 1
+        position = match.end()
+        if position == len(expression):
+            return {base: exponent for base, exponent in total.items() if exponent}
+        separator = expression[position]
+        if separator not in "/*.":
+            return None
+        sign = -1 if separator == "/" else 1
+        position += 1
+    return None
+
+
+def unit_dimension(text: str) -> dict[str, int] | None:
+    """What a short unit text measures, as pint would say it; None when it is not a unit.
+
+    Bounded and linear: no pint, no evaluation of numbers.
+
+    >>> unit_dimension("mg/dL")
+    {'[mass]': 1, '[length]': -3}
+    >>> unit_dimension("9^9^9^9") is None
+    True
+    """
+    if not isinstance(text, str) or len(text) > MAX_UNIT_CHARS:
+        return None
+    units, prefixes = _unit_table()
+    return _dimension_of(text.replace("**", "^"), units, prefixes)
+
+
+_DIMENSION_WORDS: dict[tuple[tuple[str, int], ...], str] = {
+    (("[length]", -3), ("[mass]", 1)): "a mass concentration (as in mg/dL or g/L)",
+    (("[length]", -3), ("[substance]", 1)): "a substance concentration (as in mmol/L)",
+    (("[length]", 3),): "a volume (as in L, mL or fL)",
+    (("[mass]", 1),): "a mass",
+    (("[cells]", 1),): "a count with no volume",
+    (("[cells]", 1), ("[microscope_field]", -1)): (
+        "a count per microscope field (urine or fluid microscopy)"
+    ),
+    (("[catalytic_activity]", 1), ("[length]", -3)): "an enzyme activity (as in U/L)",
+    (): "a dimensionless number (as in %)",
+}
+_CELLS_PER_VOLUME = (("[cells]", 1), ("[length]", -3))
+
+
+def _dimension_text(dimension: _Dimension) -> str:
+    """``[mass] / [length] ** 3``: a dimension written as pint writes it."""
+
+    def power(base: str, exponent: int) -> str:
+        return base if exponent == 1 else f"{base} ** {exponent}"
+
+    above = " * ".join(power(b, e) for b, e in dimension.items() if e > 0) or "1"
+    below = " * ".join(power(b, -e) for b, e in dimension.items() if e < 0)
+    return f"{above} / {below}" if below else above
+
+
+def _other_dimension(compact: str) -> str | None:
+    """Describe what a unit that is not a count per volume measures, if it is a unit at all."""
+    dimension = unit_dimension(compact)
+    if dimension is None:
+        return None
+    key = tuple(sorted(dimension.items()))
+    if key == _CELLS_PER_VOLUME:
+        return None
+    return _DIMENSION_WORDS.get(key, f"a quantity of dimension {_dimension_text(dimension)}")
+
+
+# ---------------------------------------------------------------- pint, for the tests
+
 
 _REGISTRY_LOCK = threading.Lock()
 _registry: pint.UnitRegistry[Any] | None = None
@@ -222,7 +426,7 @@ def _unit_registry() -> pint.UnitRegistry[Any]:
                 import pint
 
                 registry: pint.UnitRegistry[Any] = pint.UnitRegistry(None)
-                text = resources.files("cbc_ranges").joinpath("cell_units.txt").read_text("utf-8")
+                text = resources.files("cbc_ranges").joinpath(_DEFINITIONS_FILE).read_text("utf-8")
                 for line in text.splitlines():
                     if line.strip() and not line.lstrip().startswith("#"):
                         registry.define(line)
@@ -233,9 +437,10 @@ def _unit_registry() -> pint.UnitRegistry[Any]:
 def pint_cells_per_litre(multiplier: float, volume: str) -> float:
     """What ``multiplier cell / volume`` is in 10^9 cells/L, by pint.
 
-    The parser's hot path uses the powers of ten of its volume table instead, so that
-    reading a count needs neither pint's import (~0.3 s) nor its arithmetic; the tests
-    check that this function and the table agree for every volume.
+    The parser uses the powers of ten of its volume table instead, so that reading a
+    count needs neither pint's import (~0.3 s) nor its arithmetic; the tests check
+    that this function and the table agree for every volume. ``volume`` is one of
+    the table's own pint expressions, never a lab's text.
 
     >>> pint_cells_per_litre(1e3, "millimeter ** 3")
     1.0
@@ -246,43 +451,22 @@ def pint_cells_per_litre(multiplier: float, volume: str) -> float:
     return float(f"{magnitude:.12g}")  # 1e3 cell/mm3 is 1.0000000000000002 in floats
 
 
-_DIMENSION_WORDS = {
-    "[mass] / [length] ** 3": "a mass concentration (as in mg/dL or g/L)",
-    "[substance] / [length] ** 3": "a substance concentration (as in mmol/L)",
-    "[length] ** 3": "a volume (as in L, mL or fL)",
-    "[mass]": "a mass",
-    "[cells]": "a count with no volume",
-    "[cells] / [microscope_field]": "a count per microscope field (urine or fluid microscopy)",
-    "[catalytic_activity] / [length] ** 3": "an enzyme activity (as in U/L)",
-    "": "a dimensionless number (as in %)",
-}
-
-
-def _other_dimension(compact: str) -> str | None:
-    """Describe what a unit that is not a count per volume measures, if pint knows it."""
-    expression = compact.replace("^", "**")
-    expression = re.sub(r"(?<=[a-zA-Z])(\d)", r"**\1", expression)  # mm3 -> mm**3
-    try:
-        units = _unit_registry().parse_units(expression)
-        dimensionality = str(units.dimensionality)
-    except Exception:  # pint raises many kinds on junk; any of them means "not a unit"
-        return None
-    if dimensionality == "[cells] / [length] ** 3":
-        return None
-    dimensionality = "" if dimensionality == "dimensionless" else dimensionality
-    return _DIMENSION_WORDS.get(dimensionality, f"a quantity of dimension {dimensionality}")
-
-
 # ---------------------------------------------------------------- reading
 
 
-def _read_compact(compact: str) -> tuple[float, str] | None:
-    """Factor and UCUM unit of a compact unit text, or None when the grammar does not fit."""
+def _read_compact(compact: str, text: str) -> tuple[float, str] | None:
+    """Factor and UCUM unit of a compact unit text, or None when the grammar does not fit.
+
+    Raises :class:`UnitError` for a count unit with a power of ten no lab uses.
+    """
     lowered = compact.lower()
     match = _UNIT_GRAMMAR.match(lowered)
     if match is None:
         return None
-    volume = _VOLUMES.get(match["volume"]) or _VOLUMES.get(match["volume"] + "s")
+    spelled = match["volume"]
+    volume = _VOLUMES.get(spelled) or (
+        _VOLUMES.get(spelled[:-1]) if spelled.endswith("s") else None
+    )
     if volume is None:
         return None
     _, ucum_volume, litres_exponent = volume
@@ -297,6 +481,16 @@ def _read_compact(compact: str) -> tuple[float, str] | None:
     else:
         digits = match["exp"] or match["bracketed"] or match["lost"] or match["bare_exp"]
         exponent = int(digits) if digits else 0
+    if exponent not in POWERS_OF_TEN[ucum_volume]:
+        used = ", ".join(f"10^{n}" if n else "1" for n in POWERS_OF_TEN[ucum_volume])
+        multiplier = f"10^{exponent} " if exponent else ""
+        known = f"per {ucum_volume}: {used}" if used else f"no lab counts per {ucum_volume}"
+        raise UnitError(
+            f"{quoted_input(text)} is {multiplier}cells per {ucum_volume}, not a unit labs use "
+            f"for cell counts ({known})",
+            raw=text,
+            unit=text,
+        )
     factor = float(f"1e{exponent - litres_exponent - 9}")  # exact: 10^3 / 10^-6 L = 10^9 / L
     prefix = f"10*{exponent}" if exponent else ""
     return factor, f"{prefix}/{ucum_volume}"
@@ -304,10 +498,13 @@ def _read_compact(compact: str) -> tuple[float, str] | None:
 
 _READINGS: dict[str, UnitReading | UnitError] = {}
 _READINGS_LIMIT = 10_000  # distinct spellings are few; this only bounds junk input
+_CACHED_CHARS = 2 * MAX_UNIT_CHARS  # longer keys are not kept: junk must not fill memory
 
 
 def read_unit(text: str) -> UnitReading:
     """Read a unit text as written by a lab; raises :class:`UnitError` when it is not one.
+
+    A text that is not a ``str`` is a :class:`TypeError`.
 
     >>> read_unit("THOU/CUMM").canonical
     '10*3/mm3'
@@ -318,15 +515,21 @@ def read_unit(text: str) -> UnitReading:
     ...
     cbc_ranges.errors.UnitError: 'mg/dL' is a mass concentration ...
     """
-    known = _READINGS.get(text)
+    try:
+        known = _READINGS.get(text)
+    except TypeError:  # unhashable: a list, a dict
+        known = None
     if known is None:
+        if not isinstance(text, str):
+            raise TypeError(f"unit must be str or None, not {type(text).__name__}")
         try:
             known = _read_new(text)
         except UnitError as error:
             known = error
-        if len(_READINGS) >= _READINGS_LIMIT:
-            _READINGS.clear()
-        _READINGS[text] = known
+        if len(text) <= _CACHED_CHARS:
+            if len(_READINGS) >= _READINGS_LIMIT:
+                _READINGS.clear()
+            _READINGS[text] = known
     if isinstance(known, UnitError):
         # a fresh exception each time: a raised instance collects a traceback
         raise UnitError(
@@ -336,18 +539,24 @@ def read_unit(text: str) -> UnitReading:
 
 
 def _read_new(text: str) -> UnitReading:
-    if not isinstance(text, str):
-        raise UnitError(f"a unit must be text, not {type(text).__name__}", raw=text)
-    compact = _compact(text)
+    stripped = text.strip()
+    if len(stripped) > MAX_UNIT_CHARS:
+        raise UnitError(
+            f"the unit text {quoted_input(stripped)} is too long to be a unit "
+            f"(at most {MAX_UNIT_CHARS} characters)",
+            raw=text,
+            unit=text,
+        )
+    compact = _compact(stripped)
     if not compact:
         raise UnitError("the unit is empty", raw=text, unit=text, suggestions=["10*9/L"])
-    reading = _read_compact(compact)
+    reading = _read_compact(compact, text)
     if reading is not None:
         return UnitReading(text=text, canonical=reading[1], factor=reading[0])
     lowered = compact.lower()
     if _MICROSCOPY.search(lowered):
         what = "a count per microscope field (urine or fluid microscopy)"
-    elif _NO_VOLUME.match(lowered):
+    elif _NO_VOLUME.fullmatch(lowered):
         what = "a count with no volume"
     else:
         what = _other_dimension(compact) or ""
@@ -355,27 +564,36 @@ def _read_new(text: str) -> UnitReading:
         if lowered == "g/l":
             suggestions = ["G/L"]
         elif what in ("a count with no volume", "a volume (as in L, mL or fL)"):
-            suggestions = _near(text, 2)  # '10*3' -> '10*3/uL', 'L' -> '/L'
+            suggestions = _near(compact, 2)  # '10*3' -> '10*3/uL', 'L' -> '/L'
         else:
             suggestions = []  # mg/dL is no misspelling of a count unit
         raise UnitError(
-            f"{text!r} is {what}, not a count of cells per volume",
+            f"{quoted_input(text)} is {what}, not a count of cells per volume",
             raw=text,
             unit=text,
             suggestions=suggestions,
         )
     raise UnitError(
-        f"unknown WBC count unit {text!r}", raw=text, unit=text, suggestions=_near(text, 3)
+        f"unknown WBC count unit {quoted_input(text)}",
+        raw=text,
+        unit=text,
+        suggestions=_near(compact, 3),
     )
 
 
-def _near(text: str, how_many: int) -> list[str]:
-    """Known spellings close to ``text``, best first."""
+@lru_cache(maxsize=1)
+def _spellings_by_key() -> dict[str, str]:
     by_key: dict[str, str] = {}
     for row in unit_spellings():  # the first spelling of a key wins: K/uL before K/μL
         by_key.setdefault(_compact(row.spelling).lower(), row.spelling)
-    key = _compact(text).lower()
-    return [by_key[k] for k in difflib.get_close_matches(key, by_key, n=how_many, cutoff=0.6)]
+    return by_key
+
+
+def _near(compact: str, how_many: int) -> list[str]:
+    """Known spellings close to a compact unit text (at most 100 characters), best first."""
+    by_key = _spellings_by_key()
+    matches = difflib.get_close_matches(compact.lower(), by_key, n=how_many, cutoff=0.6)
+    return [by_key[k] for k in matches]
 
 
 # ---------------------------------------------------------------- the table
