@@ -1,6 +1,22 @@
 """The ``cbc-ranges`` command: ``check``, ``ranges``, ``schema`` and ``batch``.
 
-Errors go to stderr as one line, ``cbc-ranges: error: ...``, with exit code 2.
+The command never prints a traceback. Exit codes (also in ``docs/cli.md``):
+
+- ``0``: done;
+- ``1``: an internal error (a bug in cbc-ranges), one line on stderr,
+  ``cbc-ranges: internal error: <type>: <message>``; set ``CBC_RANGES_TRACEBACK=1``
+  to see the traceback instead;
+- ``2``: the input cannot be read (any :class:`~cbc_ranges.errors.CBCError`:
+  a value, unit, age, table or file), one line on stderr,
+  ``cbc-ranges: error: ...``; argparse's usage errors use 2 as well;
+- ``130``: interrupted (Ctrl-C), quietly;
+- ``141``: the reader of stdout went away (``cbc-ranges ranges | head -1``),
+  quietly: 128 + SIGPIPE, what the shell reports for a program the signal
+  stopped, so a pipeline with ``set -o pipefail`` can still tell.
+
+Text from the command line that is not valid UTF-8 (``--ethnicity $'\\xff'``
+arrives as lone surrogates) is read with U+FFFD in place of the bad bytes
+before it reaches the library, so it can always be printed and serialised.
 """
 
 from __future__ import annotations
@@ -10,16 +26,37 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from cbc_ranges.errors import CBCError
+from cbc_ranges.formats import dumps, format_names
 
 if TYPE_CHECKING:
     from cbc_ranges.models import Interpretation
 
-__all__ = ["build_parser", "format_check", "main", "run_check", "run_ranges", "run_schema"]
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_INPUT_ERROR",
+    "EXIT_INTERNAL_ERROR",
+    "EXIT_INTERRUPTED",
+    "build_parser",
+    "format_check",
+    "main",
+    "run_check",
+    "run_ranges",
+    "run_schema",
+]
 
 Handler = Callable[[argparse.Namespace], int]
+
+#: a bug in cbc-ranges (reported as one line, never a traceback)
+EXIT_INTERNAL_ERROR = 1
+#: input that cannot be read: any CBCError, and argparse's usage errors
+EXIT_INPUT_ERROR = 2
+#: Ctrl-C: 128 + SIGINT
+EXIT_INTERRUPTED = 130
+#: stdout closed by its reader: 128 + SIGPIPE
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +96,20 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--sex", help="female/male/F/M (anything else: unknown)")
     check.add_argument("--ethnicity", help="free text, e.g. 'Black', 'Middle Eastern'")
     check.add_argument("--table", help="a shipped table's name or the path of a range table CSV")
-    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    names = format_names()
+    check.add_argument(
+        "--format",
+        choices=names,
+        default="text",
+        help=f"how to print the result: {', '.join(names)} (default: text)",
+    )
+    check.add_argument(
+        "--json",
+        dest="format",
+        action="store_const",
+        const="json",
+        help="the same as --format json",
+    )
     check.set_defaults(handler=run_check)
 
 
@@ -84,62 +134,49 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """``cbc-ranges check``: one count, printed as text or JSON."""
+    """``cbc-ranges check``: one count, printed in the format asked for (text by default)."""
     from cbc_ranges.interpretation import interpret
 
     result = interpret(
-        args.value,
-        args.unit,
-        age=args.age,
-        sex=args.sex,
-        ethnicity=args.ethnicity,
-        table=args.table,
+        _readable(args.value),
+        _readable(args.unit),
+        age=_readable(args.age),
+        sex=_readable(args.sex),
+        ethnicity=_readable(args.ethnicity),
+        table=args.table,  # a path: kept as the file system gave it
     )
-    if args.json:
-        print(result.model_dump_json(indent=2))
-        return 0
-    print(format_check(result))
+    print(dumps(getattr(args, "format", None) or "text", result))
     return 0
 
 
 def format_check(result: Interpretation) -> str:
-    """The plain-text report of ``cbc-ranges check``."""
-    from cbc_ranges.ranges import format_number
+    """The plain-text report of ``cbc-ranges check`` (the ``text`` output format)."""
+    from cbc_ranges.formats.text import render
 
-    count = result.count
-    value = f"{count.comparator or ''}{format_number(count.value)} × 10⁹/L"
-    written = count.raw if count.unit_text in count.raw else f"{count.raw} {count.unit_text}"
-    if count.unit_text and count.unit != "10*9/L":
-        value += f" (read from {written!r})"
-    lines = [
-        f"flag: {result.flag}" + (f" ({result.code})" if result.code else ""),
-        f"value: {value}",
-    ]
-    reference = result.reference
-    if reference is None:
-        lines.append("range: none applies")
-    else:
-        lines.append(
-            f"range: {format_number(reference.low or 0.0)}–{format_number(reference.high or 0.0)}"
-            f" × 10⁹/L for {reference.population.description} [{reference.source.id}]"
-        )
-    threshold = result.leukopenia_threshold
-    if threshold is not None and threshold.low is not None:
-        answer = {True: "yes", False: "no", None: "cannot tell"}[result.leukopenia]
-        lines.append(
-            f"leukopenia: {answer} (threshold: below {format_number(threshold.low)} × 10⁹/L"
-            f" [{threshold.source.id}])"
-        )
-    else:
-        lines.append("leukopenia: not assessed (no threshold applies)")
-    lines += [f"warning: {warning}" for warning in result.warnings]
-    lines += ["", result.text, "", "sources:"]
-    lines += [
-        f"  [{source.id}] {source.title} ({source.publisher}"
-        + (f", {source.date})" if source.date else ")")
-        for source in result.sources
-    ]
-    return "\n".join(lines)
+    return render(result)
+
+
+@overload
+def _readable(text: str) -> str: ...
+@overload
+def _readable(text: None) -> None: ...
+def _readable(text: str | None) -> str | None:
+    """Command-line text with any undecodable bytes (lone surrogates) as U+FFFD.
+
+    >>> _readable("Black\\udcff")
+    'Black\\ufffd'
+    """
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:  # the bytes Python could not decode come back as they were
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # another lone surrogate: as bytes that do not decode
+            raw = text.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "replace")
+    return text
 
 
 def run_ranges(args: argparse.Namespace) -> int:
@@ -159,7 +196,25 @@ def run_schema(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (listed in the module docstring).
+
+    Argument errors from argparse raise ``SystemExit(2)`` as usual; everything else
+    is returned as a code, with at most one line on stderr.
+    """
+    try:
+        try:
+            return _dispatch(argv)
+        finally:
+            # flush here, not at exit, so a closed pipe is met where it can be handled
+            sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
@@ -168,14 +223,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CBCError as error:
         message = " ".join(str(error).split())  # one line, whatever the error held
         print(f"cbc-ranges: error: {message}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        return EXIT_INPUT_ERROR
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # a bug: one line, no traceback, unless asked for
+        if os.environ.get("CBC_RANGES_TRACEBACK"):
+            raise
+        message = " ".join(str(error).split())
+        print(
+            f"cbc-ranges: internal error: {type(error).__name__}: {message} "
+            "(please report this; CBC_RANGES_TRACEBACK=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
+
+
+def _silence_stdout() -> None:
+    # what is still buffered goes nowhere, so the exit flush cannot fail again
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
-    except KeyboardInterrupt:
-        print("cbc-ranges: interrupted", file=sys.stderr)
-        return 130
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (a test's capture)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,41 +3,33 @@
 FHIR (Fast Healthcare Interoperability Resources) is the HL7 standard most
 electronic health records speak. A white blood cell count is an
 ``Observation`` coded with LOINC 6690-2, its value a ``Quantity`` in UCUM
-units. This module writes an :class:`~cbc_ranges.models.Interpretation` as
-such an Observation (:func:`interpretation_to_fhir`, also reachable as
-``Interpretation.to_fhir()``) and reads one back (:func:`from_fhir`), alone
-or inside a ``Bundle`` that also holds the ``Patient``.
+units. This module reads one (:func:`from_fhir`), alone or inside a ``Bundle``
+that also holds the ``Patient``. Writing one is the ``fhir`` output format,
+:mod:`cbc_ranges.formats.fhir` (``Interpretation.to_fhir()``); its
+:func:`interpretation_to_fhir` is re-exported here.
 
 Resources are plain ``dict`` objects, exactly as ``json.loads`` gives them:
 the library never imports a FHIR model library. ``from_fhir`` also takes a
 JSON string, or any model object with a ``model_dump()`` method (such as a
 ``fhir.resources`` Observation).
 
-What goes out (see ``docs/embedding.md`` for a full example):
+Whatever the content, ``from_fhir`` returns an Interpretation or raises a
+:class:`~cbc_ranges.errors.CBCError` (usually a
+:class:`~cbc_ranges.errors.FHIRError`): nesting too deep for Python, numbers
+too large for a float and dates Python cannot represent (year 10000) are
+errors about the resource, never a ``RecursionError``, ``OverflowError`` or a
+bare ``ValueError``. An argument of the wrong Python type (``from_fhir(5)``)
+is a ``TypeError``.
 
-- ``status`` ``final``, ``category`` laboratory, ``code`` LOINC 6690-2;
-- ``valueQuantity`` in UCUM ``10*9/L``, with ``comparator`` for a censored
-  result such as ``<1.0``; decimals are written with 12 significant digits,
-  which drops binary float noise (``3.8000000000000003`` is written ``3.8``);
-- ``referenceRange``: the reference interval (``type`` normal range) with
-  ``low``/``high`` in ``10*9/L``, ``age`` in UCUM years (``a``) when the row
-  has an age band (our upper age is exclusive: a row for ages 0 to 18 covers
-  everyone under 18), ``appliesTo`` naming the sex or ethnicity it is for,
-  and ``text`` naming the population and the source; then, when one applied,
-  the adult leukopenia threshold as a second entry with only ``low``;
-- ``interpretation`` coded L, N or H in HL7 v3 ObservationInterpretation,
-  left out when the flag is indeterminate (never a guessed "normal");
-- ``note``: the educational text, then one note per warning.
+What comes in is described in ``docs/embedding.md``.
 
 >>> from cbc_ranges.models import Count, Interpretation, Person
 >>> result = Interpretation(
 ...     count=Count(value=4.2, unit="10*9/L"), person=Person(), flag="indeterminate",
 ...     code=None, leukopenia=None, text="No range applies. This is not a diagnosis.")
 >>> observation = interpretation_to_fhir(result)
->>> observation["code"]["coding"][0]["code"], observation["valueQuantity"]["code"]
-('6690-2', '10*9/L')
->>> "interpretation" in observation
-False
+>>> from_fhir(observation).count.value
+4.2
 """
 
 from __future__ import annotations
@@ -45,13 +37,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cbc_ranges.errors import FHIRError
+from cbc_ranges.errors import CBCError, FHIRError
+from cbc_ranges.formats.fhir import (
+    ACCEPTED_LOINC_CODES,
+    LOINC_SYSTEM,
+    OBSERVATION_INTERPRETATION_SYSTEM,
+    UCUM_SYSTEM,
+    interpretation_to_fhir,
+)
 
 if TYPE_CHECKING:
-    from cbc_ranges.models import Count, Interpretation, ReferenceRange
+    from cbc_ranges.models import Count, Interpretation
     from cbc_ranges.ranges import RangeTable
 
 __all__ = [
@@ -63,216 +63,33 @@ __all__ = [
     "interpretation_to_fhir",
 ]
 
-LOINC_SYSTEM = "http://loinc.org"
-UCUM_SYSTEM = "http://unitsofmeasure.org"
-OBSERVATION_INTERPRETATION_SYSTEM = (
-    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-)
-_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
-_REFERENCE_RANGE_MEANING_SYSTEM = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
-
-#: LOINC codes read as a WBC count: the automated count and the method-less one.
-ACCEPTED_LOINC_CODES: Mapping[str, str] = {
-    "6690-2": "Leukocytes [#/volume] in Blood by Automated count",
-    "26464-8": "Leukocytes [#/volume] in Blood",
-}
-_OUT_CODE = "6690-2"
-_OUT_UNIT = "10*9/L"
-
-_INTERPRETATION_DISPLAY = {"L": "Low", "N": "Normal", "H": "High"}
-
 # observation statuses that carry no usable result
 _REFUSED_STATUSES = {"entered-in-error", "cancelled"}
 # statuses that are usable but not final: say so in the warnings
 _PROVISIONAL_STATUSES = {"registered", "preliminary", "unknown"}
 
-_FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
-
-
-# --------------------------------------------------------------------------- out
-
-
-def _decimal(value: float) -> float:
-    # 12 significant digits: drops float noise (3.8000000000000003) and keeps any real precision
-    return float(f"{value:.12g}")
-
-
-def _quantity(value: float, unit: str = _OUT_UNIT) -> dict[str, Any]:
-    return {"value": _decimal(value), "unit": unit, "system": UCUM_SYSTEM, "code": unit}
-
-
-def _years(value: float) -> dict[str, Any]:
-    return {"value": value, "unit": "a", "system": UCUM_SYSTEM, "code": "a"}
-
-
-def _number(value: float) -> str:
-    # at least one decimal, at most three, as the range tables print them
-    text = f"{value:.3f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
-
-
-def _age_number(value: float) -> str:
-    return f"{value:g}"
-
-
-def _population_words(reference: ReferenceRange) -> str:
-    """'adult females (age 18 and over)'-style words for a range's population."""
-    population = reference.population
-    if population.description:
-        return population.description
-    parts: list[str] = []
-    if population.ethnicity != "any":
-        parts.append(f"{population.ethnicity} ancestry")
-    if population.sex in ("female", "male"):
-        parts.append(population.sex)
-    elif population.sex == "unknown":
-        parts.append("sex not given")
-    low, high = population.age_from, population.age_to
-    if low is not None and high is not None:
-        parts.append(f"age {_age_number(low)} to under {_age_number(high)} years")
-    elif low is not None and low > 0:
-        parts.append(f"age {_age_number(low)} years and over")
-    elif high is not None:
-        parts.append(f"age under {_age_number(high)} years")
-    return ", ".join(parts) if parts else "everyone"
-
-
-def _source_words(reference: ReferenceRange) -> str:
-    source = reference.source
-    details = ", ".join(part for part in (source.publisher, source.date) if part)
-    return f'"{source.title}"' + (f" ({details})" if details else "")
-
-
-def _limits_words(reference: ReferenceRange) -> str:
-    if reference.low is not None and reference.high is not None:
-        return f"{_number(reference.low)} to {_number(reference.high)} × 10⁹/L"
-    if reference.low is not None:
-        return f"below {_number(reference.low)} × 10⁹/L"
-    if reference.high is not None:
-        return f"above {_number(reference.high)} × 10⁹/L"
-    return "no limits"
-
-
-def _reference_range(reference: ReferenceRange) -> dict[str, Any]:
-    entry: dict[str, Any] = {}
-    if reference.low is not None:
-        entry["low"] = _quantity(reference.low)
-    if reference.high is not None:
-        entry["high"] = _quantity(reference.high)
-    if reference.kind == "reference_interval":
-        entry["type"] = {
-            "coding": [
-                {
-                    "system": _REFERENCE_RANGE_MEANING_SYSTEM,
-                    "code": "normal",
-                    "display": "Normal Range",
-                }
-            ],
-            "text": "Reference interval",
-        }
-        what = "Reference interval"
-    else:
-        entry["type"] = {"text": "Leukopenia threshold"}
-        what = "Leukopenia threshold (a count below the low limit)"
-    population = reference.population
-    applies_to = [
-        {"text": text}
-        for text in (
-            population.sex if population.sex in ("female", "male") else None,
-            f"{population.ethnicity} ancestry" if population.ethnicity != "any" else None,
-        )
-        if text
-    ]
-    if applies_to:
-        entry["appliesTo"] = applies_to
-    age: dict[str, Any] = {}
-    if population.age_from is not None:
-        age["low"] = _years(population.age_from)
-    if population.age_to is not None:
-        age["high"] = _years(population.age_to)
-    if age:
-        entry["age"] = age
-    entry["text"] = (
-        f"{what} for {_population_words(reference)}: {_limits_words(reference)}. "
-        f"Source: {_source_words(reference)}."
-    )
-    return entry
-
-
-def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
-    """An interpretation as a FHIR R4 ``Observation`` (a plain, JSON-ready dict).
-
-    The value is always written in UCUM ``10*9/L``; a censored result keeps its
-    comparator. The HL7 interpretation code is left out when the flag is
-    indeterminate.
-
-    >>> from cbc_ranges.models import Count, Interpretation, Person
-    >>> result = Interpretation(
-    ...     count=Count(value=1.0, comparator="<", unit="10*9/L"), person=Person(),
-    ...     flag="low", code="L", leukopenia=True, text="Below the range; not a diagnosis.")
-    >>> observation = interpretation_to_fhir(result)
-    >>> observation["valueQuantity"]["comparator"], observation["valueQuantity"]["value"]
-    ('<', 1.0)
-    >>> observation["interpretation"][0]["coding"][0]["code"]
-    'L'
-    """
-    count = interp.count
-    value_quantity: dict[str, Any] = {"value": _decimal(count.value)}
-    if count.comparator is not None:
-        value_quantity["comparator"] = count.comparator
-    value_quantity.update(unit=_OUT_UNIT, system=UCUM_SYSTEM, code=_OUT_UNIT)
-
-    observation: dict[str, Any] = {
-        "resourceType": "Observation",
-        "status": "final",
-        "category": [
-            {
-                "coding": [
-                    {"system": _CATEGORY_SYSTEM, "code": "laboratory", "display": "Laboratory"}
-                ],
-                "text": "Laboratory",
-            }
-        ],
-        "code": {
-            "coding": [
-                {
-                    "system": LOINC_SYSTEM,
-                    "code": _OUT_CODE,
-                    "display": ACCEPTED_LOINC_CODES[_OUT_CODE],
-                }
-            ],
-            "text": "White blood cell count",
-        },
-        "valueQuantity": value_quantity,
-    }
-    if interp.code is not None:
-        observation["interpretation"] = [
-            {
-                "coding": [
-                    {
-                        "system": OBSERVATION_INTERPRETATION_SYSTEM,
-                        "code": interp.code,
-                        "display": _INTERPRETATION_DISPLAY[interp.code],
-                    }
-                ],
-                "text": _INTERPRETATION_DISPLAY[interp.code],
-            }
-        ]
-    ranges = [
-        _reference_range(reference)
-        for reference in (interp.reference, interp.leukopenia_threshold)
-        if reference is not None
-    ]
-    if ranges:
-        observation["referenceRange"] = ranges
-    notes = [{"text": interp.text}] if interp.text else []
-    notes.extend({"text": f"Warning: {warning}"} for warning in interp.warnings)
-    if notes:
-        observation["note"] = notes
-    return observation
+# a FHIR date, or the date part of a dateTime/instant: nothing but a time may follow
+_FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?=T|$)")
 
 
 # ---------------------------------------------------------------------------- in
+
+# how a value from the resource is shown in a message: short, and safe for any nesting
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlong = 3, 60, 60, 40
+_ACCEPTED_TYPES = "a dict, JSON text (str, bytes or bytearray) or a model with model_dump()"
+
+
+def _shown(value: object) -> str:
+    """``repr`` of a value from the resource, cut short (a 400-digit number, a deep list)."""
+    return _SHOWN.repr(value)
+
+
+def _words(value: object) -> str:
+    """A value from the resource as it reads in a message: text as is, anything else shown."""
+    if isinstance(value, str):
+        return value if len(value) <= 60 else value[:57] + "..."
+    return _shown(value)
 
 
 def _as_resource(resource: object) -> dict[str, Any]:
@@ -280,25 +97,27 @@ def _as_resource(resource: object) -> dict[str, Any]:
     if isinstance(resource, (str, bytes, bytearray)):
         try:
             loaded = json.loads(resource)
-        except ValueError as error:
+        except RecursionError:
+            raise FHIRError("not FHIR JSON: nested too deeply to read", raw=resource) from None
+        except ValueError as error:  # includes a number of more than 4300 digits
             raise FHIRError(f"not FHIR JSON: {error}", raw=resource) from None
         resource = loaded
     elif not isinstance(resource, Mapping):
         dump = getattr(resource, "model_dump", None)
         if not callable(dump):
-            raise FHIRError(
-                f"expected a FHIR resource (a dict, JSON text or a model with model_dump()), "
-                f"got {type(resource).__name__}",
-                raw=resource,
+            raise TypeError(
+                f"from_fhir() argument 'observation' must be {_ACCEPTED_TYPES}, "
+                f"not {type(resource).__name__}"
             )
         try:
-            resource = dump(mode="json", by_alias=True, exclude_none=True)
-        except TypeError:  # a model_dump() without pydantic's keywords
-            resource = dump()
+            try:
+                resource = dump(mode="json", by_alias=True, exclude_none=True)
+            except TypeError:  # a model_dump() without pydantic's keywords
+                resource = dump()
+        except RecursionError:
+            raise FHIRError("the FHIR model is nested too deeply to read", raw=None) from None
     if not isinstance(resource, Mapping):
-        raise FHIRError(
-            f"expected a FHIR resource object, got {type(resource).__name__}", raw=resource
-        )
+        raise FHIRError(f"expected a FHIR resource object, got {type(resource).__name__}", raw=None)
     return dict(resource)
 
 
@@ -322,7 +141,9 @@ def _check_code(observation: Mapping[str, Any]) -> None:
             and code in ACCEPTED_LOINC_CODES
         ):
             return
-    seen = ", ".join(f"{c.get('system') or '(no system)'}|{c.get('code')}" for c in codings)
+    seen = ", ".join(
+        f"{_words(c.get('system') or '(no system)')}|{_words(c.get('code'))}" for c in codings
+    )
     accepted = " or ".join(f"{LOINC_SYSTEM}|{code}" for code in ACCEPTED_LOINC_CODES)
     raise FHIRError(
         f"the Observation is not a white blood cell count: its code is {seen or 'missing'}, "
@@ -331,17 +152,30 @@ def _check_code(observation: Mapping[str, Any]) -> None:
     )
 
 
-def _value_text(value: object, comparator: object) -> str | int | float:
+def _number(value: object, field: str) -> int | float | str:
+    """A JSON number or text from the resource, refused when a float cannot hold it."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise FHIRError(f"valueQuantity.value is not a number: {value!r}", raw=value)
+        raise FHIRError(f"{field} is not a number: {_shown(value)}", raw=value)
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise FHIRError(
+                f"{field} is too large to be a count: {_shown(value)}", raw=value
+            ) from None
+    return value
+
+
+def _value_text(value: object, comparator: object) -> str | int | float:
+    number = _number(value, "valueQuantity.value")
     if comparator is None:
-        return value
-    if comparator not in ("<", "<=", ">", ">="):
-        raise FHIRError(f"unknown valueQuantity.comparator {comparator!r}", raw=comparator)
-    return f"{comparator}{value}"
+        return number
+    if not isinstance(comparator, str) or comparator not in ("<", "<=", ">", ">="):
+        raise FHIRError(f"unknown valueQuantity.comparator {_shown(comparator)}", raw=comparator)
+    return f"{comparator}{number}"
 
 
-def _read_count(observation: Mapping[str, Any]) -> Count:
+def _read_count(observation: Mapping[str, Any], warnings: list[str]) -> Count:
     """The Observation's value, through the library's unit-aware parser."""
     from cbc_ranges.count import parse_count
     from cbc_ranges.errors import UnitError
@@ -364,15 +198,21 @@ def _read_count(observation: Mapping[str, Any]) -> Count:
         first_error: UnitError | None = None
         for candidate in candidates:
             try:
-                return parse_count(value, candidate, decimal_comma=False)
+                count = parse_count(value, candidate, decimal_comma=False)
             except UnitError as error:
                 first_error = first_error or error
+                continue
+            if ucum and candidate == code and isinstance(unit, str):
+                warnings.extend(_disagreement(code, unit))
+            return count
         assert first_error is not None
         raise first_error
     if isinstance(observation.get("valueString"), str):
         return parse_count(observation["valueString"])
-    if isinstance(observation.get("valueInteger"), int):
-        return parse_count(observation["valueInteger"])
+    if "valueInteger" in observation and not isinstance(observation["valueInteger"], bool):
+        integer = _number(observation["valueInteger"], "valueInteger")
+        if isinstance(integer, int):
+            return parse_count(integer)
     absent = _mapping(observation.get("dataAbsentReason"))
     reason = absent.get("text") or next(
         (c.get("code") for c in map(_mapping, _sequence(absent.get("coding"))) if c.get("code")),
@@ -380,21 +220,42 @@ def _read_count(observation: Mapping[str, Any]) -> Count:
     )
     raise FHIRError(
         "the Observation has no value"
-        + (f" (dataAbsentReason: {reason})" if reason else " (no valueQuantity)"),
+        + (f" (dataAbsentReason: {_words(reason)})" if reason else " (no valueQuantity)"),
         raw=observation.get("id"),
     )
 
 
+def _disagreement(code: str, unit: str) -> list[str]:
+    """A warning when the unit text reads as another amount than the UCUM code that was used."""
+    from cbc_ranges.units import read_unit
+
+    try:
+        by_code, by_unit = read_unit(code), read_unit(unit)
+    except CBCError:  # free text such as "thousand per microlitre": nothing to compare
+        return []
+    ratio = by_code.factor / by_unit.factor
+    if abs(ratio - 1) < 1e-9:
+        return []
+    factor = f"{ratio:,.0f}" if ratio >= 1 else f"1/{1 / ratio:,.0f}"
+    return [
+        f"The valueQuantity code {code!r} and unit text {unit!r} disagree "
+        f"(they differ by a factor of {factor}); the UCUM code was used."
+    ]
+
+
 def _fhir_date(text: object, field: str) -> tuple[dt.date, int]:
-    """A FHIR date or dateTime as (date, precision: 1 year, 2 month, 3 day)."""
+    """A FHIR date or dateTime as (date, precision: 1 year, 2 month, 3 day).
+
+    A date Python cannot represent (year 0, year 10000, 2024-02-30) is a FHIRError.
+    """
     match = _FHIR_DATE.match(text) if isinstance(text, str) else None
     if match is None:
-        raise FHIRError(f"{field} is not a FHIR date: {text!r}", raw=text)
+        raise FHIRError(f"{field} is not a FHIR date: {_shown(text)}", raw=text)
     year, month, day = match.groups()
     try:
         return dt.date(int(year), int(month or 1), int(day or 1)), 3 - [month, day].count(None)
     except ValueError:
-        raise FHIRError(f"{field} is not a valid date: {text!r}", raw=text) from None
+        raise FHIRError(f"{field} is not a valid date: {_shown(text)}", raw=text) from None
 
 
 def _effective_date(observation: Mapping[str, Any]) -> tuple[dt.date, int] | None:
@@ -410,10 +271,14 @@ def _effective_date(observation: Mapping[str, Any]) -> tuple[dt.date, int] | Non
 
 
 def _last_day(year: int, month: int | None) -> dt.date:
-    if month is None:
+    """The last day of a year, or of a month: never past 9999-12-31.
+
+    >>> _last_day(9999, 12), _last_day(2024, 2)
+    (datetime.date(9999, 12, 31), datetime.date(2024, 2, 29))
+    """
+    if month is None or month == 12:
         return dt.date(year, 12, 31)
-    following = dt.date(year + (month == 12), month % 12 + 1, 1)
-    return following - dt.timedelta(days=1)
+    return dt.date(year, month + 1, 1) - dt.timedelta(days=1)
 
 
 def _age_at(birth: dt.date, on: dt.date) -> float:
@@ -424,6 +289,8 @@ def _age_at(birth: dt.date, on: dt.date) -> float:
     >>> _age_at(dt.date(2008, 11, 22), dt.date(2026, 11, 22))
     18.0
     >>> round(_age_at(dt.date(2026, 5, 1), dt.date(2026, 11, 1)), 2)
+    0.5
+    >>> round(_age_at(dt.date(9999, 1, 1), dt.date(9999, 7, 2)), 2)  # no year 10000 needed
     0.5
     """
     if on < birth:
@@ -437,8 +304,30 @@ def _age_at(birth: dt.date, on: dt.date) -> float:
 
     years = on.year - birth.year - (on < birthday(on.year))
     last = birthday(birth.year + years)
-    following = birthday(birth.year + years + 1)
-    return years + (on - last).days / (following - last).days
+    # the year after 9999 is not a date Python has: count it as a common year
+    following = birth.year + years + 1
+    length = (birthday(following) - last).days if following <= dt.MAXYEAR else 365
+    return years + (on - last).days / length
+
+
+def _deceased_warning(patient: Mapping[str, Any], effective: dt.date | None) -> str | None:
+    """A warning when the Patient is recorded as deceased: the ranges are for the living."""
+    died = patient.get("deceasedDateTime")
+    if died is None and patient.get("deceasedBoolean") is not True:
+        return None
+    text = "The FHIR Patient is recorded as deceased"
+    if isinstance(died, str):
+        text += f" (deceasedDateTime {_words(died)})"
+        try:
+            death, _ = _fhir_date(died, "Patient.deceasedDateTime")
+        except FHIRError:
+            death = None
+        if death is not None and effective is not None and effective > death:
+            text += "; the count is dated after the death"
+    return (
+        text + ". The reference ranges describe living people: check that the count "
+        "belongs to this patient and to the date given."
+    )
 
 
 def _patient_for(
@@ -453,14 +342,18 @@ def _patient_for(
     if isinstance(reference, str):
         for entry in patients:
             resource = _mapping(entry.get("resource"))
-            if reference in (entry.get("fullUrl"), f"Patient/{resource.get('id')}"):
+            local_id = resource.get("id")
+            names = [entry.get("fullUrl")]
+            if isinstance(local_id, str):
+                names.append(f"Patient/{local_id}")
+            if reference in names:
                 return resource
     if len(patients) == 1:
         return _mapping(patients[0].get("resource"))
     if len(patients) > 1:
         raise FHIRError(
             f"the Bundle holds {len(patients)} Patients and the Observation's subject "
-            f"({reference!r}) names none of them",
+            f"({_shown(reference)}) names none of them",
             raw=reference,
         )
     return None
@@ -470,7 +363,8 @@ def _ethnicity_of(patient: Mapping[str, Any]) -> str | None:
     """Free text from the US Core race or ethnicity extension, if there is one."""
     for suffix in ("us-core-race", "us-core-ethnicity"):
         for extension in map(_mapping, _sequence(patient.get("extension"))):
-            if not str(extension.get("url", "")).endswith(suffix):
+            url = extension.get("url")
+            if not (isinstance(url, str) and url.endswith(suffix)):
                 continue
             parts = list(map(_mapping, _sequence(extension.get("extension"))))
             for part in parts:
@@ -518,9 +412,28 @@ def from_fhir(
     >>> result.count.value, result.flag
     (3.1, 'low')
     """
+    resource = _as_resource(observation)
+    try:
+        return _from_resource(resource, age=age, sex=sex, ethnicity=ethnicity, table=table)
+    except CBCError:
+        raise
+    except RecursionError:
+        raise FHIRError("the FHIR resource is nested too deeply to read", raw=None) from None
+    except (OverflowError, ValueError) as error:
+        # a number or a date Python cannot hold, met somewhere this module did not foresee
+        raise FHIRError(f"the FHIR resource cannot be read: {error}", raw=None) from error
+
+
+def _from_resource(
+    resource: dict[str, Any],
+    *,
+    age: Any,
+    sex: str | None,
+    ethnicity: str | None,
+    table: RangeTable | str | None,
+) -> Interpretation:
     from cbc_ranges.interpretation import interpret_count
 
-    resource = _as_resource(observation)
     warnings: list[str] = []
     patient: Mapping[str, Any] | None = None
     kind = resource.get("resourceType")
@@ -544,59 +457,72 @@ def from_fhir(
         patient = _patient_for(entries, resource)
     elif kind != "Observation":
         raise FHIRError(
-            f"expected a FHIR Observation or Bundle, got resourceType {kind!r}", raw=kind
+            f"expected a FHIR Observation or Bundle, got resourceType {_shown(kind)}", raw=kind
         )
     _check_code(resource)
 
     status = resource.get("status")
     if status is not None and not isinstance(status, str):
-        raise FHIRError(f"the Observation's status is not a code: {status!r}", raw=status)
+        raise FHIRError(f"the Observation's status is not a code: {_shown(status)}", raw=status)
     if status in _REFUSED_STATUSES:
         raise FHIRError(f"the Observation's status is {status!r}: it holds no result", raw=status)
     if status in _PROVISIONAL_STATUSES:
         warnings.append(f"The FHIR Observation's status is {status!r}, not final.")
 
-    count = _read_count(resource)
+    count = _read_count(resource, warnings)
 
     if patient is not None:
         if sex is None and isinstance(patient.get("gender"), str):
             sex = patient["gender"]
         if ethnicity is None:
             ethnicity = _ethnicity_of(patient)
+        effective = (
+            _effective_date(resource)
+            if "birthDate" in patient
+            or any(key.startswith("deceased") for key in patient if isinstance(key, str))
+            else None
+        )
         if age is None and patient.get("birthDate") is not None:
-            birth, precision = _fhir_date(patient["birthDate"], "Patient.birthDate")
-            effective = _effective_date(resource)
-            if effective is None:
-                warnings.append(
-                    "The Observation has no effective date, so the age could not be worked "
-                    "out from the Patient's birth date."
-                )
-            else:
-                if effective[1] < 3:
-                    # a date of the year or month alone reads as its first day: the youngest age
-                    warnings.append(
-                        "The Observation's date gives only the "
-                        + ("year" if effective[1] == 1 else "year and month")
-                        + "; the age used is the youngest the person can have been."
-                    )
-                if precision < 3:
-                    # only the year or month is known: count from its last day, the youngest
-                    # the person can be, and say so
-                    birth = min(
-                        _last_day(birth.year, birth.month if precision == 2 else None),
-                        effective[0],
-                    )
-                    warnings.append(
-                        "The Patient's birth date gives only the "
-                        + ("year" if precision == 1 else "year and month")
-                        + "; the age used is the youngest it can be."
-                    )
-                age = _age_at(birth, effective[0])
+            age = _age_from_dates(patient["birthDate"], effective, warnings)
+        deceased = _deceased_warning(patient, effective[0] if effective else None)
+        if deceased:
+            warnings.append(deceased)
 
     result = interpret_count(count, age=age, sex=sex, ethnicity=ethnicity, table=table)
     if warnings:
         result = result.model_copy(update={"warnings": [*result.warnings, *warnings]})
     return result
+
+
+def _age_from_dates(
+    birth_text: object, effective: tuple[dt.date, int] | None, warnings: list[str]
+) -> float | None:
+    """The age on the Observation's date from the Patient's birth date, or None with a warning."""
+    birth, precision = _fhir_date(birth_text, "Patient.birthDate")
+    if effective is None:
+        warnings.append(
+            "The Observation has no effective date, so the age could not be worked "
+            "out from the Patient's birth date."
+        )
+        return None
+    on, on_precision = effective
+    if on_precision < 3:
+        # a date of the year or month alone reads as its first day: the youngest age
+        warnings.append(
+            "The Observation's date gives only the "
+            + ("year" if on_precision == 1 else "year and month")
+            + "; the age used is the youngest the person can have been."
+        )
+    if precision < 3:
+        # only the year or month is known: count from its last day, the youngest the person
+        # can be (but not after the Observation's date), and say so
+        birth = min(_last_day(birth.year, birth.month if precision == 2 else None), on)
+        warnings.append(
+            "The Patient's birth date gives only the "
+            + ("year" if precision == 1 else "year and month")
+            + "; the age used is the youngest it can be."
+        )
+    return _age_at(birth, on)
 
 
 def _is_wbc(observation: Mapping[str, Any]) -> bool:
