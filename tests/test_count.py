@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cbc_ranges import CBCError, Count, ParseError, UnitError, parse_count, try_parse_count
+from cbc_ranges.count import parse_percentage
 from cbc_ranges.units import unit_spellings
 
 SPELLINGS = unit_spellings()
@@ -141,14 +142,39 @@ def test_decimal_comma_hint() -> None:
         float("inf"),
         -3,
         -0.5,
-        True,
-        None,
-        [4.2],
+        "1e400",
+        10**400,
+        "4٥",  # an ASCII four and an Arabic-Indic five: not 45
+        "1" * 300,
     ],
 )
 def test_values_that_are_not_counts_raise_parse_error(value: object) -> None:
     with pytest.raises(ParseError):
         parse_count(value, "K/uL")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [True, None, [4.2], {"value": 4.2}, b"4.2", object()])
+def test_a_value_of_the_wrong_python_type_is_a_type_error_naming_the_parameter(
+    value: object,
+) -> None:
+    # a list or None is a bug in the caller, not a bad lab value: not a CBCError
+    with pytest.raises(TypeError, match=r"^value must be str, int or float"):
+        parse_count(value, "K/uL")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^value must be"):
+        try_parse_count(value, "K/uL")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "argument"), [("unit", 4), ("unit", ["K/uL"]), ("decimal_comma", "yes")]
+)
+def test_other_arguments_of_the_wrong_python_type_are_type_errors(
+    keyword: str, argument: object
+) -> None:
+    arguments: dict[str, object] = {"unit": "K/uL", keyword: argument}
+    with pytest.raises(TypeError, match=rf"^{keyword} must be"):
+        parse_count("4.2", **arguments)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=rf"^{keyword} must be"):
+        parse_count("4.2 H", **arguments)  # type: ignore[arg-type]  # the slow path too
 
 
 @pytest.mark.parametrize(
@@ -263,3 +289,141 @@ def test_what_pint_alone_misreads_we_read_as_labs_mean(
 )
 def test_per_cell_units_give_exact_decimal_values(value: str, unit: str, expected: float) -> None:
     assert parse_count(value, unit).value == expected  # exact: 3.8, not 3.8000000000000003
+
+
+# ---------------------------------------------------------------- reliability
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        ("0.00001e1", "K/uL", 0.0001),  # was a bare ValueError: '1e-05e1'
+        ("4.2E3", "/uL", 4.2),
+        ("4,2e3", "/uL", 4.2),
+        ("1.5e-3", "10*9/L", 0.0015),
+        ("٤.٥", "K/uL", 4.5),  # one script of digits is read (Arabic-Indic)
+        ("४२००", "/uL", 4.2),  # Devanagari
+        (-0.0, "K/uL", 0.0),
+        ("0", "/uL", 0.0),
+    ],
+)
+def test_numbers_in_any_notation_read_to_finite_values(
+    value: str | float, unit: str, expected: float
+) -> None:
+    count = parse_count(value, unit)
+    assert count.value == pytest.approx(expected, rel=1e-12)
+    assert math.copysign(1.0, count.value) == 1.0  # never -0.0
+
+
+@pytest.mark.parametrize(
+    ("value", "unit"),
+    [
+        ("1e300", "10^99/L"),  # was inf
+        ("1", "10^19/L"),
+        ("1", "10^1/nL"),
+        ("1", "10^߂/L"),  # an N'Ko two is no exponent
+        ("1e308", "10^12/L"),  # finite number, infinite count
+        ("1e400", "K/uL"),
+        (1e308, "10^12/L"),
+    ],
+)
+def test_no_infinity_gets_through(value: str | float, unit: str) -> None:
+    with pytest.raises(CBCError):
+        parse_count(value, unit)
+
+
+def test_a_count_too_large_to_be_finite_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="too large"):
+        parse_count("1e308", "10^12/L")
+    with pytest.raises(ParseError):
+        parse_count(10**400, "K/uL")  # was an OverflowError
+
+
+def test_error_messages_quote_a_short_prefix_of_a_long_value() -> None:
+    for value, unit in (("4" * 1_000_000, "K/uL"), ("4.2", "K/uL" * 250_000), ("x" * 10_000, None)):
+        with pytest.raises(CBCError) as caught:
+            parse_count(value, unit)
+        assert len(str(caught.value)) < 300
+        assert "…" in str(caught.value)
+
+
+def test_plausible_range_is_a_keyword_for_other_analytes() -> None:
+    basophils = (0.0, 0.5)
+    assert parse_count("0.1", "K/uL", plausible_range=basophils).warnings == []
+    high = parse_count("3", "K/uL", plausible_range=basophils).warnings
+    assert len(high) == 1 and "implausible magnitude" in high[0] and "0.5" in high[0]
+    assert parse_count("3", "K/uL").warnings == []
+    assert try_parse_count("3", "K/uL", plausible_range=basophils) is not None
+    with pytest.raises(TypeError, match="plausible_range"):
+        parse_count("3", "K/uL", plausible_range=(1.0,))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- percentages
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected", "comparator"),
+    [
+        ("58", None, 58.0, None),
+        ("58 %", None, 58.0, None),
+        ("58%", None, 58.0, None),
+        ("58", "%", 58.0, None),
+        ("58", "", 58.0, None),
+        ("0.58", None, 0.58, None),  # a bare number is percent, never a fraction
+        ("58,5", None, 58.5, None),
+        ("<1", "%", 1.0, "<"),
+        (">= 90 %", None, 90.0, ">="),
+        ("100", None, 100.0, None),
+        ("0", None, 0.0, None),
+        (58, None, 58.0, None),
+        (2.5, "%", 2.5, None),
+        ("12 H", "%", 12.0, None),
+        ("12 % H", None, 12.0, None),
+    ],
+)
+def test_parse_percentage(
+    value: str | float, unit: str | None, expected: float, comparator: str | None
+) -> None:
+    result = parse_percentage(value, unit)
+    assert result.value == expected
+    assert result.unit == "%"
+    assert result.comparator == comparator
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "error"),
+    [
+        ("101", None, ParseError),
+        ("100.5 %", None, ParseError),
+        ("-1", None, ParseError),
+        (-1, "%", ParseError),
+        ("", None, ParseError),
+        ("abc", None, ParseError),
+        ("nan", None, ParseError),
+        (float("inf"), None, ParseError),
+        ("1e400", None, ParseError),
+        ("58", "K/uL", UnitError),
+        ("58 K/uL", None, UnitError),
+        ("58", "percent", UnitError),
+        ("58 /uL", "%", UnitError),
+    ],
+)
+def test_parse_percentage_refuses(value: str | float, unit: str | None, error: type) -> None:
+    with pytest.raises(error):
+        parse_percentage(value, unit)
+
+
+def test_parse_percentage_type_errors_name_the_parameter() -> None:
+    with pytest.raises(TypeError, match=r"^value must be"):
+        parse_percentage([58])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^unit must be"):
+        parse_percentage("58", 5)  # type: ignore[arg-type]
+
+
+@given(st.text(max_size=40), st.one_of(st.none(), st.just("%"), st.text(max_size=5)))
+def test_any_text_gives_a_percentage_or_a_cbc_error(value: str, unit: str | None) -> None:
+    try:
+        result = parse_percentage(value, unit)
+    except CBCError:
+        return
+    assert 0.0 <= result.value <= 100.0 and math.copysign(1.0, result.value) == 1.0
