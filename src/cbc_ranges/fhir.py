@@ -52,6 +52,7 @@ from cbc_ranges.formats.fhir import (
 
 if TYPE_CHECKING:
     from cbc_ranges.models import Count, Interpretation
+    from cbc_ranges.people import Age
     from cbc_ranges.ranges import RangeTable
 
 __all__ = [
@@ -281,35 +282,6 @@ def _last_day(year: int, month: int | None) -> dt.date:
     return dt.date(year, month + 1, 1) - dt.timedelta(days=1)
 
 
-def _age_at(birth: dt.date, on: dt.date) -> float:
-    """Age in years on a date: completed years plus the fraction of the current year.
-
-    On a birthday the age is a whole number, so an 18th birthday gives exactly 18.
-
-    >>> _age_at(dt.date(2008, 11, 22), dt.date(2026, 11, 22))
-    18.0
-    >>> round(_age_at(dt.date(2026, 5, 1), dt.date(2026, 11, 1)), 2)
-    0.5
-    >>> round(_age_at(dt.date(9999, 1, 1), dt.date(9999, 7, 2)), 2)  # no year 10000 needed
-    0.5
-    """
-    if on < birth:
-        raise FHIRError(f"the observation date {on} is before the birth date {birth}")
-
-    def birthday(year: int) -> dt.date:
-        try:
-            return birth.replace(year=year)
-        except ValueError:  # 29 February in a common year
-            return dt.date(year, 3, 1)
-
-    years = on.year - birth.year - (on < birthday(on.year))
-    last = birthday(birth.year + years)
-    # the year after 9999 is not a date Python has: count it as a common year
-    following = birth.year + years + 1
-    length = (birthday(following) - last).days if following <= dt.MAXYEAR else 365
-    return years + (on - last).days / length
-
-
 def _deceased_warning(patient: Mapping[str, Any], effective: dt.date | None) -> str | None:
     """A warning when the Patient is recorded as deceased: the ranges are for the living."""
     died = patient.get("deceasedDateTime")
@@ -380,7 +352,7 @@ def _ethnicity_of(patient: Mapping[str, Any]) -> str | None:
 def from_fhir(
     observation: object,
     *,
-    age: float | str | None = None,
+    age: Age | float | str | None = None,
     sex: str | None = None,
     ethnicity: str | None = None,
     table: RangeTable | str | None = None,
@@ -397,9 +369,9 @@ def from_fhir(
     In a Bundle the Patient named by the Observation's ``subject`` (or the only
     Patient) gives the sex (``gender``), the age (``birthDate`` against the
     Observation's ``effectiveDateTime``, ``effectiveInstant``,
-    ``effectivePeriod.start`` or ``issued``, in completed years plus the
-    fraction of the year) and the ethnicity (US Core race or ethnicity
-    extension text). A date known only to the year or month gives the youngest
+    ``effectivePeriod.start`` or ``issued``, counted on the calendar in days and
+    months by :meth:`~cbc_ranges.people.Age.between`) and the ethnicity (US Core
+    race or ethnicity extension text). A date known only to the year or month gives the youngest
     age it allows, with a warning. Keyword arguments win over what the
     resources say.
 
@@ -496,8 +468,14 @@ def _from_resource(
 
 def _age_from_dates(
     birth_text: object, effective: tuple[dt.date, int] | None, warnings: list[str]
-) -> float | None:
-    """The age on the Observation's date from the Patient's birth date, or None with a warning."""
+) -> Age | None:
+    """The age on the Observation's date from the Patient's birth date, or None with a warning.
+
+    The age is calendar-exact (:meth:`~cbc_ranges.people.Age.between`): born 2024-01-01
+    and seen 2024-01-08 is 7 days old, the same age as ``age="7 days"``.
+    """
+    from cbc_ranges.people import Age
+
     birth, precision = _fhir_date(birth_text, "Patient.birthDate")
     if effective is None:
         warnings.append(
@@ -522,7 +500,11 @@ def _age_from_dates(
             + ("year" if precision == 1 else "year and month")
             + "; the age used is the youngest it can be."
         )
-    return _age_at(birth, on)
+    if on < birth:
+        raise FHIRError(
+            f"the observation date {on} is before the birth date {birth}", raw=birth_text
+        )
+    return Age.between(birth, on)
 
 
 def _is_wbc(observation: Mapping[str, Any]) -> bool:
