@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from cbc_ranges import explain as explain_module
+from cbc_ranges import data
+from cbc_ranges.analytes import analytes
 from cbc_ranges.errors import RangeTableError
 from cbc_ranges.explain import BLOCK_NAMES, DIAGNOSTIC_WORDING, blocks
 from cbc_ranges.interpretation import interpret
 from cbc_ranges.models import Interpretation
-from cbc_ranges.ranges import COLUMNS, load_table, read_data_text, shipped_sources
+from cbc_ranges.ranges import LEGACY_COLUMNS, load_table, read_data_text, shipped_sources
 
 SEEDS = Path("/work/shared/seeds")
 
@@ -42,7 +44,7 @@ def results() -> list[Interpretation]:
 def no_range_results(tmp_path_factory: pytest.TempPathFactory) -> list[Interpretation]:
     path = tmp_path_factory.mktemp("lab") / "lab.csv"
     path.write_text(
-        ",".join(COLUMNS)
+        ",".join(LEGACY_COLUMNS)
         + "\nm,wbc,reference_interval,18,,years,male,any,4,10,10^9/L,wikipedia,men only\n",
         encoding="utf-8",
     )
@@ -184,7 +186,8 @@ def test_blocks_cite_known_sources_only() -> None:
         if key not in known
     ]
     assert offenders == []
-    assert set(blocks()) == set(BLOCK_NAMES)
+    named = {name for a in analytes().values() for name in (*a.text_low, *a.text_high)}
+    assert set(blocks()) == set(BLOCK_NAMES) | named
 
 
 def _word_runs(text: str, size: int) -> set[tuple[str, ...]]:
@@ -212,16 +215,23 @@ BAD_BLOCKS = [
 
 @pytest.mark.parametrize(("name", "body", "message"), BAD_BLOCKS)
 def test_a_bad_blocks_file_fails_loudly(
-    monkeypatch: pytest.MonkeyPatch, name: str, body: str, message: str
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, body: str, message: str
 ) -> None:
     original = read_data_text("explanations.toml")
     start = original.index(f"[block.{name}]")
     end = original.find("[block.", start + 1) % (len(original) + 1)  # -1: to the end
     changed = original[:start] + f"[block.{name}]\n{body}\n\n" + original[end:]
-    monkeypatch.setattr(explain_module, "read_data_text", lambda _: changed)
-    monkeypatch.setattr(explain_module, "_BLOCKS", None)
-    with pytest.raises(RangeTableError, match=message) as caught:
-        blocks()
+    folder = tmp_path / "ranges"
+    shutil.copytree(data._shipped_folder(), folder)  # type: ignore[arg-type]
+    (folder / "explanations.toml").write_text(changed, encoding="utf-8")
+    monkeypatch.setattr(data, "_shipped_folder", lambda: folder)
+    data.clear_caches()
+    try:
+        with pytest.raises(RangeTableError, match=message) as caught:
+            blocks()
+    finally:
+        monkeypatch.undo()
+        data.clear_caches()
     assert caught.value.path == "ranges/explanations.toml"
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cbc_ranges import ranges
+from cbc_ranges import data, ranges
 from cbc_ranges.errors import CBCError, RangeTableError
 from cbc_ranges.models import Sex
 from cbc_ranges.ranges import (
@@ -93,13 +93,15 @@ def test_no_two_rows_of_a_kind_cover_the_same_people(table: RangeTable) -> None:
 # every statement in the seeds' table of numbers, as a test of the rows (10^9/L)
 SEED_STATEMENTS = {
     "adults: below 4,000 cells/uL is leukopenia": lambda r: (
-        r.kind == "leukopenia_threshold"
-        and r.low == 4.0
+        (r.kind, r.name) == ("decision_limit", "leukopenia")
+        and (r.low, r.high) == (None, 4.0)
         and r.population.age_from == 18
         and r.population.age_to is None
     ),
     "children: the threshold varies, no number": lambda r: (
-        r.kind == "leukopenia_threshold" and r.low is None and r.population.age_to == 18
+        (r.kind, r.name) == ("decision_limit", "leukopenia")
+        and (r.low, r.high) == (None, None)
+        and r.population.age_to == 18
     ),
     "typical range, no sex given: 4,500-10,000": lambda r: (
         r.kind == "reference_interval"
@@ -164,9 +166,9 @@ def test_every_age_and_sex_maps_to_exactly_one_reference_row(age: float, sex: Se
 @given(age=st.floats(min_value=0, max_value=150), sex=st.sampled_from(SEXES))
 def test_every_age_and_sex_maps_to_exactly_one_threshold_row(age: float, sex: Sex) -> None:
     table = get_table()
-    matching = [r for r in rows_of(table, "leukopenia_threshold") if r.applies_to(age, sex)]
-    assert len(matching) == 1
-    assert (matching[0].low is None) == (age < 18)
+    matching = [r for r in rows_of(table, "decision_limit") if r.applies_to(age, sex)]
+    assert [r.name for r in matching] == ["leukopenia"]
+    assert (matching[0].high is None) == (age < 18)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +192,7 @@ def test_the_age_band_edges(age: float | None, sex: Sex, row_id: str) -> None:
 def test_limits_are_converted_from_cells_per_microlitre(table: RangeTable) -> None:
     by_id = {row.id: row for row in table.rows}
     assert (by_id["adult-female"].low, by_id["adult-female"].high) == (4.5, 11.0)
-    assert by_id["adult-leukopenia"].low == 4.0
+    assert by_id["adult-leukopenia"].high == 4.0
     reference = by_id["adult-male"].reference
     assert reference is not None
     assert (reference.low, reference.high, reference.source.id) == (5.0, 10.0, "cleveland-2022")
@@ -232,8 +234,7 @@ def test_shipped_tables_are_only_csv_files_with_a_table_header() -> None:
 def test_shipped_tables_load_once_under_concurrent_first_use(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(ranges, "_TABLES", {})
-    monkeypatch.setattr(ranges, "_SOURCES", None)
+    data.clear_caches()
     barrier = threading.Barrier(8)
     seen: list[RangeTable] = []
 
@@ -256,11 +257,13 @@ GOOD = {
     "id": "adult",
     "analyte": "wbc",
     "kind": "reference_interval",
+    "name": "",
+    "level": "",
     "age_from": "18",
     "age_to": "",
     "age_unit": "years",
     "sex": "any",
-    "ethnicity": "any",
+    "population": "any",
     "low": "4.0",
     "high": "10.5",
     "unit": "10^9/L",
@@ -302,13 +305,14 @@ BAD_TABLES = [
     (row(age_unit="eons"), 2, "age_unit", "unknown age unit"),
     (row(age_to="12"), 2, "age_to", "not above"),
     (row(sex="woman"), 2, "sex", "unknown sex"),
-    (row(ethnicity="Black!"), 2, "ethnicity", "group name"),
-    (row(analyte="hgb"), 2, "analyte", "wbc"),
+    (row(population="Black!"), 2, "population", "group name"),
+    (row(analyte="hgb"), 2, "analyte", "unknown analyte"),
+    (row(analyte="neutrophil"), 2, "analyte", "did you mean 'neutrophils'"),
     (row(id="Adult!"), 2, "id", "lower-case"),
     (row(kind="leukopenia_threshold"), 2, "high", "only a low"),
-    (row(**VARIATION), 2, "ethnicity", "must name an ethnicity group"),
-    (row(**{**VARIATION, "ethnicity": "african", "low": "3"}), 2, "low", "no limits"),
-    (GOOD_ROW.rsplit(",", 1)[0], 2, None, "12 fields where the header has 13"),
+    (row(**VARIATION), 2, "population", "must name a population group"),
+    (row(**{**VARIATION, "population": "african", "low": "3"}), 2, "low", "no limits"),
+    (GOOD_ROW.rsplit(",", 1)[0], 2, None, "14 fields where the header has 15"),
     (f"{GOOD_ROW}\n{GOOD_ROW}", 3, "id", "already used on row 2"),
     (f"{GOOD_ROW}\n{row(id='old', age_from='65')}", 3, "age_from", "overlaps 'adult'"),
     (f"{GOOD_ROW}\n{row(id='f', sex='female')}", 3, "age_from", "overlaps 'adult'"),
@@ -335,8 +339,8 @@ def test_a_bad_table_fails_loudly_naming_file_row_and_field(
 @pytest.mark.parametrize(
     ("header", "field", "message"),
     [
-        (HEADER.replace(",note", ""), "note", "missing column"),
-        (HEADER.replace("ethnicity", "ethnicty"), "ethnicity", "missing column"),
+        (HEADER.replace(",source", ""), "source", "missing column"),
+        (HEADER.replace("population", "populaton"), "population", "missing column"),
         (HEADER + ",extra", "extra", "unknown column"),
     ],
 )
@@ -419,12 +423,19 @@ def test_the_page_lists_every_row_and_cited_source(table: RangeTable) -> None:
 def test_a_missing_data_package_is_a_clear_range_table_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(ranges, "DATA_PACKAGE", "cbc_ranges.no_such_data")
+    monkeypatch.setattr(data, "DATA_PACKAGE", "cbc_ranges.no_such_data")
     with pytest.raises(RangeTableError, match="not installed"):
-        ranges._find_data_folder()
+        data._shipped_folder()
 
 
 def test_the_data_package_holds_the_shipped_files() -> None:
-    folder = ranges._find_data_folder()
-    for name in ("documents.csv", "sources.toml", "explanations.toml", "README.md"):
+    folder = data._shipped_folder()
+    for name in (
+        "documents.csv",
+        "sources.toml",
+        "explanations.toml",
+        "analytes.toml",
+        "ethnicity_groups.toml",
+        "README.md",
+    ):
         assert folder.joinpath(name).is_file(), name

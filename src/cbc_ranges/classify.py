@@ -19,6 +19,15 @@ The rules, in 10^9/L:
 ('low', 'indeterminate')
 >>> below_threshold(4.0, None, 4.0), below_threshold(3.99, None, 4.0)
 (False, True)
+
+* **Decision limits and grade bands** cover a region: from ``low`` (inclusive) up
+  to ``high`` (exclusive) when both are given, below ``high`` (strict) when only
+  ``high`` is, above ``low`` (strict) when only ``low`` is. :func:`in_region` says
+  whether a (possibly censored) count lies in it: ``True`` when every count it
+  stands for does, ``False`` when none does, ``None`` when it straddles an edge.
+
+>>> in_region(1.2, None, 1.0, 1.5), in_region(1.5, None, 1.0, 1.5), in_region(0.4, None, None, 0.5)
+(True, False, True)
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import math
 
 from cbc_ranges.models import Comparator, Flag, InterpretationCode
 
-__all__ = ["CODES", "FLAG_ORDER", "below_threshold", "code_for", "flag_for"]
+__all__ = ["CODES", "FLAG_ORDER", "below_threshold", "code_for", "flag_for", "in_region"]
 
 #: the HL7 v3 ObservationInterpretation code of each flag
 CODES: dict[Flag, InterpretationCode | None] = {
@@ -123,3 +132,42 @@ def code_for(flag: Flag) -> InterpretationCode | None:
     ('L', None)
     """
     return CODES[flag]
+
+
+def in_region(
+    value: float, comparator: Comparator | None, low: float | None, high: float | None
+) -> bool | None:
+    """Whether a (possibly censored) count lies in a decision limit's or grade band's region.
+
+    ``None`` when the censored interval straddles an edge, or when neither limit is given
+    (a limit the table names without a figure).
+
+    >>> in_region(100.0, None, 100.0, None), in_region(100.1, None, 100.0, None)
+    (False, True)
+    >>> in_region(0.5, "<", None, 0.5), in_region(0.5, "<=", None, 0.5)
+    (True, None)
+    >>> in_region(2.0, ">=", None, 1.5), in_region(1.2, ">", None, 1.5)
+    (False, None)
+    """
+    if low is None and high is None:
+        return None
+    if comparator is None:  # the common case, without the interval arithmetic
+        if low is not None and (value < low if high is not None else value <= low):
+            return False
+        return high is None or value < high
+    lowest, lowest_in, highest, highest_in = _bounds(value, comparator)
+    # the region: (low or -inf, included only when both limits are given) .. high excluded
+    region_low = -math.inf if low is None else low
+    low_in = low is not None and high is not None
+    region_high = math.inf if high is None else high
+    inside = (lowest > region_low or (lowest == region_low and (low_in or not lowest_in))) and (
+        highest < region_high or (highest == region_high and not highest_in)
+    )
+    if inside:
+        return True
+    apart = (
+        highest < region_low
+        or (highest == region_low and not (highest_in and low_in))
+        or lowest >= region_high
+    )
+    return False if apart else None

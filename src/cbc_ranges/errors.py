@@ -15,7 +15,8 @@ without parsing the message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
 __all__ = [
     "BatchError",
@@ -25,7 +26,19 @@ __all__ = [
     "PersonError",
     "RangeTableError",
     "UnitError",
+    "suggest",
 ]
+
+
+def suggest(word: str, choices: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The choices closest to ``word``, best first: the one "did you mean" of the library.
+
+    >>> suggest("documnets", ["documents", "standard"])
+    ['documents']
+    >>> suggest("zzz", ["documents"])
+    []
+    """
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
 
 
 class CBCError(ValueError):
@@ -45,10 +58,23 @@ class CBCError(ValueError):
         self.message = message
         self.raw = raw
         self.suggestions = list(suggestions)
+        super().__init__(self._full_message(message))
+
+    def _full_message(self, message: str) -> str:
         if self.suggestions:
             quoted = " or ".join(repr(s) for s in self.suggestions[:3])
-            message = f"{message} (did you mean {quoted}?)"
-        super().__init__(message)
+            return f"{message} (did you mean {quoted}?)"
+        return message
+
+    def with_suggestions(self, suggestions: Sequence[str]) -> CBCError:
+        """This error with ``suggestions`` added to its fields and its message.
+
+        >>> str(CBCError("unknown kind 'grad'").with_suggestions(["grade"]))
+        "unknown kind 'grad' (did you mean 'grade'?)"
+        """
+        self.suggestions = list(suggestions)
+        self.args = (self._full_message(str(self.args[0]) if self.args else self.message),)
+        return self
 
 
 class ParseError(CBCError):

@@ -27,20 +27,15 @@ True
 from __future__ import annotations
 
 import re
-import sys
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from cbc_ranges.analytes import Analyte, ValueKind, analytes, get_analyte
+from cbc_ranges.data import find_files, load, read_toml
 from cbc_ranges.errors import RangeTableError
-from cbc_ranges.models import Comparator, Flag, Person, Source
+from cbc_ranges.models import Comparator, Flag, Person, Source, format_number
 from cbc_ranges.people import ADULT_AGE
-from cbc_ranges.ranges import RangeTable, Selection, format_number, read_data_text
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - python 3.10
-    import tomli as tomllib
+from cbc_ranges.ranges import RangeTable, Selection
 
 __all__ = [
     "BLOCK_NAMES",
@@ -91,6 +86,9 @@ PLACEHOLDERS = frozenset(
         "threshold_cells",
         "threshold_source",
         "person",
+        "noun",
+        "unit",
+        "label",
     }
 )
 
@@ -134,57 +132,72 @@ class Explanation:
         return value.join(self.parts)
 
 
-_LOCK = threading.Lock()
-_BLOCKS: dict[str, Block] | None = None
-
-
 def blocks() -> dict[str, Block]:
     """The text blocks, loaded once and checked (all present, known sources and
-    placeholders, no diagnostic wording, "not a diagnosis" in the closing block).
+    placeholders, no diagnostic wording, "not a diagnosis" in the closing block,
+    every block an analyte names defined).
+
+    Blocks come from ``ranges/explanations.toml`` and from an ``explanations.toml``
+    in each extra data folder (new blocks only; a shipped block cannot be replaced).
 
     >>> blocks()["closing"].text.startswith("This is not a diagnosis.")
     True
     """
-    global _BLOCKS
-    if _BLOCKS is None:
-        with _LOCK:
-            if _BLOCKS is None:
-                _BLOCKS = _load_blocks()
-    return _BLOCKS
+    return load("blocks", _load_blocks)
 
 
 def _load_blocks() -> dict[str, Block]:
     from cbc_ranges.ranges import shipped_sources
 
-    path = "ranges/explanations.toml"
     known = shipped_sources()
-    try:
-        data = tomllib.loads(read_data_text("explanations.toml"))
-    except tomllib.TOMLDecodeError as error:
-        raise RangeTableError(f"not valid TOML: {error}", path=path) from None
-    entries = data.get("block", {})
     found: dict[str, Block] = {}
+    path = "ranges/explanations.toml"
+    for file in find_files("explanations.toml"):
+        entries = read_toml(file.read_text(), path=file.shown).get("block", {})
+        if not isinstance(entries, dict):
+            raise RangeTableError("'block' must be a table of blocks", path=file.shown)
+        for name, entry in entries.items():
+            if name in found:
+                raise RangeTableError(
+                    f"block {name!r} is already defined", path=file.shown, field=name
+                )
+            found[name] = _read_block(name, entry, file.shown, known)
     for name in BLOCK_NAMES:
-        entry = entries.get(name)
-        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+        if name not in found:
             raise RangeTableError(
                 f"block {name!r} is missing or has no text", path=path, field=name
             )
-        text = " ".join(entry["text"].split())
-        cited = entry.get("sources", [])
-        unknown = [key for key in cited if key not in known]
-        if unknown:
-            raise RangeTableError(f"unknown source id {unknown[0]!r}", path=path, field=name)
-        bad = [key for key in _PLACEHOLDER.findall(text) if key not in PLACEHOLDERS]
-        if bad:
-            raise RangeTableError(f"unknown placeholder {{{bad[0]}}}", path=path, field=name)
-        wording = DIAGNOSTIC_WORDING.search(text)
-        if wording:
-            raise RangeTableError(f"diagnostic wording {wording.group(0)!r}", path=path, field=name)
-        found[name] = Block(name=name, text=text, sources=tuple(cited))
+    for analyte in analytes().values():
+        for name in (*analyte.text_low, *analyte.text_high, *analyte.text_normal):
+            if name not in found:
+                raise RangeTableError(
+                    f"analyte {analyte.id!r} names the text block {name!r}, which no "
+                    "explanations.toml defines",
+                    path=analyte.path,
+                    field=name,
+                )
     if "not a diagnosis" not in found["closing"].text:
         raise RangeTableError("the closing block must say 'not a diagnosis'", path=path)
     return found
+
+
+def _read_block(name: str, entry: object, path: str, known: Mapping[str, Source]) -> Block:
+    if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+        raise RangeTableError(f"block {name!r} is missing or has no text", path=path, field=name)
+    text = " ".join(entry["text"].split())
+    cited = entry.get("sources", [])
+    if not isinstance(cited, list) or not all(isinstance(key, str) for key in cited):
+        raise RangeTableError("sources must be a list of source ids", path=path, field=name)
+    unknown = [key for key in cited if key not in known]
+    if unknown:
+        raise RangeTableError(f"unknown source id {unknown[0]!r}", path=path, field=name)
+    bad = [key for key in _PLACEHOLDER.findall(text) if key not in PLACEHOLDERS]
+    if bad:
+        raise RangeTableError(f"unknown placeholder {{{bad[0]}}}", path=path, field=name)
+    wording = DIAGNOSTIC_WORDING.search(text)
+    if wording:
+        raise RangeTableError(f"diagnostic wording {wording.group(0)!r}", path=path, field=name)
+    return Block(name=name, text=text, sources=tuple(cited))
 
 
 def age_group(person: Person) -> str:
@@ -221,6 +234,8 @@ def explain(
     selection: Selection,
     person: Person,
     table: RangeTable,
+    analyte: Analyte | str = "wbc",
+    value_kind: ValueKind = "count",
 ) -> Explanation:
     """The text (``{value}`` left to fill) and cited sources for one kind of result.
 
@@ -228,9 +243,15 @@ def explain(
     result depends only on its arguments, so callers may cache it.
     """
     library = blocks()
+    about = get_analyte(analyte)
     reference, threshold, variation = selection.reference, selection.threshold, selection.variation
     group = age_group(person)
-    values: dict[str, str] = {"person": _describe_person(person)}
+    values: dict[str, str] = {
+        "person": _describe_person(person),
+        "noun": about.noun_for(value_kind),
+        "label": about.label,
+        "unit": " %" if value_kind == "percent" else " × 10⁹/L",
+    }
     if reference is not None:
         values.update(
             low=format_number(reference.low or 0.0),
@@ -238,7 +259,7 @@ def explain(
             population=reference.population.description,
             source=_cite(reference.source),
         )
-    threshold_low = threshold.low if threshold is not None else None
+    threshold_low = threshold.high if threshold is not None else None
     if threshold is not None and threshold_low is not None:
         values.update(
             threshold=format_number(threshold_low),
@@ -265,14 +286,13 @@ def explain(
             first.append("leukopenia_undetermined")
     paragraphs.append(first)
     if goes_low:
-        paragraphs.append(["meaning_low", "causes_low"])
-        paragraphs.append(["transient_low", "infection_signs"])
+        paragraphs += _paragraphs(about.text_low)
     elif censored_below:
         paragraphs.append(["infection_signs"])
     elif flag == "high":
-        paragraphs.append(["meaning_high", "advice_high"])
+        paragraphs += _paragraphs(about.text_high)
     elif flag == "normal":
-        paragraphs.append(["meaning_normal"])
+        paragraphs += _paragraphs(about.text_normal)
     if group == "child":
         child = ["children"]
         if threshold_low is None:
@@ -291,6 +311,11 @@ def explain(
     cited = [row.source.id for row in rows]
     cited += [key for block in used for key in block.sources]
     return Explanation(template=template, sources=_ordered(cited, table.sources))
+
+
+def _paragraphs(names: tuple[str, ...]) -> list[list[str]]:
+    """An analyte's blocks for a result, two to a paragraph."""
+    return [list(names[start : start + 2]) for start in range(0, len(names), 2)]
 
 
 def _compare_block(flag: Flag) -> str:

@@ -1,16 +1,19 @@
-"""Interpretation: a WBC count compared with the range that applies to a person, explained.
+"""Interpretation: a white cell count compared with the ranges that apply to a person, explained.
 
 This is the mission of the library in one call. :func:`interpret` reads the
 value (as :func:`~cbc_ranges.count.parse_count` does), reads the person
-(:mod:`cbc_ranges.people`), picks the rows of the range table that apply
-(:mod:`cbc_ranges.ranges`), flags the count (:mod:`cbc_ranges.classify`) and
-adds educational text with its sources (:mod:`cbc_ranges.explain`). The result
-is an :class:`~cbc_ranges.models.Interpretation`, JSON-ready. It describes how
-one number compares with published ranges; it is not a diagnosis.
+(:mod:`cbc_ranges.people`), picks the rows of the range table that apply to the
+analyte and the person (:mod:`cbc_ranges.ranges`), flags the count and checks it
+against the decision limits and grades (:mod:`cbc_ranges.classify`), and adds
+educational text with its sources (:mod:`cbc_ranges.explain`). The result is an
+:class:`~cbc_ranges.models.Interpretation`, JSON-ready. It describes how one number
+compares with published ranges; it is not a diagnosis.
 
-:func:`interpret_count` does the same for a count already parsed; it is what
-the batch and DataFrame code call, and it caches everything that depends only on
-the table and the person, so a call costs a few microseconds.
+The work is in two steps that every face shares: :func:`prepare` does what
+depends only on the table, the analyte and the person (cached per table), and
+:func:`assess` what depends on the value. :func:`interpret_count` joins them with
+the text; the row engine of the batch and DataFrame faces (:mod:`cbc_ranges.rows`)
+calls the same two steps.
 
 >>> result = interpret("3.2 x10^9/L", age=45, sex="F")
 >>> result.flag, result.code, result.leukopenia
@@ -28,66 +31,104 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cbc_ranges.classify import below_threshold, code_for, flag_for
-from cbc_ranges.count import parse_count
+from cbc_ranges.analytes import Analyte, ValueKind, get_analyte
+from cbc_ranges.classify import code_for, flag_for, in_region
 from cbc_ranges.explain import Explanation, age_group, explain
 from cbc_ranges.models import (
     Comparator,
     Count,
     Flag,
+    Grade,
     Interpretation,
+    InterpretationCode,
+    LimitResult,
     Person,
     ReferenceRange,
     construct_checked,
+    format_number,
 )
-from cbc_ranges.people import match_ethnicity, parse_age, parse_sex, sex_is_recognised
-from cbc_ranges.ranges import RangeTable, Selection, format_number, get_table
+from cbc_ranges.people import Age, match_ethnicity, parse_sex, read_age, sex_is_recognised
+from cbc_ranges.ranges import BoundedCache, RangeRow, RangeTable, Selection, get_table
 
-__all__ = ["interpret", "interpret_count"]
+__all__ = ["Assessment", "Prepared", "assess", "interpret", "interpret_count", "prepare"]
 
-# how many distinct people (age, sex, ethnicity inputs) a table remembers, and where
+# how many distinct people (age, sex, ethnicity inputs) a table remembers per analyte
 _PEOPLE_CACHE_SIZE = 1 << 14
 _PEOPLE = "cbc_ranges.interpretation.people"
 
+AgeInput = Age | float | int | str | None
+
+
+@dataclass(frozen=True)
+class _GradeBand:
+    """A grade row with its limits resolved against the person's reference interval."""
+
+    system: str
+    grade: int
+    low: float | None
+    high: float | None
+    row: RangeRow
+    limit: ReferenceRange
+
 
 @dataclass
-class _Prepared:
-    """What depends only on the table and the person inputs."""
+class Prepared:
+    """What depends only on the table, the analyte, the kind of value and the person."""
 
+    analyte: Analyte
+    value_kind: ValueKind
     person: Person
     selection: Selection
     warnings: tuple[str, ...]
     # the models the result points to, built once
     reference: ReferenceRange | None
     threshold: ReferenceRange | None
+    limits: tuple[RangeRow, ...]
+    grades: tuple[_GradeBand, ...]
     # (flag, leukopenia, comparator) -> text and sources, filled as results come
     explanations: dict[tuple[Flag, bool | None, Comparator | None], Explanation] = field(
         default_factory=dict
     )
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """How one value compares with what :func:`prepare` selected for a person."""
+
+    flag: Flag
+    code: InterpretationCode | None
+    leukopenia: bool | None
+    limits: tuple[LimitResult, ...]
+    grade: Grade | None
+
+
 def interpret(
     value: str | int | float,
     unit: str | None = None,
     *,
-    age: float | int | str | None = None,
+    analyte: str = "wbc",
+    age: AgeInput = None,
     sex: str | None = None,
     ethnicity: str | None = None,
     table: RangeTable | str | None = None,
 ) -> Interpretation:
-    """Compare a WBC count with the reference range for a person and explain it.
+    """Compare a white cell count with the reference range for a person and explain it.
 
-    ``value`` and ``unit`` are read as by :func:`~cbc_ranges.count.parse_count`.
-    ``age`` is years, or a text such as ``"6 months"``; ``sex`` is female/male/F/M
-    in any case (anything else is unknown, never male); ``ethnicity`` is free
-    text matched to the table's groups and otherwise ignored. ``table`` is a
-    loaded :class:`~cbc_ranges.ranges.RangeTable`, a shipped table's name or a
-    path; by default the ``documents`` table.
+    ``value`` and ``unit`` are read as by :func:`~cbc_ranges.count.parse_count`; a
+    unit of ``%`` reads a percentage of white cells (for the differential).
+    ``analyte`` is an id of ``analytes.toml`` (``wbc``, ``neutrophils``, ...), a
+    header spelling (``ANC``) or a LOINC code. ``age`` is an
+    :class:`~cbc_ranges.people.Age`, years, or a text such as ``"6 months"``;
+    ``sex`` is female/male/F/M in any case (anything else is unknown, never male);
+    ``ethnicity`` is free text matched to the table's groups and otherwise ignored.
+    ``table`` is a loaded :class:`~cbc_ranges.ranges.RangeTable`, a shipped table's
+    name or a path; by default the ``documents`` table.
 
     Raises :class:`~cbc_ranges.errors.ParseError` / :class:`~cbc_ranges.errors.UnitError`
     for a value that cannot be read, :class:`~cbc_ranges.errors.PersonError` for
     an unreadable age and :class:`~cbc_ranges.errors.RangeTableError` for a table
-    that does not load.
+    that does not load; :class:`TypeError`, naming the parameter, for an argument
+    of the wrong type.
 
     >>> interpret(4.5, age=30, sex="female").flag
     'normal'
@@ -95,15 +136,39 @@ def interpret(
     True
     >>> interpret("<1.0", age=30, sex="m").flag
     'low'
+    >>> interpret(2.1, analyte="neutrophils", age=30).flag  # no neutrophil range in this table
+    'indeterminate'
     """
-    count = parse_count(value, unit)
-    return interpret_count(count, age=age, sex=sex, ethnicity=ethnicity, table=table)
+    found = get_analyte(analyte)
+    count = _parse(value, unit, found)
+    return interpret_count(count, analyte=found, age=age, sex=sex, ethnicity=ethnicity, table=table)
+
+
+def _parse(value: str | int | float, unit: str | None, analyte: Analyte) -> Count:
+    from cbc_ranges import count as counts
+
+    text = value if isinstance(value, str) else ""
+    if (unit is not None and isinstance(unit, str) and unit.strip() == "%") or (
+        unit is None and text.rstrip().endswith("%")
+    ):
+        if "percent" not in analyte.kinds:
+            from cbc_ranges.errors import UnitError
+
+            raise UnitError(
+                f"{analyte.label} is not given as a percentage of white cells here; "
+                "give a count per volume such as 10^9/L",
+                raw=value,
+                unit="%",
+            )
+        return counts.parse_percentage(value, unit)
+    return counts.parse_count(value, unit, plausible_range=analyte.plausible)
 
 
 def interpret_count(
     count: Count,
     *,
-    age: float | int | str | None = None,
+    analyte: str | Analyte = "wbc",
+    age: AgeInput = None,
     sex: str | None = None,
     ethnicity: str | None = None,
     table: RangeTable | str | None = None,
@@ -114,51 +179,90 @@ def interpret_count(
     >>> interpret_count(Count(value=12.5), age=50, sex="M").code
     'H'
     """
+    if not isinstance(count, Count):
+        raise TypeError(f"count must be a Count, not {type(count).__name__}")
     found_table = get_table(table)
-    prepared = _prepared(found_table, age, sex, ethnicity)
-    selection = prepared.selection
-    reference, threshold = selection.reference, selection.threshold
+    value_kind: ValueKind = "percent" if count.unit == "%" else "count"
+    prepared = prepare(found_table, analyte, value_kind, age, sex, ethnicity)
     value, comparator = count.value, count.comparator
-    if reference is None:
-        flag: Flag = "indeterminate"
-    else:
-        flag = flag_for(value, comparator, reference.low, reference.high)
-    leukopenia = below_threshold(value, comparator, threshold.low) if threshold else None
-    key = (flag, leukopenia, comparator)
+    assessment = assess(value, comparator, prepared)
+    flag = assessment.flag
+    key = (flag, assessment.leukopenia, comparator)
     explanation = prepared.explanations.get(key)
     if explanation is None:
-        explanation = explain(
-            flag=flag,
-            leukopenia=leukopenia,
-            comparator=comparator,
-            selection=selection,
-            person=prepared.person,
-            table=found_table,
+        explanation = prepared.explanations.setdefault(
+            key,
+            explain(
+                flag=flag,
+                leukopenia=assessment.leukopenia,
+                comparator=comparator,
+                selection=prepared.selection,
+                person=prepared.person,
+                table=found_table,
+                analyte=prepared.analyte,
+                value_kind=value_kind,
+            ),
         )
-        prepared.explanations[key] = explanation
     value_text = (
         format_number(value) if comparator is None else f"{comparator}{format_number(value)}"
     )
     warnings = [*count.warnings, *prepared.warnings]
-    if flag == "indeterminate" and reference is not None:
+    if flag == "indeterminate" and prepared.reference is not None:
         warnings.append(
             f"the reported bound {value_text} lies on both sides of a limit of the reference "
             "range, so it was not flagged"
         )
     return _assemble(
         {
+            "analyte": prepared.analyte.id,
             "count": count,
             "person": prepared.person,
             "flag": flag,
-            "code": code_for(flag),
-            "leukopenia": leukopenia,
+            "code": assessment.code,
+            "leukopenia": assessment.leukopenia,
             "reference": prepared.reference,
             "leukopenia_threshold": prepared.threshold,
+            "limits": list(assessment.limits),
+            "grade": assessment.grade,
             "sources": list(explanation.sources),
             "warnings": warnings,
             "text": explanation.render(value_text),
         }
     )
+
+
+def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> Assessment:
+    """The flag, code, leukopenia, decision limits and grade of one value for a person.
+
+    The one place a value meets its limits: :func:`interpret_count` and the row
+    engine both call it.
+
+    >>> prepared = prepare(get_table(), "wbc", "count", 40, "female", None)
+    >>> found = assess(3.2, None, prepared)
+    >>> found.flag, found.leukopenia, [limit.beyond for limit in found.limits]
+    ('low', True, [True])
+    """
+    reference = prepared.reference
+    flag: Flag = (
+        "indeterminate"
+        if reference is None
+        else flag_for(value, comparator, reference.low, reference.high)
+    )
+    limits = tuple(
+        LimitResult(limit=row.reference, beyond=in_region(value, comparator, row.low, row.high))
+        for row in prepared.limits
+        if row.reference is not None
+    )
+    leukopenia = None
+    threshold = prepared.threshold
+    if threshold is not None:
+        leukopenia = in_region(value, comparator, None, threshold.low)
+    grade = None
+    for band in prepared.grades:
+        if in_region(value, comparator, band.low, band.high):
+            grade = Grade(system=band.system, grade=band.grade, limit=band.limit)
+            break
+    return Assessment(flag, code_for(flag), leukopenia, limits, grade)
 
 
 _FIELDS = tuple(Interpretation.model_fields)
@@ -176,6 +280,7 @@ def _validate(values: dict[str, Any]) -> Interpretation:
 def _construct_is_faithful() -> bool:
     """Whether :func:`_construct` gives what validation gives, with this pydantic."""
     sample = {
+        "analyte": "wbc",
         "count": Count(value=3.2, comparator="<", raw="<3.2", warnings=["w"]),
         "person": Person(age_years=40.0, sex="female"),
         "flag": "low",
@@ -183,6 +288,8 @@ def _construct_is_faithful() -> bool:
         "leukopenia": True,
         "reference": None,
         "leukopenia_threshold": None,
+        "limits": [],
+        "grade": None,
         "sources": [],
         "warnings": ["w"],
         "text": "t",
@@ -203,66 +310,119 @@ def _construct_is_faithful() -> bool:
 _assemble = _construct if _construct_is_faithful() else _validate
 
 
-def _prepared(
+def prepare(
     table: RangeTable,
-    age: float | int | str | None,
+    analyte: str | Analyte,
+    value_kind: ValueKind,
+    age: AgeInput,
     sex: str | None,
     ethnicity: str | None,
-) -> _Prepared:
+) -> Prepared:
+    """What depends only on the table, the analyte, the kind of value and the person.
+
+    Cached per table (bounded), keyed by the inputs as given: the row engine and
+    :func:`interpret_count` share it.
+    """
+    analyte_id = analyte.id if isinstance(analyte, Analyte) else analyte
     people = table.derived_cache().get(_PEOPLE)
     if people is None:
-        people = table.derived_cache().setdefault(_PEOPLE, {})
-    key = (type(age), age, sex, ethnicity)
+        people = table.derived_cache().setdefault(_PEOPLE, BoundedCache(_PEOPLE_CACHE_SIZE))
+    key = (analyte_id, value_kind, type(age), age, sex, ethnicity)
     try:
-        found: _Prepared | None = people.get(key)
+        found: Prepared | None = people.get(key)
     except TypeError:  # an unhashable input: read it uncached (and most likely refuse it)
-        return _prepare(table, age, sex, ethnicity)
+        return _prepare(table, analyte, value_kind, age, sex, ethnicity)
     if found is None:
-        found = _prepare(table, age, sex, ethnicity)
-        if len(people) >= _PEOPLE_CACHE_SIZE:  # keep memory bounded for free-text inputs
-            people.clear()
-        people[key] = found
+        found = people.put(key, _prepare(table, analyte, value_kind, age, sex, ethnicity))
     return found
 
 
 def _prepare(
     table: RangeTable,
-    age: float | int | str | None,
+    analyte_name: str | Analyte,
+    value_kind: ValueKind,
+    age: AgeInput,
     sex: str | None,
     ethnicity: str | None,
-) -> _Prepared:
-    age_years = parse_age(age)
+) -> Prepared:
+    analyte = get_analyte(analyte_name)
+    if ethnicity is not None and not isinstance(ethnicity, str):
+        raise TypeError(f"ethnicity must be a text or None, not {type(ethnicity).__name__}")
+    age_read = read_age(age)
     sex_read = parse_sex(sex)
     group = match_ethnicity(ethnicity, table.groups) if ethnicity else None
     person = Person(
-        age_years=age_years,
+        age_years=None if age_read is None else age_read.years,
+        age_days=None if age_read is None else age_read.days,
+        age=None if age_read is None else str(age_read),
         sex=sex_read,
         ethnicity=group,
-        ethnicity_text=ethnicity if ethnicity else None,
+        ethnicity_text=_clean_text(ethnicity) if ethnicity else None,
     )
-    selection = table.select(age_years=age_years, sex=sex_read, ethnicity=group)
+    selection = table.select(
+        age=age_read, sex=sex_read, ethnicity=group, analyte=analyte.id, value_kind=value_kind
+    )
     warnings: list[str] = []
-    if age_years is None:
+    if age_read is None:
         warnings.append("age not given: the adult ranges were used")
     if sex is not None and sex.strip() and not sex_is_recognised(sex):
-        warnings.append(f"sex {sex!r} not recognised: read as unknown (never assumed male)")
+        warnings.append(
+            f"sex {_clean_text(sex)[:40]!r} not recognised: read as unknown (never assumed male)"
+        )
     reference = selection.reference
     if reference is None:
         who = {"adult": "an adult", "child": "a child", "unknown": "an adult"}[age_group(person)]
+        what = "reference range" if analyte.id == "wbc" else f"{analyte.noun_for(value_kind)} range"
         warnings.append(
-            f"no reference range in table {table.name!r} applies to {who} of "
+            f"no {what} in table {table.name!r} applies to {who} of "
             f"{'unknown sex' if sex_read == 'unknown' else 'sex ' + sex_read}: not flagged"
         )
     elif sex_read == "unknown" and reference.population.sex == "unknown":
         warnings.append("sex unknown: the range stated without a sex was used")
     threshold = selection.threshold
-    return _Prepared(
+    return Prepared(
+        analyte=analyte,
+        value_kind=value_kind,
         person=person,
         selection=selection,
         warnings=tuple(warnings),
         reference=reference.reference if reference is not None else None,
-        # a threshold row without a figure (children) is no threshold to compare with
-        threshold=threshold.reference
-        if threshold is not None and threshold.low is not None
-        else None,
+        # a leukopenia limit without a figure (children) is no threshold to compare with
+        threshold=_leukopenia_threshold(threshold) if threshold is not None else None,
+        limits=selection.limits,
+        grades=_grade_bands(selection),
     )
+
+
+def _clean_text(text: str) -> str:
+    """A text as given, with lone surrogates (undecodable command-line bytes) replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _leukopenia_threshold(row: RangeRow) -> ReferenceRange | None:
+    """The leukopenia decision limit as the result's ``leukopenia_threshold`` (its ``low``)."""
+    if row.high is None or row.reference is None:
+        return None
+    return row.reference.model_copy(
+        update={"kind": "leukopenia_threshold", "low": row.high, "high": None}
+    )
+
+
+def _grade_bands(selection: Selection) -> tuple[_GradeBand, ...]:
+    """The grade rows with LLN/ULN resolved; a band that needs a missing range is left out."""
+    reference = selection.reference
+    bands = []
+    for row in selection.grades:
+        limits: dict[str, float | None] = {"LLN": None, "ULN": None}
+        if reference is not None:
+            limits = {"LLN": reference.low, "ULN": reference.high}
+        low = row.low if row.low_reference is None else limits[row.low_reference]
+        high = row.high if row.high_reference is None else limits[row.high_reference]
+        if (row.low_reference and low is None) or (row.high_reference and high is None):
+            continue  # "<LLN" needs the reference range in use
+        if low is not None and high is not None and low >= high:
+            continue  # an empty band: the reference limit is below the next grade's
+        assert row.reference is not None
+        limit = row.reference.model_copy(update={"low": low, "high": high})
+        bands.append(_GradeBand(row.name, int(row.level), low, high, row, limit))
+    return tuple(bands)

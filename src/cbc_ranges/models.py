@@ -15,24 +15,52 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AgeEdge",
     "Comparator",
     "Count",
     "Flag",
+    "Grade",
     "Interpretation",
     "InterpretationCode",
     "LimitKind",
+    "LimitResult",
     "Person",
     "Population",
     "ReferenceRange",
     "Sex",
     "Source",
+    "format_number",
 ]
 
 Comparator = Literal["<", "<=", ">", ">="]
 Flag = Literal["low", "normal", "high", "indeterminate"]
 InterpretationCode = Literal["L", "N", "H"]
 Sex = Literal["female", "male", "unknown"]
-LimitKind = Literal["reference_interval", "leukopenia_threshold"]
+LimitKind = Literal["reference_interval", "leukopenia_threshold", "decision_limit", "grade"]
+AgeUnit = Literal["days", "weeks", "months", "years"]
+
+
+def format_number(
+    value: float, *, places: int = 3, keep_one: bool = True, decimal_separator: str = "."
+) -> str:
+    """A count or limit as text: at most ``places`` decimals, no trailing zeros, no exponent.
+
+    The one number formatter of the library: the text (``places=3``, at least one
+    decimal) and the batch cells (``places=6, keep_one=False``) both use it.
+
+    >>> format_number(4.0), format_number(4.25), format_number(12.3456), format_number(-0.0)
+    ('4.0', '4.25', '12.346', '0.0')
+    >>> format_number(4.300000000000001, places=6, keep_one=False)
+    '4.3'
+    >>> format_number(12.5, decimal_separator=",")
+    '12,5'
+    """
+    text = f"{value:.{places}f}".rstrip("0")
+    if text.endswith("."):
+        text = text + "0" if keep_one else text[:-1]
+    if text.startswith("-") and not text.strip("-0."):
+        text = text[1:]  # -0.0, or a negative number that rounds to zero
+    return text if decimal_separator == "." else text.replace(".", decimal_separator)
 
 
 class _Frozen(BaseModel):
@@ -95,31 +123,81 @@ class Source(_Frozen):
     url: str | None = None
 
 
+class AgeEdge(_Frozen):
+    """One end of an age band, in the unit the table wrote it in (``6 months``)."""
+
+    value: float
+    unit: AgeUnit
+
+
 class Population(_Frozen):
-    """Who a range row applies to. Ages in years, ``age_from`` inclusive, ``age_to`` exclusive."""
+    """Who a range row applies to.
+
+    ``start`` (inclusive) and ``end`` (exclusive) are the age band as the table
+    wrote it, compared with an age in their own unit; ``age_from`` and ``age_to``
+    give the same band in years, for display and for callers of earlier versions.
+    ``ethnicity`` is the population group the row is for (``any``, an ancestry
+    group such as ``african``, or a blood-group population such as ``duffy_null``).
+    """
 
     age_from: float | None = None
     age_to: float | None = None
     sex: Literal["female", "male", "unknown", "any"] = "any"
     ethnicity: str = "any"
     description: str = ""
+    start: AgeEdge | None = None
+    end: AgeEdge | None = None
 
 
 class ReferenceRange(_Frozen):
-    """A range (or threshold) used for a comparison, with its population and source."""
+    """A range, decision limit or grade band used for a comparison, with its population
+    and source. How ``low`` and ``high`` are read depends on ``kind`` (``ranges/README.md``):
+    a reference interval includes both; a leukopenia threshold is ``low``, strict; a
+    decision limit or grade band covers ``low`` <= value < ``high``, or value < ``high``,
+    or value > ``low`` when only one is given.
+    """
 
     kind: LimitKind = "reference_interval"
-    low: float | None = Field(default=None, description="Inclusive lower limit, 10^9/L.")
-    high: float | None = Field(default=None, description="Inclusive upper limit, 10^9/L.")
+    low: float | None = Field(default=None, description="Lower limit, in `unit`.")
+    high: float | None = Field(default=None, description="Upper limit, in `unit`.")
     population: Population
     source: Source
     note: str = ""
+    analyte: str = "wbc"
+    unit: str = Field(default="10*9/L", description="The unit of the limits: 10*9/L or %.")
+    name: str = Field(default="", description="A decision limit's or grading system's name.")
+    level: str = Field(default="", description="A severity level, or a grade number.")
+
+
+class LimitResult(_Frozen):
+    """A decision limit that applies to the person, and whether the value is beyond it.
+
+    ``beyond`` is ``None`` when a censored value lies on both sides of it, or when
+    the table names the limit without a figure.
+    """
+
+    limit: ReferenceRange
+    beyond: bool | None
+
+
+class Grade(_Frozen):
+    """The band of a grading system (such as CTCAE v5.0) the value falls in."""
+
+    system: str = Field(description="The grading system and term, as the table names it.")
+    grade: int
+    limit: ReferenceRange
 
 
 class Person(_Frozen):
-    """The person as the library understood the inputs."""
+    """The person as the library understood the inputs.
+
+    ``age`` is the age as people say it ("7 days", "18 months"); ``age_days`` and
+    ``age_years`` the same age measured in days and in years.
+    """
 
     age_years: float | None = None
+    age_days: float | None = None
+    age: str | None = None
     sex: Sex = "unknown"
     ethnicity: str | None = Field(
         default=None, description="The ethnicity group of the table that matched, if any."
@@ -134,6 +212,7 @@ class Interpretation(_Frozen):
     value straddles a limit, it is ``"indeterminate"`` and ``code`` is ``None``.
     """
 
+    analyte: str = Field(default="wbc", description="The analyte id (analytes.toml).")
     count: Count
     person: Person
     flag: Flag
@@ -145,6 +224,10 @@ class Interpretation(_Frozen):
     )
     reference: ReferenceRange | None = None
     leukopenia_threshold: ReferenceRange | None = None
+    limits: list[LimitResult] = Field(
+        default_factory=list, description="The decision limits that apply, and the value's side."
+    )
+    grade: Grade | None = Field(default=None, description="The grade, where a table grades it.")
     sources: list[Source] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     text: str

@@ -1,20 +1,25 @@
-"""Range tables: which white blood cell range applies to whom, and which document says so.
+"""Range tables: which range, decision limit or grade applies to whom, and who says so.
 
-A range table is a CSV file of rows, each stating one limit for one population:
-a **reference interval** (low and high, both inclusive), a **leukopenia
-threshold** (a count strictly below ``low`` is leukopenia; an empty ``low`` means
-"the documents give no figure") or an **ethnic variation** note (no figure; the
-documents only say that counts differ). Every row cites a source id from a
-sources file. The format is documented in ``ranges/README.md``, shipped next to
-the data (installed as the package ``cbc_ranges.range_data``).
+A range table is a CSV file of rows, each stating one limit for one analyte and
+one population (age band, sex, population group):
 
-The default table, ``documents``, holds exactly what the five seed documents
-state. :func:`load_table` reads a lab's own table in the same format and checks
-all of it (fields, units, limits, sources, overlapping populations), raising one
-:class:`~cbc_ranges.errors.RangeTableError` that names the file, the row (the
-line number in the file) and the field. :func:`get_table` takes a loaded table,
-the name of a shipped table or a path; shipped tables are loaded once, lazily,
-behind a lock.
+* a **reference interval**: ``low`` and ``high``, both inclusive;
+* a **decision limit**: a named threshold such as leukopenia or neutropenia,
+  with an optional severity ``level``; it covers the values below ``high``, above
+  ``low``, or from ``low`` (inclusive) up to ``high`` (exclusive);
+* a **grade**: one band of a grading system (``name``, such as a CTCAE term) with
+  its grade number as ``level``, read like a decision limit; a limit may be
+  ``LLN``/``ULN``, the reference interval's own limit;
+* an **ethnic variation** note: no figure, the documents only say counts differ.
+
+Every row cites a source id. The format, with the semantics of each kind, is
+documented in ``ranges/README.md`` (shipped next to the data). Tables in the
+first format (an ``ethnicity`` column, a ``leukopenia_threshold`` kind) load with
+the same results. :func:`load_table` reads a lab's own table and checks all of it,
+raising one :class:`~cbc_ranges.errors.RangeTableError` that names the file, the
+row (its line number in the file) and the field. :func:`get_table` takes a loaded
+table, the name of a shipped table (or one in a ``CBC_RANGES_PATH`` folder) or a
+path.
 
 >>> table = get_table("documents")
 >>> row = table.select(age_years=40.0, sex="female").reference
@@ -27,37 +32,29 @@ behind a lock.
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 import os
 import re
 import sys
-import threading
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from cbc_ranges.errors import PersonError, RangeTableError
-from cbc_ranges.models import Population, ReferenceRange, Sex, Source
-from cbc_ranges.people import ADULT_AGE, age_in_years, normalise_words
-
-if sys.version_info >= (3, 11):
-    from importlib.resources.abc import Traversable
-
-    import tomllib
-else:  # pragma: no cover - python 3.10
-    from importlib.abc import Traversable
-
-    import tomli as tomllib
+from cbc_ranges.analytes import ValueKind, analytes
+from cbc_ranges.data import DATA_PACKAGE, DataFile, find_files, load, read_toml
+from cbc_ranges.errors import CBCError, PersonError, RangeTableError, suggest
+from cbc_ranges.models import AgeEdge, Population, ReferenceRange, Sex, Source, format_number
+from cbc_ranges.people import ADULT_AGE, Age, AgeUnit, age_unit, normalise_words
 
 __all__ = [
     "COLUMNS",
     "DATA_PACKAGE",
     "DEFAULT_TABLE",
+    "LEGACY_COLUMNS",
+    "BoundedCache",
     "RangeRow",
     "RangeTable",
     "RowKind",
@@ -65,6 +62,7 @@ __all__ = [
     "format_number",
     "get_table",
     "load_table",
+    "parse_table",
     "read_data_text",
     "read_sources",
     "render_markdown",
@@ -72,13 +70,29 @@ __all__ = [
     "shipped_table_names",
 ]
 
-#: the package the shipped data files (the ``ranges/`` folder) are installed as; it cannot
-#: be ``cbc_ranges.ranges``, the name of this module (see ranges/README.md, "Packaging")
-DATA_PACKAGE = "cbc_ranges.range_data"
 #: the table used when none is named
 DEFAULT_TABLE = "documents"
-#: the columns of a range table, in order; all must be present
+#: the columns of a range table, in the order the shipped tables write them
 COLUMNS = (
+    "id",
+    "analyte",
+    "kind",
+    "name",
+    "level",
+    "age_from",
+    "age_to",
+    "age_unit",
+    "sex",
+    "population",
+    "low",
+    "high",
+    "unit",
+    "source",
+    "note",
+)
+#: the columns of the first format (still read): ``ethnicity`` for ``population``, no
+#: ``name`` or ``level``
+LEGACY_COLUMNS = (
     "id",
     "analyte",
     "kind",
@@ -93,18 +107,44 @@ COLUMNS = (
     "source",
     "note",
 )
+_OPTIONAL_COLUMNS = frozenset({"name", "level", "age_to", "note"})
 
-RowKind = Literal["reference_interval", "leukopenia_threshold", "ethnic_variation"]
-_KINDS: tuple[RowKind, ...] = ("reference_interval", "leukopenia_threshold", "ethnic_variation")
+RowKind = Literal["reference_interval", "decision_limit", "grade", "ethnic_variation"]
+_KINDS: tuple[str, ...] = (
+    "reference_interval",
+    "decision_limit",
+    "grade",
+    "ethnic_variation",
+    "leukopenia_threshold",  # the first format's name for the decision limit "leukopenia"
+)
 _ROW_SEXES = ("female", "male", "unknown", "any")
-_ANALYTES = ("wbc",)
-# 10^9/L per unit of the limit columns; a table states its limits in one of these
-_LIMIT_UNITS: Mapping[str, float] = {
-    **dict.fromkeys(("10^9/l", "10*9/l", "x10^9/l", "10^3/ul", "10*3/ul", "k/ul"), 1.0),
-    **dict.fromkeys(("cells/ul", "/ul", "cells/µl", "/µl", "cells/mm3", "/mm3"), 0.001),
-}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _GROUP = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+#: a limit of a grade may be the reference interval's own lower or upper limit
+_REFERENCE_LIMITS = ("LLN", "ULN")
+#: the name of the decision limit that :attr:`Interpretation.leukopenia` reports
+LEUKOPENIA = "leukopenia"
+# the largest field a table may hold (a note), in characters
+_FIELD_LIMIT = 1 << 14
+
+
+class BoundedCache(dict[Hashable, Any]):
+    """A dict that empties itself when full: flat memory, no bookkeeping on a hit.
+
+    The one shape of run-time cache in the library (selections, people, rows).
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        """Store ``value`` under ``key`` (forgetting everything first when full); return it."""
+        if len(self) >= self.size:
+            self.clear()  # cheaper than LRU bookkeeping, and results repeat anyway
+        self[key] = value
+        return value
 
 
 class _Frozen(BaseModel):
@@ -112,58 +152,84 @@ class _Frozen(BaseModel):
 
 
 class RangeRow(_Frozen):
-    """One row of a range table, validated, with its limits in 10^9/L.
+    """One row of a range table, validated, with its limits in 10^9/L (or % of white cells).
 
-    ``line`` is the row's line number in its file. ``reference`` is the row as a
-    :class:`~cbc_ranges.models.ReferenceRange` (``None`` for an ethnic
-    variation note, which states no limit).
+    ``line`` is the row's line number in its file. ``low_reference`` and
+    ``high_reference`` are set (``"LLN"``/``"ULN"``) for a grade whose limit is
+    the reference interval's own. ``reference`` is the row as a
+    :class:`~cbc_ranges.models.ReferenceRange` (``None`` for an ethnic variation
+    note, which states no limit).
     """
 
     id: str
     line: int
     analyte: str
+    value_kind: ValueKind = "count"
     kind: RowKind
+    name: str = ""
+    level: str = ""
     population: Population
     low: float | None
     high: float | None
+    low_reference: str | None = None
+    high_reference: str | None = None
     source: Source
     note: str
     reference: ReferenceRange | None
 
-    def applies_to(self, age_years: float, sex: Sex) -> bool:
-        """Whether this row's age band and sex cover the person (ethnicity aside).
+    def applies_to(self, age: Age | float, sex: Sex) -> bool:
+        """Whether this row's age band and sex cover the person (population aside).
+
+        An age given as a number is in years. Each band edge is compared with the
+        age measured in the edge's own unit.
 
         >>> row = get_table().select(age_years=30.0, sex="male").reference
         >>> row.applies_to(18.0, "male"), row.applies_to(17.99, "male")
         (True, False)
         """
         population = self.population
-        if population.age_from is not None and age_years < population.age_from:
+        if not isinstance(age, Age):
+            age = Age(days=age * 365.25, months=age * 12)
+        start, end = population.start, population.end
+        if start is not None and age.in_unit(start.unit) < start.value:
             return False
-        if population.age_to is not None and age_years >= population.age_to:
+        if end is not None and age.in_unit(end.unit) >= end.value:
             return False
         return population.sex in ("any", sex)
+
+    def covers(self, value: float) -> bool:
+        """Whether a decision limit or grade band covers an exact value (see the module doc)."""
+        low, high = self.low, self.high
+        if low is not None and high is not None:
+            return low <= value < high
+        if high is not None:
+            return value < high
+        return low is not None and value > low
 
 
 @dataclass(frozen=True)
 class Selection:
-    """The rows of a table that apply to one person.
+    """The rows of a table that apply to one person, for one analyte and kind of value.
 
-    ``reference`` is the reference interval (``None`` when no row applies),
-    ``threshold`` the leukopenia threshold row (its ``low`` may be ``None``:
-    a threshold the documents give no figure for), ``variation`` an ethnic
-    variation note for the person's group, if the table has one.
+    ``reference`` is the reference interval (``None`` when no row applies);
+    ``limits`` the decision limits and ``grades`` the grade bands that apply (a
+    row for the person's population replaces the ``any`` rows of its name and
+    level); ``threshold`` the leukopenia limit among them, if any (its figure may
+    be missing: a threshold the documents give no figure for); ``variation`` an
+    ethnic variation note for the person's group, if the table has one.
     """
 
     reference: RangeRow | None
     threshold: RangeRow | None
     variation: RangeRow | None
+    limits: tuple[RangeRow, ...] = ()
+    grades: tuple[RangeRow, ...] = ()
 
 
 class RangeTable(_Frozen):
     """A validated range table with the sources its rows cite.
 
-    ``groups`` maps each ethnicity group the table names to the spellings read
+    ``groups`` maps each population group the table names to the spellings read
     as that group (see ``ranges/ethnicity_groups.toml``); ``group_labels`` gives
     each group's display name.
     """
@@ -177,7 +243,7 @@ class RangeTable(_Frozen):
 
     # caches; read through __pydantic_private__ because attribute access to a private
     # attribute costs microseconds (it goes through BaseModel.__getattr__)
-    _selections: dict[tuple[float, str, str | None], Selection] = PrivateAttr(default_factory=dict)
+    _selections: BoundedCache = PrivateAttr(default_factory=lambda: BoundedCache(4096))
     _derived: dict[Hashable, Any] = PrivateAttr(default_factory=dict)
 
     def _private(self, name: str) -> Any:
@@ -188,52 +254,77 @@ class RangeTable(_Frozen):
     def derived_cache(self) -> dict[Hashable, Any]:
         """A dict for results that depend only on this table and their key.
 
-        Later steps (the text, the person look-up) cache here, so a cache dies
+        Later steps (the person look-up, the text) cache here, so a cache dies
         with its table and never mixes two tables.
         """
         derived: dict[Hashable, Any] = self._private("_derived")
         return derived
 
+    def analytes(self) -> list[str]:
+        """The analytes the table has rows for, in table order.
+
+        >>> get_table().analytes()
+        ['wbc']
+        """
+        return list(dict.fromkeys(row.analyte for row in self.rows))
+
     def select(
-        self, *, age_years: float | None, sex: Sex, ethnicity: str | None = None
+        self,
+        *,
+        age_years: float | None = None,
+        sex: Sex = "unknown",
+        ethnicity: str | None = None,
+        age: Age | None = None,
+        analyte: str = "wbc",
+        value_kind: ValueKind = "count",
     ) -> Selection:
         """The rows that apply to a person; an unknown age is looked up as an adult.
 
-        A row for the person's ethnicity group wins over a row for ``any``.
+        The age is an :class:`~cbc_ranges.people.Age` or a number of years. A row
+        for the person's population group wins over a row for ``any``.
 
         >>> table = get_table()
         >>> table.select(age_years=None, sex="unknown").reference.id
         'adult-sex-unknown'
-        >>> table.select(age_years=0.5, sex="male").threshold.low is None
+        >>> table.select(age=Age.of(6, "months"), sex="male").threshold.high is None
         True
         """
-        age = ADULT_AGE if age_years is None else age_years
-        key = (age, sex, ethnicity)
-        selections: dict[tuple[float, str, str | None], Selection] = self._private("_selections")
+        if age is None:
+            age = (
+                _ADULT if age_years is None else Age(days=age_years * 365.25, months=age_years * 12)
+            )
+        key = (analyte, value_kind, age.days, age.months, sex, ethnicity)
+        selections: BoundedCache = self._private("_selections")
         found = selections.get(key)
         if found is None:
-            found = Selection(
-                reference=self._pick("reference_interval", age, sex, ethnicity),
-                threshold=self._pick("leukopenia_threshold", age, sex, ethnicity),
-                variation=self._pick("ethnic_variation", age, sex, ethnicity)
-                if ethnicity is not None
-                else None,
-            )
-            if len(selections) >= 4096:  # ages are continuous: keep the cache bounded
-                selections.clear()
-            selections[key] = found
-        return found
+            found = selections.put(key, self._select(analyte, value_kind, age, sex, ethnicity))
+        return found  # type: ignore[no-any-return]
 
-    def _pick(self, kind: RowKind, age: float, sex: Sex, ethnicity: str | None) -> RangeRow | None:
-        general = None
+    def _select(
+        self, analyte: str, value_kind: ValueKind, age: Age, sex: Sex, ethnicity: str | None
+    ) -> Selection:
+        # the rows of each (kind, name, level), the person's group replacing "any"
+        chosen: dict[tuple[str, str, str], RangeRow] = {}
         for row in self.rows:
-            if row.kind != kind or not row.applies_to(age, sex):
+            if row.analyte != analyte or not row.applies_to(age, sex):
                 continue
-            if ethnicity is not None and row.population.ethnicity == ethnicity:
-                return row
-            if row.population.ethnicity == "any" and general is None:
-                general = row
-        return general
+            if row.kind != "ethnic_variation" and row.value_kind != value_kind:
+                continue
+            group = row.population.ethnicity
+            if group != "any" and group != ethnicity:
+                continue
+            key = (row.kind, row.name, row.level)
+            if key not in chosen or (group != "any" and chosen[key].population.ethnicity == "any"):
+                chosen[key] = row
+        reference = next((r for r in chosen.values() if r.kind == "reference_interval"), None)
+        limits = tuple(r for r in chosen.values() if r.kind == "decision_limit")
+        return Selection(
+            reference=reference,
+            threshold=next((r for r in limits if r.name == LEUKOPENIA), None),
+            variation=next((r for r in chosen.values() if r.kind == "ethnic_variation"), None),
+            limits=limits,
+            grades=tuple(r for r in chosen.values() if r.kind == "grade"),
+        )
 
     def cited_sources(self) -> list[Source]:
         """The sources the rows cite, in the order of the sources file.
@@ -245,7 +336,10 @@ class RangeTable(_Frozen):
         return [source for key, source in self.sources.items() if key in cited]
 
 
-# --- sources and ethnicity groups ---------------------------------------------------------
+_ADULT = Age(days=ADULT_AGE * 365.25, months=ADULT_AGE * 12, given=f"{ADULT_AGE:g} years")
+
+
+# --- sources and population groups --------------------------------------------------------
 
 
 def read_sources(
@@ -257,10 +351,7 @@ def read_sources(
     ...              path="sources.toml")["lab"].kind
     'user'
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise RangeTableError(f"not valid TOML: {error}", path=path) from None
+    data = read_toml(text, path=path)
     entries = data.get("source", [])
     if not isinstance(entries, list):
         raise RangeTableError("'source' must be a list of [[source]] tables", path=path)
@@ -317,138 +408,209 @@ def _first_message(error: ValueError) -> str:
     return str(error)
 
 
-_LOCK = threading.RLock()
-_FOLDER: Traversable | None = None
-_SOURCES: dict[str, Source] | None = None
-_GROUPS: tuple[dict[str, tuple[str, ...]], dict[str, str]] | None = None
-_TABLES: dict[str, RangeTable] = {}
-_NAMES: tuple[str, ...] | None = None
-
-
-def _data_folder() -> Traversable:
-    """The shipped ``ranges/`` folder, found through the import system."""
-    global _FOLDER
-    if _FOLDER is None:
-        with _LOCK:
-            if _FOLDER is None:
-                _FOLDER = _find_data_folder()
-    return _FOLDER
-
-
-def _find_data_folder() -> Traversable:
-    # pyproject ships the ranges/ folder as this package, in a wheel and in an editable install
-    try:
-        return resources.files(DATA_PACKAGE)
-    except ModuleNotFoundError:
-        raise RangeTableError(
-            f"the shipped range data (package {DATA_PACKAGE}) is not installed; "
-            "reinstall cbc-ranges",
-            path=DATA_PACKAGE,
-        ) from None
-
-
 def read_data_text(name: str) -> str:
     """The text of a file shipped in ``ranges/`` (UTF-8)."""
-    return _data_folder().joinpath(name).read_text(encoding="utf-8")
+    for file in find_files(name):
+        if file.shipped:
+            return file.read_text()
+    raise RangeTableError("no such shipped data file", path=f"ranges/{name}")
+
+
+def _merge_sources(merged: dict[str, Source], extra: Mapping[str, Source], path: str) -> None:
+    """Add ``extra`` to ``merged``; an id may repeat a known source only with the same details."""
+    for key, source in extra.items():
+        known = merged.get(key)
+        if known is not None and known != source.model_copy(update={"kind": known.kind}):
+            raise RangeTableError(
+                f"source id {key!r} is already a shipped source with other details",
+                path=path,
+                field="id",
+            )
+        merged.setdefault(key, source)
 
 
 def shipped_sources() -> dict[str, Source]:
-    """The sources shipped with the library (``ranges/sources.toml``), by id.
+    """The sources of the data folders (``ranges/sources.toml`` first), by id.
 
     >>> list(shipped_sources())[:2]
     ['symptoms-and-causes', 'cleveland-2022']
     """
-    global _SOURCES
-    if _SOURCES is None:
-        with _LOCK:
-            if _SOURCES is None:
-                _SOURCES = read_sources(
-                    read_data_text("sources.toml"), path="ranges/sources.toml", default_kind="seed"
-                )
-    return dict(_SOURCES)
+
+    def build() -> dict[str, Source]:
+        merged: dict[str, Source] = {}
+        for file in find_files("sources.toml"):
+            kind: Literal["seed", "user"] = "seed" if file.shipped else "user"
+            found = read_sources(file.read_text(), path=file.shown, default_kind=kind)
+            _merge_sources(merged, found, file.shown)
+        return merged
+
+    return dict(load("sources", build))
 
 
-def _shipped_groups() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
-    global _GROUPS
-    if _GROUPS is None:
-        with _LOCK:
-            if _GROUPS is None:
-                path = "ranges/ethnicity_groups.toml"
-                data = tomllib.loads(read_data_text("ethnicity_groups.toml"))
-                aliases: dict[str, tuple[str, ...]] = {}
-                labels: dict[str, str] = {}
-                for group, entry in data.items():
-                    if not _GROUP.match(group) or not isinstance(entry, dict):
-                        raise RangeTableError(f"bad group {group!r}", path=path, field=group)
-                    aliases[group] = tuple(normalise_words(a) for a in entry.get("aliases", []))
-                    labels[group] = str(entry.get("label", group))
-                _GROUPS = (aliases, labels)
-    return _GROUPS
+def _groups() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    def build() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+        aliases: dict[str, tuple[str, ...]] = {}
+        labels: dict[str, str] = {}
+        for file in find_files("ethnicity_groups.toml"):
+            for group, entry in read_toml(file.read_text(), path=file.shown).items():
+                if not _GROUP.match(group) or not isinstance(entry, dict):
+                    raise RangeTableError(f"bad group {group!r}", path=file.shown, field=group)
+                spellings = entry.get("aliases", [])
+                if not isinstance(spellings, list) or not all(
+                    isinstance(a, str) for a in spellings
+                ):
+                    raise RangeTableError("aliases must be texts", path=file.shown, field=group)
+                aliases[group] = tuple(normalise_words(a) for a in spellings)
+                labels[group] = str(entry.get("label", group))
+        return aliases, labels
+
+    return load("groups", build)
 
 
 # --- reading a table ----------------------------------------------------------------------
 
 
-def _data_lines(text: str) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield number, line
+def _records(text: str, path: str) -> Iterator[tuple[int, list[str]]]:
+    """The records of a table with the line each starts on; comments and blank lines skipped.
+
+    A quoted field may hold a newline (a note over two lines). An unclosed quote, a
+    field over the size limit or a stray quote is a RangeTableError naming the line.
+    """
+    lines = text.splitlines(keepends=True)
+    index = 0
+    while index < len(lines):
+        start = index
+        line = lines[index]
+        index += 1
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        record = line
+        while record.count('"') % 2 and index < len(lines):  # a quoted newline: read on
+            record += lines[index]
+            index += 1
+        if record.count('"') % 2:
+            raise RangeTableError(
+                "a quote opened on this line is never closed", path=path, row=start + 1
+            )
+        if len(record) > _FIELD_LIMIT * 4:
+            raise RangeTableError(
+                f"the row is longer than {_FIELD_LIMIT * 4:,} characters", path=path, row=start + 1
+            )
+        try:
+            values = next(csv.reader([record.rstrip("\r\n")], strict=True))
+        except (csv.Error, StopIteration) as error:
+            raise RangeTableError(f"not valid CSV ({error})", path=path, row=start + 1) from None
+        for value in values:
+            if len(value) > _FIELD_LIMIT:
+                raise RangeTableError(
+                    f"a field is longer than {_FIELD_LIMIT:,} characters", path=path, row=start + 1
+                )
+        yield start + 1, values
 
 
-def _number(value: str, *, path: str, line: int, field: str) -> float | None:
+def _number(value: str, *, fail: Any, field: str) -> float | None:
     value = value.strip()
     if not value:
         return None
+    if len(value) > 40:
+        raise fail(f"{value[:20]!r}… is not a number", field)
     try:
         number = float(value.replace("_", ""))
     except ValueError:
-        raise RangeTableError(
-            f"{value!r} is not a number", path=path, row=line, field=field
-        ) from None
+        raise fail(f"{value!r} is not a number", field) from None
     if not math.isfinite(number) or number < 0:
-        raise RangeTableError(
-            f"{value!r} must be a finite number, 0 or more", path=path, row=line, field=field
-        )
-    return number
+        raise fail(f"{value!r} must be a finite number, 0 or more", field)
+    return 0.0 if number == 0 else number
 
 
-def _describe(age_from: float | None, age_to: float | None, sex: str, ethnicity: str) -> str:
+def _age_text(edge: AgeEdge) -> str:
+    number = format_number(edge.value, places=3, keep_one=False)
+    unit = edge.unit[:-1] if number == "1" else edge.unit
+    return f"{number} {unit}"
+
+
+def _describe(start: AgeEdge | None, end: AgeEdge | None, sex: str, population: str) -> str:
     who = {
         "female": "females",
         "male": "males",
         "unknown": "people of unknown sex,",
         "any": "people",
     }[sex]
-    if age_to is None:
-        ages = f"aged {_years(age_from or 0.0)} and over" if age_from else "of any age"
-    elif not age_from:
-        ages = f"aged under {_years(age_to)}"
+    if end is None:
+        ages = f"aged {_age_text(start)} and over" if start and start.value else "of any age"
+    elif start is None or not start.value:
+        ages = f"aged under {_age_text(end)}"
     else:
-        ages = f"aged {_years(age_from)} to under {_years(age_to)}"
+        ages = f"aged {_age_text(start)} to under {_age_text(end)}"
     if sex == "any" and ages == "aged under 18 years":
         who = "children"
-    group = "" if ethnicity == "any" else f" of {ethnicity.replace('_', ' ').title()} ancestry"
+    if population == "any":
+        group = ""
+    elif population in _groups()[1]:
+        group = f" of {_groups()[1][population]} ancestry"
+    else:
+        group = f" of the population {population.replace('_', ' ')}"
     return f"{who}{group} {ages}"
 
 
-def _years(years: float) -> str:
-    if years < 1 and round(years * 12, 6).is_integer():
-        months = round(years * 12)
-        return f"{months} month{'s' if months != 1 else ''}"
-    text = f"{years:g}"
-    return f"{text} year{'s' if text != '1' else ''}"
+def _edges_overlap(a: RangeRow, b: RangeRow) -> bool:
+    """Whether two rows' age bands intersect, each edge compared in days (calendar average)."""
+
+    def days(edge: AgeEdge | None, default: float) -> float:
+        if edge is None:
+            return default
+        return Age.of(edge.value, edge.unit).days
+
+    a_from, a_to = days(a.population.start, 0.0), days(a.population.end, math.inf)
+    b_from, b_to = days(b.population.start, 0.0), days(b.population.end, math.inf)
+    return a_from < b_to - 1e-9 and b_from < a_to - 1e-9
 
 
 def _overlap(a: RangeRow, b: RangeRow) -> bool:
+    """Whether two rows would both give the same person a limit of the same meaning."""
+    if (a.analyte, a.value_kind, a.kind, a.name, a.level) != (
+        b.analyte,
+        b.value_kind,
+        b.kind,
+        b.name,
+        b.level,
+    ):
+        return False
     pa, pb = a.population, b.population
-    if a.kind != b.kind or pa.ethnicity != pb.ethnicity:
+    if pa.ethnicity != pb.ethnicity:
         return False
     if not (pa.sex == pb.sex or "any" in (pa.sex, pb.sex)):
         return False
-    a_from, b_from = pa.age_from or 0.0, pb.age_from or 0.0
-    a_to = math.inf if pa.age_to is None else pa.age_to
-    b_to = math.inf if pb.age_to is None else pb.age_to
-    return a_from < b_to and b_from < a_to
+    return _edges_overlap(a, b)
+
+
+def _header(values: list[str], *, path: str, line: int) -> tuple[list[str], bool]:
+    """The columns of a header, and whether it is the first format (``ethnicity`` column)."""
+    header = [column.strip().lower() for column in values]
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            raise RangeTableError(
+                f"the column {column!r} appears twice", path=path, row=line, field=column
+            )
+        seen.add(column)
+    legacy = "ethnicity" in seen and "population" not in seen
+    expected = LEGACY_COLUMNS if legacy else COLUMNS
+    optional = frozenset() if legacy else _OPTIONAL_COLUMNS
+    missing = [c for c in expected if c not in seen and c not in optional]
+    if missing:
+        raise RangeTableError(
+            f"missing column {missing[0]!r}; a table has the columns {', '.join(COLUMNS)}",
+            path=path,
+            row=line,
+            field=missing[0],
+        )
+    unknown = [column for column in header if column not in expected]
+    if unknown:
+        raise RangeTableError(
+            f"unknown column {unknown[0]!r}", path=path, row=line, field=unknown[0]
+        ).with_suggestions(suggest(unknown[0], expected))
+    return header, legacy
 
 
 def parse_table(
@@ -460,43 +622,29 @@ def parse_table(
 ) -> RangeTable:
     """Parse and validate the text of a range table (see :func:`load_table`).
 
-    >>> text = "id,analyte,kind,age_from,age_to,age_unit,sex,ethnicity,low,high,unit,source,note\\n"
-    >>> text += "x,wbc,reference_interval,18,,years,any,any,5,4,10^9/L,wikipedia,\\n"
+    >>> text = "id,analyte,kind,age_from,age_unit,sex,population,low,high,unit,source\\n"
+    >>> text += "x,wbc,reference_interval,18,years,any,any,5,4,10^9/L,wikipedia\\n"
     >>> parse_table(text, path="my.csv", name="my", sources=shipped_sources())
     Traceback (most recent call last):
     ...
     cbc_ranges.errors.RangeTableError: my.csv, row 2, field 'low': low 5.0 is above high 4.0
     """
-    lines = list(_data_lines(text))
-    if not lines:
+    records = _records(text, path)
+    first = next(records, None)
+    if first is None:
         raise RangeTableError("the table is empty", path=path)
-    header_line, header_text = lines[0]
-    header = [column.strip() for column in next(csv.reader([header_text]))]
-    missing = [column for column in COLUMNS if column not in header]
-    if missing:
-        raise RangeTableError(
-            f"missing column {missing[0]!r}; a table has the columns {', '.join(COLUMNS)}",
-            path=path,
-            row=header_line,
-            field=missing[0],
-        )
-    unknown = [column for column in header if column not in COLUMNS]
-    if unknown:
-        guess = difflib.get_close_matches(unknown[0], COLUMNS, n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        raise RangeTableError(
-            f"unknown column {unknown[0]!r}{hint}", path=path, row=header_line, field=unknown[0]
-        )
-    group_aliases, group_labels = _shipped_groups()
+    header_line, header_values = first
+    header, legacy = _header(header_values, path=path, line=header_line)
     rows: list[RangeRow] = []
     seen_ids: dict[str, int] = {}
-    for line, row_text in lines[1:]:
-        values = next(csv.reader([row_text]))
+    for line, values in records:
         if len(values) != len(header):
             raise RangeTableError(
                 f"{len(values)} fields where the header has {len(header)}", path=path, row=line
             )
         record = dict(zip(header, (value.strip() for value in values), strict=True))
+        if legacy:
+            record["population"] = record.pop("ethnicity")
         row = _parse_row(record, path=path, line=line, sources=sources)
         if row.id in seen_ids:
             raise RangeTableError(
@@ -510,7 +658,7 @@ def parse_table(
             if _overlap(other, row):
                 raise RangeTableError(
                     f"population of {row.id!r} overlaps {other.id!r} (row {other.line}): "
-                    "the same person would get two rows of the same kind",
+                    "the same person would get two rows of the same kind, name and level",
                     path=path,
                     row=line,
                     field="age_from",
@@ -518,6 +666,7 @@ def parse_table(
         rows.append(row)
     if not any(row.kind == "reference_interval" for row in rows):
         raise RangeTableError("the table has no reference_interval row", path=path)
+    group_aliases, group_labels = _groups()
     groups = sorted({row.population.ethnicity for row in rows} - {"any"})
     return RangeTable(
         name=name,
@@ -531,60 +680,109 @@ def parse_table(
     )
 
 
+def _limit_unit(text: str, fail: Any) -> tuple[ValueKind, float, str]:
+    """(kind of value, factor to 10^9/L or %, canonical unit) of a table's unit column."""
+    if text.strip() == "%":
+        return "percent", 1.0, "%"
+    from cbc_ranges.units import read_unit
+
+    try:
+        reading = read_unit(text)
+    except (CBCError, TypeError) as error:
+        message = error.message if isinstance(error, CBCError) else str(error)
+        raise fail(
+            f"unknown unit {text[:40]!r} ({message}); use a count unit such as 10^9/L, "
+            "K/uL or cells/uL, or % for a percentage of white cells",
+            "unit",
+        ) from None
+    return "count", reading.factor, "10*9/L"
+
+
+def _converted(number: float | None, factor: float, fail: Any, field: str) -> float | None:
+    if number is None:
+        return None
+    converted = number * factor if factor >= 1 else number / round(1 / factor)
+    converted = float(f"{converted:.12g}")  # no float noise: 4500 cells/uL is 4.5
+    if number and (converted == 0 or converted < sys.float_info.min):
+        raise fail(f"{number!r} is too small to represent in 10^9/L", field)
+    if not math.isfinite(converted):
+        raise fail(f"{number!r} is too large", field)
+    return converted
+
+
 def _parse_row(
-    record: Mapping[str, str], *, path: str, line: int, sources: Mapping[str, Source]
+    record: dict[str, str], *, path: str, line: int, sources: Mapping[str, Source]
 ) -> RangeRow:
     def fail(message: str, field: str) -> RangeTableError:
         return RangeTableError(message, path=path, row=line, field=field)
 
-    for field in ("id", "analyte", "kind", "age_from", "age_unit", "sex", "ethnicity"):
+    for field in ("id", "analyte", "kind", "age_from", "age_unit", "sex", "population"):
         if not record[field]:
             raise fail(f"{field} is empty", field)
     for field in ("unit", "source"):
         if not record[field]:
             raise fail(f"{field} is empty", field)
     if not _ID.match(record["id"]):
-        raise fail(f"id {record['id']!r} must be lower-case letters, digits, '-', '_'", "id")
+        raise fail(f"id {record['id'][:40]!r} must be lower-case letters, digits, '-', '_'", "id")
     analyte = record["analyte"].lower()
-    if analyte not in _ANALYTES:
-        raise fail(f"unknown analyte {record['analyte']!r}; this library reads 'wbc'", "analyte")
+    known = analytes()
+    if analyte not in known:
+        raise fail(
+            f"unknown analyte {record['analyte'][:40]!r}; known: {', '.join(known)}", "analyte"
+        ).with_suggestions(suggest(analyte, known))
     kind = record["kind"]
     if kind not in _KINDS:
-        guess = difflib.get_close_matches(kind, _KINDS, n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        raise fail(f"unknown kind {kind!r}{hint}; use one of {', '.join(_KINDS)}", "kind")
+        raise fail(
+            f"unknown kind {kind[:40]!r}; use one of {', '.join(_KINDS[:4])}", "kind"
+        ).with_suggestions(suggest(kind, _KINDS))
+    name = record.get("name", "").lower()
+    level = record.get("level", "")
+    if kind == "leukopenia_threshold":  # the first format's spelling of this decision limit
+        if name and name != LEUKOPENIA:
+            raise fail("a leukopenia_threshold row is the decision limit 'leukopenia'", "name")
+        kind, name = "decision_limit", LEUKOPENIA
+        if record["high"]:
+            raise fail("a leukopenia_threshold has only a low limit; leave high empty", "high")
+        record["low"], record["high"] = "", record["low"]
+    if name and not _NAME.match(name):
+        raise fail(f"name {name[:40]!r} must be lower-case letters, digits, '-', '_', '.'", "name")
     sex = record["sex"].lower()
     if sex not in _ROW_SEXES:
-        raise fail(f"unknown sex {record['sex']!r}; use female, male, unknown or any", "sex")
-    ethnicity = record["ethnicity"].lower()
-    if ethnicity != "any" and not _GROUP.match(ethnicity):
+        raise fail(f"unknown sex {record['sex'][:40]!r}; use female, male, unknown or any", "sex")
+    population = record["population"].lower()
+    if population != "any" and not _GROUP.match(population):
         raise fail(
-            f"ethnicity {record['ethnicity']!r} must be 'any' or a group name such as "
+            f"population {record['population'][:40]!r} must be 'any' or a group name such as "
             "'african' (lower case, '_' between words)",
-            "ethnicity",
+            "population",
         )
-    unit_factor = _LIMIT_UNITS.get(record["unit"].lower().replace(" ", ""))
-    if unit_factor is None:
-        raise fail(
-            f"unknown unit {record['unit']!r}; use 10^9/L, 10^3/uL, K/uL or cells/uL", "unit"
-        )
-    age_from = _number(record["age_from"], path=path, line=line, field="age_from")
-    age_to = _number(record["age_to"], path=path, line=line, field="age_to")
+    value_kind, factor, unit = _limit_unit(record["unit"], fail)
+    if value_kind not in known[analyte].kinds:
+        raise fail(f"{analyte} is not given as a percentage", "unit")
     try:
-        if age_from is not None:
-            age_from = age_in_years(age_from, record["age_unit"])
-        if age_to is not None:
-            age_to = age_in_years(age_to, record["age_unit"])
+        edge_unit: AgeUnit = age_unit(record["age_unit"])
     except PersonError as error:
         raise fail(error.message, "age_unit") from None
+    age_from = _number(record["age_from"], fail=fail, field="age_from")
+    age_to = _number(record.get("age_to", ""), fail=fail, field="age_to")
     if age_to is not None and age_from is not None and age_to <= age_from:
         raise fail(
             f"age_to {record['age_to']} is not above age_from {record['age_from']}", "age_to"
         )
-    low = _number(record["low"], path=path, line=line, field="low")
-    high = _number(record["high"], path=path, line=line, field="high")
-    low = None if low is None else round(low * unit_factor, 9)
-    high = None if high is None else round(high * unit_factor, 9)
+    start = None if age_from is None else AgeEdge(value=age_from, unit=edge_unit)
+    end = None if age_to is None else AgeEdge(value=age_to, unit=edge_unit)
+    for edge, field in ((start, "age_from"), (end, "age_to")):
+        if edge is not None and Age.of(edge.value, edge.unit).years > 150:
+            raise fail("an age band edge above 150 years", field)
+    low_reference = high_reference = None
+    if kind == "grade" and record["low"].upper() in _REFERENCE_LIMITS:
+        low_reference, record["low"] = record["low"].upper(), ""
+    if kind == "grade" and record["high"].upper() in _REFERENCE_LIMITS:
+        high_reference, record["high"] = record["high"].upper(), ""
+    low = _converted(_number(record["low"], fail=fail, field="low"), factor, fail, "low")
+    high = _converted(_number(record["high"], fail=fail, field="high"), factor, fail, "high")
+    if value_kind == "percent" and any(x is not None and x > 100 for x in (low, high)):
+        raise fail("a percentage limit above 100", "high" if (high or 0) > 100 else "low")
     if kind == "reference_interval":
         if low is None:
             raise fail("a reference_interval needs a low limit", "low")
@@ -592,45 +790,66 @@ def _parse_row(
             raise fail("a reference_interval needs a high limit", "high")
         if low > high:
             raise fail(f"low {low} is above high {high}", "low")
-    elif kind == "leukopenia_threshold":
-        if high is not None:
-            raise fail("a leukopenia_threshold has only a low limit; leave high empty", "high")
-    elif low is not None or high is not None:
-        raise fail("an ethnic_variation row states no limits; leave low and high empty", "low")
-    if kind == "ethnic_variation" and ethnicity == "any":
-        raise fail("an ethnic_variation row must name an ethnicity group", "ethnicity")
+        if level:
+            raise fail("a reference_interval has no level", "level")
+    elif kind in ("decision_limit", "grade"):
+        if not name:
+            raise fail(f"a {kind} needs a name", "name")
+        if low is not None and high is not None and low >= high:
+            raise fail(f"low {low} is not below high {high}", "low")
+        if kind == "grade":
+            if not level.isdigit() or not 1 <= int(level) <= 5:
+                raise fail("a grade needs its grade number (1 to 5) as level", "level")
+            if low is None and high is None and low_reference is None and high_reference is None:
+                raise fail("a grade band needs a low or a high limit", "low")
+    else:  # ethnic_variation
+        if low is not None or high is not None:
+            raise fail("an ethnic_variation row states no limits; leave low and high empty", "low")
+        if population == "any":
+            raise fail("an ethnic_variation row must name a population group", "population")
     source = sources.get(record["source"])
     if source is None:
-        guess = difflib.get_close_matches(record["source"], list(sources), n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        raise fail(f"unknown source id {record['source']!r}{hint}", "source")
-    population = Population(
-        age_from=age_from,
-        age_to=age_to,
+        raise fail(f"unknown source id {record['source'][:40]!r}", "source").with_suggestions(
+            suggest(record["source"], sources)
+        )
+    people = Population(
+        age_from=None if start is None else Age.of(start.value, start.unit).years,
+        age_to=None if end is None else Age.of(end.value, end.unit).years,
         sex=sex,  # type: ignore[arg-type]  # checked against _ROW_SEXES above
-        ethnicity=ethnicity,
-        description=_describe(age_from, age_to, sex, ethnicity),
+        ethnicity=population,
+        description=_describe(start, end, sex, population),
+        start=start,
+        end=end,
     )
     reference = None
     if kind != "ethnic_variation":
         reference = ReferenceRange(
-            kind=kind,
+            kind=kind,  # type: ignore[arg-type]  # one of the limit kinds, checked above
             low=low,
             high=high,
-            population=population,
+            population=people,
             source=source,
-            note=record["note"],
+            note=record.get("note", ""),
+            analyte=analyte,
+            unit=unit,
+            name=name,
+            level=level,
         )
     return RangeRow(
         id=record["id"],
         line=line,
         analyte=analyte,
-        kind=kind,
-        population=population,
+        value_kind=value_kind,
+        kind=kind,  # type: ignore[arg-type]
+        name=name,
+        level=level,
+        population=people,
         low=low,
         high=high,
+        low_reference=low_reference,
+        high_reference=high_reference,
         source=source,
-        note=record["note"],
+        note=record.get("note", ""),
         reference=reference,
     )
 
@@ -638,15 +857,17 @@ def _parse_row(
 def load_table(path: str | os.PathLike[str], *, name: str | None = None) -> RangeTable:
     """Load and validate a range table file (a lab's own ranges, for instance).
 
-    Rows may cite the shipped sources and those of a ``sources.toml`` next to the
-    file. Any fault raises :class:`~cbc_ranges.errors.RangeTableError` naming the
-    file, the row and the field.
+    Rows may cite the sources of the data folders and those of a ``sources.toml``
+    next to the file. Any fault raises :class:`~cbc_ranges.errors.RangeTableError`
+    naming the file, the row and the field.
 
     >>> load_table("no/such/table.csv")
     Traceback (most recent call last):
     ...
     cbc_ranges.errors.RangeTableError: no/such/table.csv: no such file
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a text or a path, not {type(path).__name__}")
     file = Path(path)
     shown = os.fspath(path)
     text = _read(file, shown)
@@ -654,21 +875,14 @@ def load_table(path: str | os.PathLike[str], *, name: str | None = None) -> Rang
     sibling = file.with_name("sources.toml")
     if sibling.is_file():
         extra = read_sources(_read(sibling, str(sibling)), path=str(sibling))
-        for key, source in extra.items():
-            if key in sources and sources[key] != source.model_copy(
-                update={"kind": sources[key].kind}
-            ):
-                raise RangeTableError(
-                    f"source id {key!r} is already a shipped source with other details",
-                    path=str(sibling),
-                    field="id",
-                )
-            sources.setdefault(key, source)
+        _merge_sources(sources, extra, str(sibling))
     return parse_table(text, path=shown, name=name or file.stem, sources=sources)
 
 
 def _read(file: Path, shown: str) -> str:
     try:
+        if file.is_dir():
+            raise RangeTableError("is a folder, not a table file", path=shown)
         return file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise RangeTableError("no such file", path=shown) from None
@@ -678,52 +892,46 @@ def _read(file: Path, shown: str) -> str:
         raise RangeTableError(f"cannot be read ({error.strerror})", path=shown) from None
 
 
+def _table_files() -> dict[str, DataFile]:
+    """The range tables of the data folders by name (CSV files whose header is a table's)."""
+
+    def build() -> dict[str, DataFile]:
+        found: dict[str, DataFile] = {}
+        for file in find_files(suffix=".csv"):
+            try:
+                first = next(_records(file.read_text(), file.shown), None)
+            except RangeTableError:
+                first = None
+            if first is not None and {"id", "analyte", "kind"} <= {v.strip() for v in first[1]}:
+                found.setdefault(file.name[: -len(".csv")], file)
+        return found
+
+    return load("tables.files", build)
+
+
 def shipped_table_names() -> list[str]:
-    """The names of the tables shipped in ``ranges/`` (CSV files with a table header).
+    """The names of the tables in the data folders (CSV files with a table header).
 
     >>> shipped_table_names()
     ['documents']
     """
-    names = []
-    for entry in _data_folder().iterdir():
-        if entry.name.endswith(".csv"):
-            lines = _data_lines(entry.read_text(encoding="utf-8"))
-            first = next(lines, (0, ""))[1]
-            if first.replace(" ", "").startswith("id,analyte,kind,"):
-                names.append(entry.name[: -len(".csv")])
-    return sorted(names)
+    return sorted(_table_files())
 
 
-def _shipped_table(name: str) -> RangeTable:
-    table = _TABLES.get(name)
-    if table is None:
-        with _LOCK:
-            table = _TABLES.get(name)
-            if table is None:
-                table = parse_table(
-                    read_data_text(f"{name}.csv"),
-                    path=f"ranges/{name}.csv",
-                    name=name,
-                    sources=shipped_sources(),
-                )
-                _TABLES[name] = table
-    return table
+def _named_table(name: str) -> RangeTable:
+    def build() -> RangeTable:
+        file = _table_files()[name]
+        return parse_table(file.read_text(), path=file.shown, name=name, sources=shipped_sources())
 
-
-def _shipped_names() -> tuple[str, ...]:
-    global _NAMES
-    if _NAMES is None:
-        with _LOCK:
-            if _NAMES is None:
-                _NAMES = tuple(shipped_table_names())
-    return _NAMES
+    return load(f"tables.{name}", build)
 
 
 def get_table(table: RangeTable | str | os.PathLike[str] | None = None) -> RangeTable:
     """A range table: a loaded one as is, a shipped one by name, or a file by path.
 
-    ``None`` is the default table, ``documents``. A name that is neither a shipped
-    table nor an existing file raises :class:`~cbc_ranges.errors.RangeTableError`.
+    ``None`` is the default table, ``documents``. A name that is neither a known
+    table nor an existing file raises :class:`~cbc_ranges.errors.RangeTableError`;
+    anything else than these types is a :class:`TypeError`.
 
     >>> get_table().name, get_table("documents") is get_table()
     ('documents', True)
@@ -733,55 +941,37 @@ def get_table(table: RangeTable | str | os.PathLike[str] | None = None) -> Range
     cbc_ranges.errors.RangeTableError: documnets: no shipped table ... (did you mean 'documents'?)
     """
     if table is None:
-        found = _TABLES.get(DEFAULT_TABLE)
-        return found if found is not None else _shipped_table(DEFAULT_TABLE)
+        return _named_table(DEFAULT_TABLE)
     if isinstance(table, RangeTable):
         return table
     if isinstance(table, str):
-        found = _TABLES.get(table)
-        if found is not None:
-            return found
-        names = _shipped_names()
+        names = _table_files()
         if table in names:
-            return _shipped_table(table)
+            return _named_table(table)
         looks_like_a_name = not any(mark in table for mark in ("/", os.sep, "."))
         if looks_like_a_name and not Path(table).exists():
-            error = RangeTableError(
+            raise RangeTableError(
                 "no shipped table and no file of that name; shipped tables: " + ", ".join(names),
-                path=table,
-            )
-            error.suggestions = difflib.get_close_matches(table, names, n=1)
-            if error.suggestions:
-                error.args = (f"{error.args[0]} (did you mean {error.suggestions[0]!r}?)",)
-            raise error
+                path=table[:60],
+            ).with_suggestions(suggest(table, names) or suggest(table.lower(), names))
+    elif not isinstance(table, os.PathLike):
+        raise TypeError(
+            f"table must be a RangeTable, a table name, a path or None, not {type(table).__name__}"
+        )
     return load_table(table)
 
 
 # --- documentation ------------------------------------------------------------------------
 
 
-def format_number(value: float) -> str:
-    """A count or limit for text: at least one decimal, at most three, no trailing zeros.
-
-    >>> format_number(4.0), format_number(4.25), format_number(12.3456), format_number(250.0)
-    ('4.0', '4.25', '12.346', '250.0')
-    """
-    text = _NUMBER_TEXTS.get(value)
-    if text is None:
-        text = f"{value:.3f}".rstrip("0")
-        if text.endswith("."):
-            text += "0"
-        if len(_NUMBER_TEXTS) >= 8192:  # lab values repeat; keep the memo bounded
-            _NUMBER_TEXTS.clear()
-        _NUMBER_TEXTS[value] = text
-    return text
-
-
-_NUMBER_TEXTS: dict[float, str] = {}
-
-
-def _limit(value: float | None) -> str:
-    return "" if value is None else format_number(value)
+def _limit(row: RangeRow, which: Literal["low", "high"]) -> str:
+    value = row.low if which == "low" else row.high
+    reference = row.low_reference if which == "low" else row.high_reference
+    if reference is not None:
+        return reference
+    if value is None:
+        return "—"
+    return format_number(value)
 
 
 def render_markdown(table: RangeTable | None = None) -> str:
@@ -792,25 +982,31 @@ def render_markdown(table: RangeTable | None = None) -> str:
     """
     table = table or get_table()
     out = [f"# Range table `{table.name}`", ""]
-    if table is _TABLES.get(DEFAULT_TABLE):
+    if table is get_table():
         out += [
             "<!-- generated by `python -m cbc_ranges.ranges > docs/ranges.md`; do not edit -->",
             "",
         ]
     out += [
-        f"Loaded from `{table.path}`. Limits in 10⁹ cells/L (= 10³ cells/µL). Ages in years: "
-        "from inclusive, to exclusive. Reference intervals are inclusive at both ends; a "
-        "leukopenia threshold is strict (a count exactly at it is not below it). The file "
-        "format is described in `ranges/README.md`, the rules in `docs/interpretation.md`.",
+        f"Loaded from `{table.path}`. Limits in 10⁹ cells/L (= 10³ cells/µL), or in % of white "
+        "cells where the unit says so. Age bands: from inclusive, to exclusive, each edge "
+        "compared in its own unit. Reference intervals are inclusive at both ends; a decision "
+        "limit or grade band covers the values from `low` (inclusive) up to `high` "
+        "(exclusive), below `high` when only `high` is given, above `low` when only `low` is "
+        "given. The file format is described in `ranges/README.md`, the rules in "
+        "`docs/interpretation.md`.",
         "",
-        "| id | kind | population | low | high | source | note |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| id | analyte | kind | name / level | population | low | high | unit | source | note |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in table.rows:
+        named = " / ".join(part for part in (row.name, row.level) if part) or "—"
+        unit = "%" if row.value_kind == "percent" else "10⁹/L"
+        note = " ".join(row.note.replace("|", "/").split())
         out.append(
-            f"| `{row.id}` | {row.kind.replace('_', ' ')} | {row.population.description} | "
-            f"{_limit(row.low) or '—'} | {_limit(row.high) or '—'} | `{row.source.id}` | "
-            f"{row.note.replace('|', '/')} |"
+            f"| `{row.id}` | {row.analyte} | {row.kind.replace('_', ' ')} | {named} | "
+            f"{row.population.description} | {_limit(row, 'low')} | {_limit(row, 'high')} | "
+            f"{unit} | `{row.source.id}` | {note} |"
         )
     out += ["", "## Sources", "", "| id | title | publisher | date |", "| --- | --- | --- | --- |"]
     for source in table.cited_sources():
@@ -818,12 +1014,16 @@ def render_markdown(table: RangeTable | None = None) -> str:
             f"| `{source.id}` | {source.title} | {source.publisher} | {source.date or 'undated'} |"
         )
     if table.groups:
-        out += ["", "## Ethnicity groups", ""]
+        out += ["", "## Population groups", ""]
         for group, aliases in table.groups.items():
             spelled = ", ".join(f"“{alias}”" for alias in aliases) or "its own name only"
             out.append(f"- `{group}` ({table.group_labels[group]}): read from {spelled}")
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":  # pragma: no cover
+def _main() -> None:  # pragma: no cover - the docs generator
     sys.stdout.write(render_markdown(get_table(sys.argv[1] if len(sys.argv) > 1 else None)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()
