@@ -233,7 +233,14 @@ class Interpretation(_Frozen):
     text: str
 
     def to_fhir(self) -> dict[str, Any]:
-        """This result as a FHIR R4 ``Observation`` (a plain dict, JSON-ready)."""
-        from cbc_ranges.fhir import interpretation_to_fhir
+        """This result as a FHIR R4 ``Observation`` (a plain dict, JSON-ready).
 
-        return interpretation_to_fhir(self)
+        A convenience for ``cbc_ranges.formats.render("fhir", result)``: the format
+        registry loads the FHIR face by name on first use, so the models never
+        import it.
+        """
+        from cbc_ranges.formats import render
+
+        rendered = render("fhir", self)
+        assert isinstance(rendered, dict)
+        return rendered
