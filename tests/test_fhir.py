@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import math
 from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cbc_ranges import CBCError, FHIRError, ParseError, UnitError, from_fhir, interpret
@@ -677,6 +678,8 @@ def test_any_junk_in_any_field_gives_a_result_or_a_cbc_error(
 
 
 @settings(max_examples=200, deadline=None)
+@example(birth=dt.date(2024, 2, 29), days=365)  # 2025-02-28: one year
+@example(birth=dt.date(2024, 2, 29), days=364)  # 2025-02-27: not yet
 @given(
     birth=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2030, 12, 31)),
     days=st.integers(min_value=0, max_value=40_000),
@@ -689,7 +692,283 @@ def test_the_age_from_a_bundle_counts_completed_years(birth: dt.date, days: int)
     )
     age = from_fhir(bundle).person.age_years
     assert age is not None
-    completed = (
-        effective.year - birth.year - ((effective.month, effective.day) < (birth.month, birth.day))
-    )
+    # born 29 February: the year completes on 28 February in a common year (people.Age)
+    birthday = (birth.month, min(birth.day, 28 if birth.month == 2 else 31))
+    leap = effective.year % 4 == 0 and (effective.year % 100 != 0 or effective.year % 400 == 0)
+    if birth.month == 2 and birth.day == 29 and leap:
+        birthday = (2, 29)
+    completed = effective.year - birth.year - ((effective.month, effective.day) < birthday)
     assert completed <= age < completed + 1
+
+
+# ------------------------------------------------------------------ reliability
+
+
+def _deep(depth: int) -> Any:
+    nested: Any = 4.2
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        '{"resourceType": "Observation", "code": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    ],
+    ids=["arrays", "objects", "inside"],
+)
+def test_json_nested_too_deeply_is_a_fhir_error(text: str) -> None:
+    with pytest.raises(FHIRError, match="nested too deeply"):
+        from_fhir(text)
+
+
+@pytest.mark.parametrize("field", ["value", "comparator"])
+def test_a_deeply_nested_value_is_a_cbc_error_with_a_short_message(field: str) -> None:
+    resource = _observation(4.2)
+    resource["valueQuantity"][field] = _deep(5_000)
+    with pytest.raises(CBCError) as error:
+        from_fhir(resource, age=40)
+    assert len(str(error.value)) < 300
+
+
+def test_a_deeply_nested_unit_text_is_passed_over_for_the_code() -> None:
+    resource = _observation(4.2)
+    resource["valueQuantity"]["unit"] = _deep(5_000)
+    assert from_fhir(resource, age=40).count.value == 4.2
+
+
+def test_a_deeply_nested_code_and_subject_are_named_briefly() -> None:
+    resource = _observation()
+    resource["code"]["coding"][0]["code"] = _deep(5_000)
+    with pytest.raises(FHIRError, match="not a white blood cell count") as error:
+        from_fhir(resource)
+    assert len(str(error.value)) < 300
+    bundle = _bundle(
+        _observation(subject={"reference": _deep(5_000)}),
+        _patient(id=_deep(5_000)),
+        {"resourceType": "Patient", "id": "p2"},
+    )
+    with pytest.raises(FHIRError, match="2 Patients"):
+        from_fhir(bundle)
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_a_400_digit_value_is_a_fhir_error_not_an_overflow(as_text: bool) -> None:
+    resource: Any = _observation(int("9" * 400))
+    if as_text:
+        resource = json.dumps(resource)
+    with pytest.raises(FHIRError, match="too large"):
+        from_fhir(resource, age=40)
+
+
+def test_a_400_digit_value_integer_is_a_fhir_error() -> None:
+    resource = {k: v for k, v in _observation().items() if k != "valueQuantity"}
+    resource["valueInteger"] = 10**400
+    with pytest.raises(FHIRError, match="too large"):
+        from_fhir(resource, age=40)
+
+
+def test_a_number_json_cannot_even_read_is_a_fhir_error() -> None:
+    text = json.dumps(_observation(1)).replace('"value": 1', '"value": ' + "9" * 5000)
+    with pytest.raises(FHIRError, match="not FHIR JSON"):
+        from_fhir(text)
+
+
+def test_1e400_in_json_is_infinite_and_refused() -> None:
+    text = json.dumps(_observation(1)).replace('"value": 1', '"value": 1e400')
+    with pytest.raises(CBCError):
+        from_fhir(text, age=40)
+
+
+def test_a_birth_month_in_the_last_month_python_has_is_an_age_or_a_fhir_error() -> None:
+    # was: ValueError: year 10000 is out of range (the end of December was the next 1 January)
+    bundle = _bundle(_observation(effectiveDateTime="9999-12-31"), _patient(birthDate="9999-12"))
+    try:
+        result = from_fhir(bundle)
+    except FHIRError as error:
+        assert "9999-12-31" in str(error)
+    else:
+        assert result.person.age_years == 0
+
+
+@pytest.mark.parametrize(
+    ("birth", "effective"),
+    [
+        ("9999", "9999-06-01"),
+        ("9999-01-01", "9999-12-31"),
+        ("0001-01-01", "0001-01-02"),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_give_an_age(birth: str, effective: str) -> None:
+    bundle = _bundle(_observation(effectiveDateTime=effective), _patient(birthDate=birth))
+    age = from_fhir(bundle).person.age_years
+    assert age is not None and 0 <= age <= 1
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("birthDate", "10000-01-01"),  # was read as the year 1000
+        ("birthDate", "0000-01-01"),
+        ("birthDate", "2024-02-30"),
+        ("birthDate", "2024-13"),
+        ("birthDate", "2024-01-0812"),
+        ("birthDate", "２０２４-01-01"),  # fullwidth digits: not a FHIR date
+        ("effectiveDateTime", "99999-01-01T00:00:00Z"),
+        ("effectiveDateTime", "2024-00-01"),
+    ],
+)
+def test_a_date_python_cannot_represent_or_fhir_does_not_allow_is_a_fhir_error(
+    field: str, text: str
+) -> None:
+    observation = _observation(effectiveDateTime="2026-01-01")
+    patient = _patient(birthDate="2000-01-01")
+    (patient if field == "birthDate" else observation)[field] = text
+    with pytest.raises(FHIRError, match=field):
+        from_fhir(_bundle(observation, patient))
+
+
+@pytest.mark.parametrize("junk", [5, 4.2, None, ["a list"], object()])
+def test_a_wrong_python_type_is_a_type_error_naming_the_parameter(junk: Any) -> None:
+    with pytest.raises(TypeError, match=r"'observation' must be a dict, JSON text .*model_dump"):
+        from_fhir(junk)
+
+
+def test_the_code_wins_over_a_unit_text_1000_times_apart_with_a_warning() -> None:
+    resource = _observation(4.2, "/uL", code="10*3/uL")
+    result = from_fhir(resource, age=40, sex="female")
+    assert result.count.value == pytest.approx(4.2)
+    (warning,) = [w for w in result.warnings if "disagree" in w]
+    assert "'10*3/uL'" in warning and "'/uL'" in warning and "1,000" in warning
+    assert "UCUM code was used" in warning
+
+
+@pytest.mark.parametrize(("code", "unit"), [("10*3/uL", "K/uL"), ("/uL", "cells/uL")])
+def test_a_code_and_unit_text_that_agree_give_no_warning(code: str, unit: str) -> None:
+    result = from_fhir(_observation(4.2 if "3" in code else 4200, unit, code=code), age=40)
+    assert not [w for w in result.warnings if "disagree" in w]
+
+
+def test_a_unit_text_in_words_is_not_compared() -> None:
+    resource = _observation(4200, "cells per microlitre of blood", code="/uL")
+    assert not [w for w in from_fhir(resource, age=40).warnings if "disagree" in w]
+
+
+@pytest.mark.parametrize(
+    ("fields", "words", "after"),
+    [
+        ({"deceasedBoolean": True}, "recorded as deceased", False),
+        ({"deceasedDateTime": "2025-03-01"}, "deceasedDateTime 2025-03-01", True),
+        ({"deceasedDateTime": "2026-02-01T10:00:00Z"}, "deceasedDateTime 2026-02-01", False),
+        ({"deceasedDateTime": "not a date"}, "recorded as deceased", False),
+    ],
+)
+def test_a_deceased_patient_gives_a_warning(
+    fields: dict[str, Any], words: str, after: bool
+) -> None:
+    bundle = _bundle(
+        _observation(effectiveDateTime="2026-01-01"),
+        _patient(gender="female", birthDate="1980-01-01", **fields),
+    )
+    result = from_fhir(bundle)
+    (warning,) = [w for w in result.warnings if "deceased" in w]
+    assert words in warning
+    assert ("dated after the death" in warning) == after
+
+
+def test_a_living_patient_gives_no_deceased_warning() -> None:
+    bundle = _bundle(
+        _observation(effectiveDateTime="2026-01-01"),
+        _patient(birthDate="1980-01-01", deceasedBoolean=False),
+    )
+    assert not [w for w in from_fhir(bundle).warnings if "deceased" in w]
+
+
+def test_a_child_seen_7_days_after_birth_gets_the_range_of_7_days() -> None:
+    bundle = _bundle(
+        _observation(12.0, effectiveDateTime="2024-01-08"), _patient(birthDate="2024-01-01")
+    )
+    from_dates = from_fhir(bundle)
+    spoken = interpret("12.0", "10*9/L", age="7 days")
+    assert from_dates.reference is not None
+    assert from_dates.reference == spoken.reference
+    assert (from_dates.flag, from_dates.leukopenia_threshold) == (
+        spoken.flag,
+        spoken.leukopenia_threshold,
+    )
+    assert from_dates.person.age_years == pytest.approx(spoken.person.age_years, abs=0.01)
+
+
+def _finite_or_not() -> st.SearchStrategy[float]:
+    return st.floats(allow_nan=True, allow_infinity=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    value=_finite_or_not(),
+    low=st.none() | _finite_or_not(),
+    high=st.none() | _finite_or_not(),
+    age_from=st.none() | _finite_or_not(),
+    age_to=st.none() | _finite_or_not(),
+)
+def test_to_fhir_is_always_strict_json(
+    value: float, low: float | None, high: float | None, age_from: float | None,
+    age_to: float | None,
+) -> None:  # fmt: skip
+    reference = ReferenceRange(
+        low=low, high=high, population=Population(age_from=age_from, age_to=age_to), source=SOURCE
+    )
+    result = _hand_built(
+        value, flag="indeterminate", code=None, leukopenia=None, reference=reference
+    )
+    resource = result.to_fhir()
+    text = json.dumps(resource, allow_nan=False)  # raises on NaN or infinity
+    observation = _validate(resource)
+    if math.isfinite(value):
+        assert float(observation.valueQuantity.value) == pytest.approx(value, rel=1e-11)
+    else:
+        assert observation.valueQuantity is None
+        assert observation.dataAbsentReason.coding[0].code in text
+
+
+_hostile = st.one_of(
+    st.integers(min_value=-(10**500), max_value=10**500),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["9999-12", "9999", "10000-01-01", "0000", "2024-02-30", "2024-13", "２０２４", "T"]
+    ),
+    st.builds(_deep, st.integers(min_value=1, max_value=3_000)),
+    st.none(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    observation_field=st.sampled_from(
+        ["effectiveDateTime", "issued", "status", "valueQuantity", "subject", "code"]
+    ),
+    observation_junk=_hostile,
+    patient=st.dictionaries(
+        st.sampled_from(["birthDate", "gender", "deceasedBoolean", "deceasedDateTime", "id"]),
+        _hostile,
+        max_size=3,
+    ),
+    value=_hostile,
+)
+def test_hostile_content_gives_a_result_or_a_cbc_error(
+    observation_field: str, observation_junk: Any, patient: dict[str, Any], value: Any
+) -> None:
+    observation = _observation(value, effectiveDateTime="2026-01-01")
+    observation[observation_field] = observation_junk
+    bundle = _bundle(observation, {"resourceType": "Patient", **patient})
+    try:
+        result = from_fhir(bundle)
+    except CBCError as error:
+        assert len(str(error)) < 1_000
+    else:
+        json.dumps(result.to_fhir(), allow_nan=False)

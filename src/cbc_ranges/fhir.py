@@ -70,7 +70,7 @@ _REFUSED_STATUSES = {"entered-in-error", "cancelled"}
 _PROVISIONAL_STATUSES = {"registered", "preliminary", "unknown"}
 
 # a FHIR date, or the date part of a dateTime/instant: nothing but a time may follow
-_FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?=T|$)")
+_FHIR_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?=T|$)", re.ASCII)
 
 
 # ---------------------------------------------------------------------------- in
@@ -504,7 +504,14 @@ def _age_from_dates(
         raise FHIRError(
             f"the observation date {on} is before the birth date {birth}", raw=birth_text
         )
-    return Age.between(birth, on)
+    try:
+        return Age.between(birth, on)
+    except ArithmeticError:  # a month that would end after 9999-12-31
+        raise FHIRError(
+            f"the age from the birth date {birth} to {on} cannot be worked out: "
+            "the dates are too close to the end of the calendar (9999-12-31)",
+            raw=birth_text,
+        ) from None
 
 
 def _is_wbc(observation: Mapping[str, Any]) -> bool:
