@@ -108,7 +108,7 @@ class _Groups:
     """The work done once per distinct key, the same for pandas and polars.
 
     The row engine's three steps: :meth:`counts` parses each distinct (value,
-    unit) pair and numbers the distinct counts they read as; :meth:`classes`
+    unit) pair and numbers the distinct counts they read as; :meth:`class_numbers`
     reduces each distinct (age, sex, ethnicity) triple to the number of its
     person class; :meth:`results` combines one parsed cell with one class per
     distinct (count, class) pair.

@@ -50,7 +50,16 @@ from cbc_ranges.models import (
 from cbc_ranges.people import Age, match_ethnicity, parse_sex, read_age, sex_is_recognised
 from cbc_ranges.ranges import BoundedCache, RangeRow, RangeTable, Selection, get_table
 
-__all__ = ["Assessment", "Prepared", "assess", "interpret", "interpret_count", "prepare"]
+__all__ = [
+    "Assessment",
+    "Prepared",
+    "assess",
+    "interpret",
+    "interpret_count",
+    "prepare",
+    "read_value",
+    "straddle_warning",
+]
 
 # how many distinct people (age, sex, ethnicity inputs) a table remembers per analyte
 _PEOPLE_CACHE_SIZE = 1 << 14
@@ -140,13 +149,27 @@ def interpret(
     'indeterminate'
     """
     found = get_analyte(analyte)
-    count = _parse(value, unit, found)
+    count = read_value(value, unit, analyte=found)
     return interpret_count(count, analyte=found, age=age, sex=sex, ethnicity=ethnicity, table=table)
 
 
-def _parse(value: str | int | float, unit: str | None, analyte: Analyte) -> Count:
+def read_value(
+    value: str | int | float,
+    unit: str | None = None,
+    *,
+    analyte: str | Analyte = "wbc",
+    decimal_comma: bool | None = None,
+) -> Count:
+    """A value of an analyte read: a percentage when the unit is ``%``, else a count.
+
+    >>> read_value("58 %", analyte="neutrophils").unit
+    '%'
+    >>> read_value("2.4", "K/uL", analyte="ANC").value
+    2.4
+    """
     from cbc_ranges import count as counts
 
+    analyte = get_analyte(analyte)
     text = value if isinstance(value, str) else ""
     if (unit is not None and isinstance(unit, str) and unit.strip() == "%") or (
         unit is None and text.rstrip().endswith("%")
@@ -160,8 +183,18 @@ def _parse(value: str | int | float, unit: str | None, analyte: Analyte) -> Coun
                 raw=value,
                 unit="%",
             )
-        return counts.parse_percentage(value, unit)
-    return counts.parse_count(value, unit, plausible_range=analyte.plausible)
+        return counts.parse_percentage(value, unit, decimal_comma=decimal_comma)
+    return counts.parse_count(
+        value, unit, decimal_comma=decimal_comma, plausible_range=analyte.plausible
+    )
+
+
+def straddle_warning(value_text: str) -> str:
+    """The warning of a censored value that lies on both sides of a limit of its range."""
+    return (
+        f"the reported bound {value_text} lies on both sides of a limit of the reference "
+        "range, so it was not flagged"
+    )
 
 
 def interpret_count(
@@ -208,10 +241,7 @@ def interpret_count(
     )
     warnings = [*count.warnings, *prepared.warnings]
     if flag == "indeterminate" and prepared.reference is not None:
-        warnings.append(
-            f"the reported bound {value_text} lies on both sides of a limit of the reference "
-            "range, so it was not flagged"
-        )
+        warnings.append(straddle_warning(value_text))
     return _assemble(
         {
             "analyte": prepared.analyte.id,

@@ -12,21 +12,20 @@ two or three sexes. The interpreter therefore works in three cached steps:
 
 * **parse**: (value text, unit text) -> a :class:`ParsedCell`, the count read
   by :func:`~cbc_ranges.count.parse_count` or the error it raised;
-* **person**: (age, sex, ethnicity) text -> a :class:`PersonClass`, what
-  :func:`~cbc_ranges.interpretation.interpret_count` decides from the person alone
-  (the reference interval, the leukopenia threshold, the person-level
-  warnings) or the error the person's cells raise. People who share all of it
-  share one class object, because the output columns never show the exact age;
+* **person**: (age, sex, ethnicity) text -> a :class:`PersonClass`: what
+  :func:`~cbc_ranges.interpretation.prepare` decides from the person alone (the
+  rows that apply and the person-level warnings), or the error the person's
+  cells raise. People who share all of it share one class object, because the
+  output columns never show the exact age;
 * **combine**: (parsed cell, person class) -> the finished row entry, kept in a
   dict on the parsed cell, keyed by the class object.
 
 On top of these, :meth:`RowInterpreter.lookup` caches the whole raw tuple. A
-combine miss flags the count with :mod:`cbc_ranges.classify`, exactly as
-``interpret_count`` does; an :class:`~cbc_ranges.models.Interpretation` is built
-only for the rare censored count that straddles a limit, whose warning quotes
-the value. Every cache is a plain dict that is emptied when it reaches its bound,
-so memory stays flat on files of any length; cached entries are immutable and
-stored only when complete, so an interpreter can be shared between threads.
+combine miss calls :func:`~cbc_ranges.interpretation.assess`, the step
+``interpret_count`` calls: there is one interpretation step, not a copy. Every
+cache is a :class:`~cbc_ranges.ranges.BoundedCache`, emptied when it reaches its
+bound, so memory stays flat on files of any length; cached entries are immutable
+and stored only when complete, so an interpreter can be shared between threads.
 Read more in ``docs/batch.md``.
 
 >>> RESULT_COLUMNS[:3]
@@ -37,14 +36,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from cbc_ranges.classify import below_threshold, code_for, flag_for
+from cbc_ranges.analytes import ValueKind
+from cbc_ranges.classify import CODES
 from cbc_ranges.errors import CBCError
+from cbc_ranges.interpretation import Prepared, assess, prepare, read_value, straddle_warning
 from cbc_ranges.models import Count, Flag
-
-if TYPE_CHECKING:
-    from cbc_ranges.ranges import RangeTable
+from cbc_ranges.models import format_number as _format
+from cbc_ranges.ranges import BoundedCache, RangeTable, get_table
 
 __all__ = [
     "CATEGORIES",
@@ -85,9 +85,6 @@ CATEGORIES: tuple[str, ...] = ("low", "normal", "high", "indeterminate", "error"
 _CATEGORY: dict[str | None, int] = {flag: i for i, flag in enumerate(CATEGORIES)}
 _CATEGORY[None] = _CATEGORY["error"]
 _ERROR = _CATEGORY["error"]
-
-# the count a person class is probed with: any plain value gives the same person-level answers
-_PROBE = Count(value=5.0, unit="10*9/L", unit_text="10^9/L", raw="5.0")
 
 # the error of a row whose value cell is empty
 _NO_VALUE = "no WBC value in this row"
@@ -189,7 +186,7 @@ class Outcome(NamedTuple):
 
 
 def format_number(value: float, decimal_separator: str = ".") -> str:
-    """A count or limit as short text: at most 6 decimals, no float noise, no exponent.
+    """A count or limit as a cell: at most 6 decimals, no float noise, no exponent.
 
     >>> format_number(4.300000000000001)
     '4.3'
@@ -198,14 +195,7 @@ def format_number(value: float, decimal_separator: str = ".") -> str:
     >>> format_number(4.25, ",")
     '4,25'
     """
-    text = repr(round(value, 6))
-    if "e" in text or "n" in text:  # huge, tiny or not finite: spell it out plainly
-        text = f"{value:.6f}".rstrip("0").rstrip(".") if math.isfinite(value) else text
-    elif text.endswith(".0"):
-        text = text[:-2]
-    if text == "-0":
-        text = "0"
-    return text if decimal_separator == "." else text.replace(".", decimal_separator)
+    return _format(value, places=6, keep_one=False, decimal_separator=decimal_separator)
 
 
 def plain_cell(value: object) -> str | int | float | None:
@@ -268,75 +258,45 @@ class ParsedCell(dict["PersonClass", Entry]):
 class PersonClass:
     """What the output of a row can show of its person, shared by everyone it applies to.
 
-    ``age``, ``sex`` and ``ethnicity`` are the inputs of the first person seen
-    in the class; ``error`` is set when the person's cells cannot be read.
-    Compared and hashed by identity: one object per class.
+    ``prepared`` is what :func:`~cbc_ranges.interpretation.prepare` decided for
+    the first person seen in the class (``None`` with ``error`` set when the
+    person's cells cannot be read). Compared and hashed by identity: one object
+    per class.
     """
 
     __slots__ = (
-        "age",
         "error",
-        "ethnicity",
         "has_reference",
         "high",
         "low",
         "outcomes",
-        "sex",
+        "prepared",
         "source",
-        "threshold",
         "warnings",
     )
 
-    def __init__(
-        self,
-        *,
-        age: str | int | float | None,
-        sex: str | None,
-        ethnicity: str | None,
-        error: str | None = None,
-        has_reference: bool = False,
-        low: float | None = None,
-        high: float | None = None,
-        threshold: float | None = None,
-        source: str | None = None,
-        warnings: tuple[str, ...] = (),
-    ) -> None:
-        self.age = age
-        self.sex = sex
-        self.ethnicity = ethnicity
+    def __init__(self, prepared: Prepared | None, error: str | None = None) -> None:
+        self.prepared = prepared
         self.error = error
-        self.has_reference = has_reference
-        self.low = low
-        self.high = high
-        self.threshold = threshold
-        self.source = source
-        self.warnings = warnings
+        reference = None if prepared is None else prepared.reference
+        self.has_reference = reference is not None
+        self.low = None if reference is None else reference.low
+        self.high = None if reference is None else reference.high
+        self.source = None if reference is None else reference.source.id
+        self.warnings = () if prepared is None else tuple(_one_line(w) for w in prepared.warnings)
         # (flag, leukopenia, count warnings) -> what every such count gets
-        self.outcomes: dict[Hashable, Outcome] = {}
-
-
-class _Bounded(dict[Hashable, object]):
-    """A dict that empties itself when full: flat memory, no bookkeeping per hit."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def put(self, key: Hashable, value: object) -> None:
-        if len(self) >= self.size:
-            self.clear()  # cheaper than LRU bookkeeping, and results repeat anyway
-        self[key] = value
+        self.outcomes = BoundedCache(_CLASS_LIMIT)
 
 
 class RowInterpreter:
     """Interpret raw lab cells into ``wbc_*`` result cells, caching per key.
 
     ``table`` is a :class:`~cbc_ranges.ranges.RangeTable`, the name of one, or
-    None for the default table. ``default_unit`` is used when the unit cell is
-    empty and the value cell holds no unit. ``decimal_comma`` is passed to
-    :func:`~cbc_ranges.count.parse_count` (True for ``;`` files).
-    ``decimal_separator`` is the one written in the output number cells.
-    A bad ``default_unit`` or table raises here, not on every row.
+    None for the default table; ``analyte`` the analyte the value cells hold.
+    ``default_unit`` is used when the unit cell is empty and the value cell holds
+    no unit. ``decimal_comma`` is passed to :func:`~cbc_ranges.count.parse_count`
+    (True for ``;`` files). ``decimal_separator`` is the one written in the output
+    number cells. A bad ``default_unit`` or table raises here, not on every row.
 
     >>> rows = RowInterpreter()
     >>> rows.cells("4.2", "K/uL", "40", "female")[:3]
@@ -353,21 +313,21 @@ class RowInterpreter:
         decimal_comma: bool | None = None,
         decimal_separator: str = ".",
         cache_size: int = 1 << 15,
+        analyte: str = "wbc",
     ) -> None:
-        from cbc_ranges.count import parse_count
-        from cbc_ranges.ranges import get_table
+        from cbc_ranges.analytes import get_analyte
 
         self.table = get_table(table)
+        self.analyte = get_analyte(analyte)
         self.default_unit = default_unit or None
         self.decimal_comma = decimal_comma
         self.decimal_separator = decimal_separator
         if self.default_unit is not None:
-            parse_count("1", self.default_unit)  # a bad default unit fails here, not per row
-        self._rows = _Bounded(cache_size)
-        self._parses = _Bounded(cache_size)
-        self._persons = _Bounded(cache_size)
-        self._classes: dict[Hashable, PersonClass] = {}
-        self._known: dict[Hashable, PersonClass] = {}
+            read_value("1", self.default_unit, analyte=self.analyte)  # fails here, not per row
+        self._rows = BoundedCache(cache_size)
+        self._parses = BoundedCache(cache_size)
+        self._persons = BoundedCache(cache_size)
+        self._classes = BoundedCache(_CLASS_LIMIT)
 
     # -- the whole row -------------------------------------------------------------------
 
@@ -399,9 +359,10 @@ class RowInterpreter:
         key = (value, unit, age, sex, ethnicity)
         found = self._rows.get(key)
         if found is None:
-            found = self.combine(self.parse(value, unit), self.person(age, sex, ethnicity))
-            self._rows.put(key, found)
-        return found  # type: ignore[return-value]
+            found = self._rows.put(
+                key, self.combine(self.parse(value, unit), self.person(age, sex, ethnicity))
+            )
+        return found  # type: ignore[no-any-return]
 
     def result(
         self,
@@ -439,7 +400,7 @@ class RowInterpreter:
         'low'
         >>> rows.clear()
         """
-        for cache in (self._rows, self._parses, self._persons, self._classes, self._known):
+        for cache in (self._rows, self._parses, self._persons, self._classes):
             cache.clear()
 
     # -- the three steps -----------------------------------------------------------------
@@ -456,9 +417,8 @@ class RowInterpreter:
         key = (value, unit)
         found = self._parses.get(key)
         if found is None:
-            found = self._parse(value, unit)
-            self._parses.put(key, found)
-        return found  # type: ignore[return-value]
+            found = self._parses.put(key, self._parse(value, unit))
+        return found  # type: ignore[no-any-return]
 
     def person(
         self,
@@ -479,15 +439,14 @@ class RowInterpreter:
         key = (age, sex, ethnicity)
         found = self._persons.get(key)
         if found is None:
-            found = self._person(age, sex, ethnicity)
-            self._persons.put(key, found)
-        return found  # type: ignore[return-value]
+            found = self._persons.put(key, self._person(age, sex, ethnicity))
+        return found  # type: ignore[no-any-return]
 
     def outcome(self, parsed: ParsedCell, person: PersonClass) -> Outcome:
         """The :class:`Outcome` of a parsed cell for a person class: flags, no result model.
 
-        Two comparisons and a dict look-up on the class; what the CSV batch calls
-        once per distinct (cell, class) pair.
+        One :func:`~cbc_ranges.interpretation.assess` and a dict look-up on the
+        class; what the CSV batch calls once per distinct (cell, class) pair.
 
         >>> rows = RowInterpreter()
         >>> outcome = rows.outcome(rows.parse("3.2", "K/uL"), rows.person("40", "F"))
@@ -499,25 +458,20 @@ class RowInterpreter:
         if person.error is not None:
             return self._failed(person.error)
         count = parsed.count
-        assert count is not None
-        value, comparator = count.value, count.comparator
-        flag: Flag = (
-            flag_for(value, comparator, person.low, person.high)
-            if person.has_reference
-            else "indeterminate"
-        )
+        prepared = person.prepared
+        assert count is not None and prepared is not None
+        assessment = assess(count.value, count.comparator, prepared)
+        flag, leukopenia = assessment.flag, assessment.leukopenia
+        warnings = parsed.warnings
         if flag == "indeterminate" and person.has_reference:
-            entry = self._interpreted(count, person)  # its warning quotes the value
-            return Outcome(entry.tail, entry.category, entry.result)
-        leukopenia = below_threshold(value, comparator, person.threshold)
-        key = (flag, leukopenia, parsed.warnings)
+            # the warning quotes the value, so this outcome is the count's own
+            straddle = straddle_warning(parsed.value_text.replace(self.decimal_separator, "."))
+            return self._outcome(person, flag, leukopenia, warnings, (straddle,))
+        key = (flag, leukopenia, warnings)
         found = person.outcomes.get(key)
         if found is None:
-            found = self._outcome(person, flag, leukopenia, parsed.warnings)
-            if len(person.outcomes) >= _CLASS_LIMIT:
-                person.outcomes.clear()
-            person.outcomes[key] = found
-        return found
+            found = person.outcomes.put(key, self._outcome(person, flag, leukopenia, warnings))
+        return found  # type: ignore[no-any-return]
 
     def combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
         """The finished entry of a parsed cell for a person class (cached on the cell).
@@ -536,115 +490,56 @@ class RowInterpreter:
 
     # -- what a miss costs ---------------------------------------------------------------
 
-    def _entry(self, result: RowResult) -> Entry:
-        cells = result.cells(self.decimal_separator)
-        return Entry(cells, _CATEGORY[result.flag], result, cells[1:])
-
     def _parse(self, value: str | int | float | None, unit: str | None) -> ParsedCell:
-        from cbc_ranges.count import parse_count
-
         if _blank(value):
             return ParsedCell(None, _NO_VALUE, "")
         assert value is not None
         unit = unit.strip() if unit else ""
         try:
-            count = parse_count(value, unit or self.default_unit, decimal_comma=self.decimal_comma)
+            count = read_value(
+                value,
+                unit or self.default_unit,
+                analyte=self.analyte,
+                decimal_comma=self.decimal_comma,
+            )
         except CBCError as error:
             return ParsedCell(None, _one_line(str(error)), "")
         except Exception as error:  # a parser bug must not stop a million-row file
             message = f"could not read this value ({type(error).__name__}: {error})"
-            return ParsedCell(None, _one_line(message), "")
+            return ParsedCell(None, _one_line(message)[:200], "")
         text = (count.comparator or "") + format_number(count.value, self.decimal_separator)
         return ParsedCell(count, None, text)
 
     def _person(
         self, age: str | int | float | None, sex: str | None, ethnicity: str | None
     ) -> PersonClass:
-        """The class of a person: found from the inputs read, else probed with interpret_count."""
+        """The class of a person: what prepare() decides, shared by identical outcomes."""
         age = None if _blank(age) else age
         sex = None if _blank(sex) else sex
         ethnicity = None if _blank(ethnicity) else ethnicity
+        value_kind: ValueKind = "count"
         try:
-            known_key = self._known_key(age, sex, ethnicity)
-        except Exception:
-            known_key = None  # the probe below says what is wrong with this person
-        if known_key is not None:
-            found = self._known.get(known_key)
-            if found is not None:
-                return found
-        made = self._probe(age, sex, ethnicity)
-        if known_key is not None:
-            if len(self._known) >= _CLASS_LIMIT:
-                self._known.clear()
-            self._known[known_key] = made
-        return made
-
-    def _known_key(
-        self, age: str | int | float | None, sex: str | None, ethnicity: str | None
-    ) -> Hashable:
-        """What interpret_count reads of a person: people with the same key share a class.
-
-        The rows the table selects, the age group (unknown, child or adult),
-        the sex read, a sex spelling it does not recognise (its warning quotes
-        it) and the ethnicity group. Reading these costs microseconds, a probe
-        (with its explanation text) a good deal more.
-        """
-        from cbc_ranges.people import (
-            ADULT_AGE,
-            match_ethnicity,
-            parse_age,
-            parse_sex,
-            sex_is_recognised,
-        )
-
-        years = parse_age(age)
-        sex_read = parse_sex(sex)
-        group = match_ethnicity(ethnicity, self.table.groups) if ethnicity else None
-        selection = self.table.select(age_years=years, sex=sex_read, ethnicity=group)
-        band = "unknown" if years is None else "child" if years < ADULT_AGE else "adult"
-        odd_sex = sex if sex is not None and not sex_is_recognised(sex) else None
-        rows = (id(selection.reference), id(selection.threshold), id(selection.variation))
-        return (rows, band, sex_read, odd_sex, group)
-
-    def _probe(
-        self, age: str | int | float | None, sex: str | None, ethnicity: str | None
-    ) -> PersonClass:
-        """Ask interpret_count what it decides from the person alone."""
-        from cbc_ranges.interpretation import interpret_count
-
-        try:
-            probe = interpret_count(_PROBE, age=age, sex=sex, ethnicity=ethnicity, table=self.table)
+            prepared = prepare(self.table, self.analyte, value_kind, age, sex, ethnicity)
         except Exception as error:
             message = (
                 str(error) if isinstance(error, CBCError) else f"{type(error).__name__}: {error}"
             )
             signature: Hashable = ("error", _one_line(message))
-            made = PersonClass(age=age, sex=sex, ethnicity=ethnicity, error=_one_line(message))
+            made = PersonClass(None, error=_one_line(message))
         else:
-            reference = probe.reference
-            threshold = probe.leukopenia_threshold
             # everything of the person that the output or a later warning can depend on
+            selection = prepared.selection
             signature = (
-                reference,
-                None if threshold is None else threshold.low,
-                tuple(probe.warnings),
-                probe.person.sex,
-                probe.person.ethnicity,
+                id(selection.reference),
+                tuple(map(id, selection.limits)),
+                tuple(map(id, selection.grades)),
+                prepared.warnings,
             )
-            made = PersonClass(
-                age=age,
-                sex=sex,
-                ethnicity=ethnicity,
-                has_reference=reference is not None,
-                low=None if reference is None else reference.low,
-                high=None if reference is None else reference.high,
-                threshold=None if threshold is None else threshold.low,
-                source=None if reference is None else reference.source.id,
-                warnings=tuple(_one_line(w) for w in probe.warnings),
-            )
-        if len(self._classes) >= _CLASS_LIMIT:
-            self._classes.clear()  # old classes stay valid where they are still cached
-        return self._classes.setdefault(signature, made)
+            made = PersonClass(prepared)
+        found = self._classes.get(signature)
+        if found is None:
+            found = self._classes.put(signature, made)
+        return found  # type: ignore[no-any-return]
 
     def _combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
         tail, category, shape = self.outcome(parsed, person)
@@ -666,13 +561,15 @@ class RowInterpreter:
         flag: Flag,
         leukopenia: bool | None,
         count_warnings: tuple[str, ...],
+        value_warnings: tuple[str, ...] = (),
     ) -> Outcome:
         """What every count with this flag, leukopenia and warnings gets for a person class."""
-        warnings = tuple(dict.fromkeys((*count_warnings, *person.warnings)))  # no repeats
+        # no repeats; in the order interpret() gives them
+        warnings = tuple(dict.fromkeys((*count_warnings, *person.warnings, *value_warnings)))
         shape = RowResult(
             value=None,
             flag=flag,
-            code=code_for(flag),
+            code=CODES[flag],
             leukopenia=leukopenia,
             ref_low=person.low,
             ref_high=person.high,
@@ -680,31 +577,3 @@ class RowInterpreter:
             warnings=warnings,
         )
         return Outcome(shape.cells(self.decimal_separator)[1:], _CATEGORY[flag], shape)
-
-    def _interpreted(self, count: Count, person: PersonClass) -> Entry:
-        from cbc_ranges.interpretation import interpret_count
-
-        try:
-            found = interpret_count(
-                count, age=person.age, sex=person.sex, ethnicity=person.ethnicity, table=self.table
-            )
-        except Exception as error:
-            message = (
-                str(error) if isinstance(error, CBCError) else f"{type(error).__name__}: {error}"
-            )
-            return self._entry(RowResult(error=_one_line(message)))
-        warnings = dict.fromkeys(_one_line(w) for w in found.warnings)
-        reference = found.reference
-        return self._entry(
-            RowResult(
-                value=found.count.value,
-                comparator=found.count.comparator,
-                flag=found.flag,
-                code=found.code,
-                leukopenia=found.leukopenia,
-                ref_low=None if reference is None else reference.low,
-                ref_high=None if reference is None else reference.high,
-                source=None if reference is None else reference.source.id,
-                warnings=tuple(warnings),
-            )
-        )
