@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cbc_ranges import batch
+from cbc_ranges.batch import command, writers
 from cbc_ranges.batch import BatchSummary, check_csv, detect_columns
+from cbc_ranges.batch.files import LEGACY_FALLBACK
 from cbc_ranges.errors import BatchError
 from cbc_ranges.rows import RESULT_COLUMNS, RowInterpreter
 
@@ -26,7 +28,10 @@ def run(data: bytes, **options: object) -> tuple[BatchSummary, list[list[str]], 
     out = io.BytesIO()
     summary = check_csv(io.BytesIO(data), out, **options)  # type: ignore[arg-type]
     raw = out.getvalue()
-    text = raw.decode("utf-8-sig")
+    text = raw.decode(
+        "utf-8-sig" if summary.output_encoding.startswith("utf-8") else summary.output_encoding,
+        LEGACY_FALLBACK,
+    )
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=summary.delimiter))
     return summary, records, raw
 
@@ -38,7 +43,8 @@ def records_of(data: bytes, encoding: str = "utf-8-sig", delimiter: str = ",") -
 def assert_round_trip(data: bytes, records: list[list[str]], **read: str) -> None:
     """Same rows, same order, every input cell unchanged, nine result cells after them.
 
-    A row longer than the header keeps its extra cells after the result cells.
+    A short row is padded to the header's width; a row longer than the header
+    keeps its extra cells, and the result cells follow its last cell.
     """
     given_rows = [r for r in records_of(data, **read) if r]
     out_rows = [r for r in records if r]
@@ -47,8 +53,8 @@ def assert_round_trip(data: bytes, records: list[list[str]], **read: str) -> Non
     assert out_rows[0] == given_rows[0] + list(RESULT_COLUMNS)
     for before, after in zip(given_rows, out_rows, strict=True):
         assert len(after) == max(len(before), width) + N
-        assert after[: min(len(before), width)] == before[:width]
-        assert after[width + N :] == before[width:]
+        assert after[: len(before)] == before
+        assert after[len(before) : width] == [""] * (width - len(before))
 
 
 TEACHING = b"""id,age,sex,wbc,unit
@@ -350,7 +356,7 @@ class _SizedSource:
 
 def test_progress_line_shows_rate_and_eta_then_clears() -> None:
     stream = io.StringIO()
-    progress = batch._Progress(_SizedSource(), stream)  # type: ignore[arg-type]
+    progress = command._Progress(_SizedSource(), stream)  # type: ignore[arg-type]
     progress.show(5000, progress.started + 2.0)
     line = stream.getvalue()
     assert line.startswith("\r") and "5,000 rows" in line and "2,500 rows/s" in line
@@ -368,8 +374,8 @@ def test_caches_emptied_mid_file_give_the_same_output(monkeypatch: pytest.Monkey
                                             [b"K/uL", b"cells/uL", b""][n % 3]))  # fmt: skip
     data = b"\n".join(lines) + b"\n"
     _, roomy, _ = run(data)
-    monkeypatch.setattr(batch, "_FILL_LIMIT", 40)
-    monkeypatch.setattr(batch, "_ROW_CACHE_SIZE", 8)
+    monkeypatch.setattr(writers, "_FILL_LIMIT", 40)
+    monkeypatch.setattr(writers, "_ROW_CACHE_SIZE", 8)
     _, tight, _ = run(data)
     assert tight == roomy
 
@@ -385,7 +391,7 @@ def test_caches_that_start_afresh_give_the_same_output(
         lines.append(f"{i},{value},{unit},{(i * 7) % 90},{'FM'[i % 2]},{('', 'Black')[i % 5 == 0]}")
     data = ("\n".join(lines) + "\n").encode()
     _, expected, expected_bytes = run(data)
-    monkeypatch.setattr(batch, "_FILL_LIMIT", limit)
+    monkeypatch.setattr(writers, "_FILL_LIMIT", limit)
     summary, records, output = run(data)
     assert output == expected_bytes
     assert records == expected

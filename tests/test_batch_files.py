@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cbc_ranges.csvfiles import (
+from cbc_ranges.batch.files import (
     LEGACY_FALLBACK,
     SAMPLE_BYTES,
     atomic_output,

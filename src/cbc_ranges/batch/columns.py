@@ -1,0 +1,278 @@
+"""Column detection for the batch: which header holds the WBC value, unit, age, sex, ethnicity.
+
+Headers are compared after lower-casing and turning every run of spaces and
+punctuation into ``_``; a WBC header may carry the unit of its cells in brackets
+(``WBC (x10^9/L)``). ``--where`` conditions are read here too. The rules are
+listed in ``docs/batch.md`` (a test checks that every name below is there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from cbc_ranges.errors import BatchError
+
+__all__ = [
+    "COLUMN_NAMES",
+    "OPTIONS",
+    "ROLES",
+    "Columns",
+    "Role",
+    "detect_columns",
+    "find_column",
+    "where_filters",
+]
+
+
+Role = Literal["value", "unit", "age", "sex", "ethnicity"]
+
+#: the columns batch reads, in the order the interpreter takes them
+ROLES: tuple[Role, ...] = ("value", "unit", "age", "sex", "ethnicity")
+
+#: header names (normalised: lower case, runs of other characters as ``_``) per role.
+#: For the value, earlier tiers win over later ones; two matches in one tier are ambiguous.
+COLUMN_NAMES: Mapping[Role, tuple[frozenset[str], ...]] = {
+    "value": (
+        frozenset(
+            {
+                "wbc",
+                "wbcs",
+                "wbc_count",
+                "wbc_value",
+                "wbc_result",
+                "white_blood_cells",
+                "white_blood_cell_count",
+                "white_cell_count",
+                "white_count",
+                "wcc",
+                "leukocytes",
+                "leukocyte_count",
+                "leucocytes",
+                "leucocyte_count",
+                "leukozyten",
+                "leucocitos",
+                "leucócitos",
+                "globules_blancs",
+            }
+        ),
+        frozenset({"valuenum", "value_num", "numeric_value"}),
+        frozenset({"value", "result", "result_value", "wert", "valeur", "resultat", "résultat"}),
+    ),
+    "unit": (
+        frozenset(
+            {
+                "unit",
+                "units",
+                "valueuom",
+                "uom",
+                "unit_of_measure",
+                "units_of_measure",
+                "wbc_unit",
+                "wbc_units",
+                "einheit",
+                "unite",
+                "unité",
+                "unidad",
+                "unidade",
+            }
+        ),
+    ),
+    "age": (
+        frozenset(
+            {
+                "age",
+                "anchor_age",
+                "age_years",
+                "age_y",
+                "age_yrs",
+                "patient_age",
+                "age_at_test",
+                "age_at_collection",
+                "alter",
+                "âge",
+                "edad",
+                "idade",
+            }
+        ),
+    ),
+    "sex": (
+        frozenset(
+            {
+                "sex",
+                "gender",
+                "patient_sex",
+                "sex_at_birth",
+                "geschlecht",
+                "sexe",
+                "sexo",
+            }
+        ),
+    ),
+    "ethnicity": (
+        frozenset(
+            {
+                "ethnicity",
+                "ethnic_group",
+                "ethnic_origin",
+                "race",
+                "race_ethnicity",
+                "ethnicity_race",
+                "ancestry",
+                "ethnie",
+                "etnia",
+            }
+        ),
+    ),
+}
+
+OPTIONS = {
+    "value": "--value-col",
+    "unit": "--unit-col",
+    "age": "--age-col",
+    "sex": "--sex-col",
+    "ethnicity": "--ethnicity-col",
+}
+
+# "WBC (x10^9/L)", "Leukocytes [G/L]": a WBC header that carries the unit of its cells
+_HEADER_UNIT = re.compile(r"^\s*(?P<name>[^(\[]+?)\s*[(\[](?P<unit>[^)\]]+)[)\]]\s*$")
+
+
+def _normalise(header: str) -> str:
+    return re.sub(r"[\W_]+", "_", header.replace("\ufeff", "").strip().lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Columns:
+    index: dict[Role, int]
+    names: dict[Role, str]
+    header_unit: str | None
+    fallback: int | None = None  # MIMIC: the text ``value`` when ``valuenum`` is empty
+
+
+def find_column(header: Sequence[str], name: str, option: str) -> int:
+    """The index of a column named by the user: exact name first, then any case and spacing."""
+    exact = [i for i, h in enumerate(header) if h == name]
+    if len(exact) == 1:
+        return exact[0]
+    loose = [i for i, h in enumerate(header) if _normalise(h) == _normalise(name)]
+    if len(exact) > 1 or len(loose) > 1:
+        found = exact if len(exact) > 1 else loose
+        raise BatchError(
+            f"{option} {name!r} matches {len(found)} columns "
+            f"({', '.join(f'column {i + 1}' for i in found)})",
+            raw=name,
+        )
+    if loose:
+        return loose[0]
+    if name.isdigit() and 1 <= int(name) <= len(header):
+        return int(name) - 1  # a 1-based column number
+    raise BatchError(
+        f"{option} {name!r}: no such column; the header has "
+        + ", ".join(repr(h) for h in header[:40]),
+        raw=name,
+        suggestions=[h for h in header if _normalise(name) in _normalise(h)][:3],
+    )
+
+
+def detect_columns(
+    header: Sequence[str],
+    given: Mapping[str, str | None] | None = None,
+) -> dict[str, str | None]:
+    """The header chosen for each role (value, unit, age, sex, ethnicity), None when absent.
+
+    ``given`` maps a role to a header name the user chose (``""`` means "do
+    not use this column"). Raises :class:`~cbc_ranges.errors.BatchError` when
+    no value column is found or a role matches more than one column.
+
+    >>> detect_columns(["id", "Age", "Gender", "WBC", "Units"])
+    {'value': 'WBC', 'unit': 'Units', 'age': 'Age', 'sex': 'Gender', 'ethnicity': None}
+    >>> detect_columns(["itemid", "value", "valuenum", "valueuom"])["value"]
+    'valuenum'
+    """
+    columns = detect(header, dict(given or {}))
+    return {role: columns.names.get(role) for role in ROLES}
+
+
+def detect(header: Sequence[str], given: Mapping[str, str | None]) -> Columns:
+    index: dict[Role, int] = {}
+    for role in ROLES:
+        name = given.get(role)
+        if name:
+            index[role] = find_column(header, name, OPTIONS[role])
+    taken = set(index.values())
+    normalised = [_normalise(h) for h in header]
+    header_unit: str | None = None
+    for role in ROLES:
+        if role in index or given.get(role) == "":
+            continue
+        found: list[int] = []
+        for tier in COLUMN_NAMES[role]:
+            found = [i for i, h in enumerate(normalised) if h in tier and i not in taken]
+            if role == "value" and not found and tier is COLUMN_NAMES["value"][0]:
+                found = [i for i in _unit_headers(header) if i not in taken]
+            if found:
+                break
+        if len(found) > 1:
+            names = ", ".join(f"{header[i]!r} (column {i + 1})" for i in found)
+            raise BatchError(
+                f"more than one column could be the {role}: {names}; "
+                f"choose one with {OPTIONS[role]}",
+                raw=[header[i] for i in found],
+                suggestions=[header[i] for i in found],
+            )
+        if found:
+            index[role] = found[0]
+            taken.add(found[0])
+    if "value" not in index:
+        raise BatchError(
+            "no WBC value column found; expected a header such as 'wbc', 'leukocytes', "
+            "'valuenum' or 'value' (choose one with --value-col); the header has "
+            + (", ".join(repr(h) for h in header[:40]) or "no columns"),
+            raw=list(header),
+        )
+    match = _HEADER_UNIT.match(header[index["value"]])
+    if match:
+        header_unit = match.group("unit").strip()
+    chosen = {role: header[i] for role, i in index.items()}
+    fallback = None
+    if normalised[index["value"]] in COLUMN_NAMES["value"][1] and not given.get("value"):
+        texts = [i for i, h in enumerate(normalised) if h == "value" and i not in taken]
+        fallback = texts[0] if len(texts) == 1 else None
+    return Columns(index=index, names=chosen, header_unit=header_unit, fallback=fallback)
+
+
+def _unit_headers(header: Sequence[str]) -> list[int]:
+    """Columns such as ``WBC (x10^9/L)``: a WBC name followed by a unit in brackets."""
+    names = COLUMN_NAMES["value"][0]
+    found = []
+    for i, h in enumerate(header):
+        match = _HEADER_UNIT.match(h)
+        if match and _normalise(match.group("name")) in names:
+            found.append(i)
+    return found
+
+
+def where_filters(
+    where: Mapping[str, Iterable[str]] | Sequence[str] | str | None,
+) -> list[tuple[str, frozenset[str]]]:
+    """``--where`` conditions as (column, accepted values); all of them must hold."""
+    if where is None:
+        return []
+    if isinstance(where, Mapping):
+        return [
+            (str(column), frozenset(str(v).strip() for v in values))
+            for column, values in where.items()
+        ]
+    conditions = [where] if isinstance(where, str) else list(where)
+    filters = []
+    for condition in conditions:
+        column, equals, values = condition.partition("=")
+        if not equals or not column.strip():
+            raise BatchError(
+                f"--where expects COLUMN=VALUE[,VALUE...], not {condition!r}", raw=condition
+            )
+        filters.append((column.strip(), frozenset(v.strip() for v in values.split(","))))
+    return filters

@@ -1,0 +1,519 @@
+"""``cbc-ranges batch`` and :func:`check_csv`: the run of one file, its summary and progress.
+
+The steps: open the input, refuse an unsafe output, sniff the encoding and the
+delimiter, read the header and find the columns, then write every record with
+its result cells (:mod:`cbc_ranges.batch.writers`) through a temporary file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Literal, TextIO
+
+from cbc_ranges.batch.columns import OPTIONS, ROLES, detect, find_column, where_filters
+from cbc_ranges.batch.files import (
+    APPENDED,
+    CSVSource,
+    Records,
+    atomic_output,
+    check_output,
+    open_csv_source,
+    open_input,
+    raised_field_size_limit,
+)
+from cbc_ranges.batch.writers import Layout, Writer, write_csv, write_jsonl
+from cbc_ranges.errors import BatchError, CBCError
+from cbc_ranges.rows import RowInterpreter
+
+if TYPE_CHECKING:
+    from cbc_ranges.ranges import RangeTable
+
+__all__ = ["BatchSummary", "OutputFormat", "check_csv", "configure_parser", "run_from_args"]
+
+OutputFormat = Literal["csv", "jsonl"]
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch run did: where it read and wrote, which columns it used, what it found.
+
+    ``rows_read`` counts data rows (blank lines aside); it always equals
+    ``low + normal + high + indeterminate + errors + skipped``.
+    ``output_encoding`` is the encoding of the output (that of the input unless
+    converted with ``output_encoding=``).
+    """
+
+    input: str
+    output: str
+    format: OutputFormat
+    encoding: str
+    delimiter: str
+    value_column: str | None
+    unit_column: str | None
+    age_column: str | None
+    sex_column: str | None
+    ethnicity_column: str | None
+    rows_read: int = 0
+    low: int = 0
+    normal: int = 0
+    high: int = 0
+    indeterminate: int = 0
+    errors: int = 0
+    skipped: int = 0
+    default_unit: str | None = None
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+    output_encoding: str = "utf-8"
+
+    @property
+    def checked(self) -> int:
+        """Rows that were interpreted or explained (all rows not skipped by ``--where``)."""
+        return self.rows_read - self.skipped
+
+    @property
+    def columns(self) -> dict[str, str | None]:
+        """The header used for each role (``value``, ``unit``...), None when not used."""
+        return {
+            "value": self.value_column,
+            "unit": self.unit_column,
+            "age": self.age_column,
+            "sex": self.sex_column,
+            "ethnicity": self.ethnicity_column,
+        }
+
+    def text(self) -> str:
+        """The summary as a few lines of text (what the command prints on stderr).
+
+        >>> summary = BatchSummary("a.csv", "a.wbc.csv", "csv", "utf-8", ",", "wbc", None, None,
+        ...     None, None, rows_read=3, normal=2, errors=1)
+        >>> print(summary.text())  # doctest: +NORMALIZE_WHITESPACE
+        cbc-ranges batch: 3 rows read from a.csv (utf-8, ',' delimited)
+          flagged: 0 low, 2 normal, 0 high; 0 indeterminate; 1 error; 0 skipped by --where
+          columns: value='wbc'
+          written to a.wbc.csv
+        """
+        used = ", ".join(f"{role}={name!r}" for role, name in self.columns.items() if name)
+        if self.default_unit:
+            used += f"; default unit {self.default_unit!r}"
+        written = f"  written to {self.output}"
+        if self.output_encoding != self.encoding and self.format == "csv":
+            written += f" (converted to {self.output_encoding})"
+        lines = [
+            f"cbc-ranges batch: {self.rows_read:,} rows read from {self.input} "
+            f"({self.encoding}, {self.delimiter!r} delimited)",
+            f"  flagged: {self.low:,} low, {self.normal:,} normal, {self.high:,} high; "
+            f"{self.indeterminate:,} indeterminate; {self.errors:,} "
+            f"error{'' if self.errors == 1 else 's'}; {self.skipped:,} skipped by --where",
+            f"  columns: {used or 'none'}",
+            written,
+        ]
+        lines += [f"  note: {warning}" for warning in self.warnings]
+        return "\n".join(lines)
+
+
+def _default_output(source: str | os.PathLike[str] | IO[bytes], output_format: str) -> str:
+    if isinstance(source, (str, os.PathLike)) and os.fspath(source) != "-":
+        path = Path(source)
+        return str(path.with_name(f"{path.stem}.wbc.{output_format}"))
+    return "-"
+
+
+def _codec_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise BatchError(f"unknown output encoding {encoding!r}", raw=encoding) from None
+
+
+def check_csv(
+    source: str | os.PathLike[str] | IO[bytes],
+    output: str | os.PathLike[str] | IO[bytes] | None = None,
+    *,
+    value_col: str | None = None,
+    unit_col: str | None = None,
+    age_col: str | None = None,
+    sex_col: str | None = None,
+    ethnicity_col: str | None = None,
+    default_unit: str | None = None,
+    where: Mapping[str, Iterable[str]] | Sequence[str] | str | None = None,
+    table: RangeTable | str | None = None,
+    format: OutputFormat = "csv",
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    output_encoding: str | None = None,
+    progress: bool = False,
+) -> BatchSummary:
+    """Check every row of a CSV file and write it with the ``wbc_*`` columns appended.
+
+    ``source`` is a path, ``"-"`` for stdin or a binary file object;
+    ``output`` a path, ``"-"`` for stdout or a binary file object, by default
+    ``<stem>.wbc.csv`` (or ``.wbc.jsonl``) next to the input. ``where`` keeps
+    only matching rows for checking (``"itemid=51300,51301"``, a list of such
+    strings, or ``{"itemid": ["51300", "51301"]}``); the others pass through
+    with empty result columns. The CSV output keeps the input's bytes and
+    encoding unless ``output_encoding`` converts it. Returns a
+    :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
+    when the file cannot be processed.
+
+    >>> import io
+    >>> out = io.BytesIO()
+    >>> summary = check_csv(io.BytesIO(b"age,sex,wbc\\n40,F,3.1 K/uL\\n"), out)
+    >>> summary.rows_read, summary.low
+    (1, 1)
+    >>> out.getvalue().decode().splitlines()[1].split(",")[:5]
+    ['40', 'F', '3.1 K/uL', '3.1', 'low']
+    """
+    if format not in ("csv", "jsonl"):
+        raise BatchError(f"unknown output format {format!r}: choose csv or jsonl", raw=format)
+    converted = _codec_name(output_encoding) if output_encoding else None
+    if format == "jsonl" and converted not in (None, "utf-8"):
+        raise BatchError("JSON lines are always UTF-8: --output-encoding applies to CSV only")
+    target = output if output is not None else _default_output(source, format)
+    filters = where_filters(where)
+    given = {
+        "value": value_col,
+        "unit": unit_col,
+        "age": age_col,
+        "sex": sex_col,
+        "ethnicity": ethnicity_col,
+    }
+    started = time.perf_counter()
+    if isinstance(target, (str, os.PathLike)):
+        shown = os.fspath(target)
+    else:
+        name = getattr(target, "name", None)
+        shown = name if isinstance(name, str) else "<stream>"
+    with raised_field_size_limit(), open_input(source) as opened:
+        check_output(target, opened.identity)
+        csv_source = open_csv_source(opened, encoding=encoding, delimiter=delimiter)
+        records = Records(csv_source)
+        try:
+            summary = _run(
+                records,
+                target,
+                shown=shown,
+                given=given,
+                filters=filters,
+                default_unit=default_unit,
+                table=table,
+                output_format=format,
+                converted=converted,
+                progress=progress,
+            )
+        finally:
+            records.close()
+    return replace(summary, seconds=time.perf_counter() - started)
+
+
+class _Transcoder:
+    """A binary stream that re-encodes what is written (whole records) into another encoding.
+
+    Records are decoded as the input's cells are (``decode``); a leading
+    byte-order mark is replaced by the output's own (``bom``).
+    """
+
+    def __init__(
+        self, stream: IO[bytes], decode: Callable[[bytes], str], target: str, bom: bytes
+    ) -> None:
+        self.stream = stream
+        self.decode = decode
+        self.target = target
+        self.first = True
+        if bom:
+            stream.write(bom)
+
+    def write(self, data: bytes) -> int:
+        text = self.decode(data)
+        if self.first:
+            self.first = False
+            text = text.removeprefix("\ufeff")
+        return self.stream.write(text.encode(self.target, APPENDED))
+
+
+_BOM = {
+    "utf-8": codecs.BOM_UTF8,
+    "utf-16-le": codecs.BOM_UTF16_LE,
+    "utf-16-be": codecs.BOM_UTF16_BE,
+    "utf-32-le": codecs.BOM_UTF32_LE,
+    "utf-32-be": codecs.BOM_UTF32_BE,
+}
+
+
+def _output_codec(
+    source: CSVSource, converted: str | None, output_format: str, to_file: bool
+) -> tuple[str | None, str, bytes]:
+    """(the codec records are re-encoded into, None to keep their bytes; its name; the BOM).
+
+    Appended text is encoded like the lines as carried (the file's own bytes,
+    or UTF-8 for a UTF-16/32 file); a transcoder turns whole records into
+    another encoding when the output needs one.
+    """
+    if output_format == "jsonl":
+        return None, "utf-8", b""
+    little = source.bom in (codecs.BOM_UTF16_LE, codecs.BOM_UTF32_LE)
+    if converted is None:
+        if not source.wide:
+            return None, source.encoding, b""
+        wide = source.encoding + ("-le" if little else "-be")
+        return (wide if wide in _BOM else source.encoding), source.encoding, source.bom
+    if converted == source.line_codec and not source.wide:
+        return None, converted, b""
+    if converted in ("utf-16", "utf-32"):
+        converted += "-le"
+    bom = _BOM.get(converted, b"") if converted.startswith(("utf-16", "utf-32")) else b""
+    if converted == "utf-8" and to_file:
+        bom = codecs.BOM_UTF8  # spreadsheet programs read a converted file right
+    return converted, converted, bom
+
+
+def _run(
+    records: Records,
+    target: str | os.PathLike[str] | IO[bytes],
+    *,
+    shown: str,
+    given: Mapping[str, str | None],
+    filters: list[tuple[str, frozenset[str]]],
+    default_unit: str | None,
+    table: RangeTable | str | None,
+    output_format: OutputFormat,
+    converted: str | None,
+    progress: bool,
+) -> BatchSummary:
+    source = records.source
+    warnings: list[str] = []
+    if source.encoding == "cp1252":
+        warnings.append("the file is not UTF-8: it was read as cp1252 (Windows Latin-1)")
+    to_file = isinstance(target, (str, os.PathLike)) and os.fspath(target) != "-"
+    transcode, out_codec, bom = _output_codec(source, converted, output_format, to_file)
+    base = (source.name, shown, output_format, source.encoding, source.delimiter)
+    number = 0
+    blanks: list[bytes] = []
+    first = records.next(1)
+    while first is not None and not first.body:
+        blanks.append(first.body + first.end)  # blank lines before the header
+        number += first.lines
+        first = records.next(number + 1)
+    if first is None:  # an empty (or blank) file gives the same bytes back
+        with atomic_output(target) as stream:
+            stream.write(b"".join(blanks))
+        return BatchSummary(
+            *base,
+            value_column=None,
+            unit_column=None,
+            age_column=None,
+            sex_column=None,
+            ethnicity_column=None,
+            warnings=(*warnings, "the file is empty"),
+            output_encoding=out_codec,
+        )
+    number += first.lines
+    header = [cell.removeprefix("\ufeff") if i == 0 else cell for i, cell in
+              enumerate(first.fields)]  # fmt: skip
+    columns = detect(header, given)
+    if not default_unit and columns.header_unit:
+        from cbc_ranges.count import try_parse_count
+
+        if try_parse_count("1", columns.header_unit) is not None:
+            default_unit = columns.header_unit
+            warnings.append(
+                f"cells without a unit are read in {default_unit!r}, the unit in the header"
+            )
+    where_index = [(find_column(header, column, "--where"), values) for column, values in filters]
+    semicolon = source.delimiter == ";"
+    try:
+        interpreter = RowInterpreter(
+            table,
+            default_unit=default_unit,
+            decimal_comma=True if semicolon else None,
+            decimal_separator="," if semicolon else ".",
+        )
+    except CBCError as error:
+        if isinstance(error, BatchError):
+            raise
+        raise BatchError(f"{error}", raw=error.raw) from None
+    if "unit" not in columns.index and not default_unit:
+        warnings.append(
+            "no unit column: a value without a unit in its cell is read as 10^9/L "
+            "(each such row says so in wbc_warnings)"
+        )
+    layout = Layout(columns, len(header), source.line_codec, source.delimiter)
+    ticker = _Progress(source) if progress else None
+    if ticker is not None:
+        records.lines = ticker.wrap(records.lines)
+    try:
+        with atomic_output(target) as stream:
+            out: IO[bytes] = stream
+            if transcode is not None:
+                out = _Transcoder(stream, source.decode, transcode, bom)  # type: ignore[assignment]
+            writer = Writer(records, out, layout, interpreter, where_index)
+            if output_format == "csv":
+                for blank in blanks:
+                    out.write(blank)
+                write_csv(writer, first, number)
+            else:
+                write_jsonl(writer, first, number)
+    finally:
+        if ticker is not None:
+            ticker.close()
+    if records.notes:
+        warnings.append(
+            f"{records.notes:,} line{'s' if records.notes != 1 else ''} not in the file's "
+            f"encoding ({source.encoding}): their bytes were kept, wbc_warnings says how they "
+            "were read"
+        )
+    counts = writer.counts
+    return BatchSummary(
+        *base,
+        value_column=columns.names.get("value"),
+        unit_column=columns.names.get("unit"),
+        age_column=columns.names.get("age"),
+        sex_column=columns.names.get("sex"),
+        ethnicity_column=columns.names.get("ethnicity"),
+        rows_read=sum(counts) + writer.skipped,
+        low=counts[0],
+        normal=counts[1],
+        high=counts[2],
+        indeterminate=counts[3],
+        errors=counts[4],
+        skipped=writer.skipped,
+        default_unit=default_unit,
+        warnings=tuple(warnings),
+        output_encoding=out_codec,
+    )
+
+
+class _Progress:
+    """A one-line progress report on stderr: rows, rows/s and, for a file, an ETA."""
+
+    every = 1 << 14
+
+    def __init__(self, source: CSVSource, stream: TextIO | None = None) -> None:
+        self.source = source
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+        self.shown = False
+
+    def wrap(self, rows: Iterable[bytes]) -> Iterator[bytes]:
+        every = self.every
+        last = self.started
+        for n, row in enumerate(rows, start=1):
+            if n % every == 0:
+                now = time.monotonic()
+                if now - last >= 0.2:
+                    last = now
+                    self.show(n, now)
+            yield row
+
+    def show(self, rows: int, now: float) -> None:
+        elapsed = max(now - self.started, 1e-9)
+        rate = rows / elapsed
+        line = f"\r  {rows:,} rows  {rate:,.0f} rows/s"
+        size = self.source.size
+        if size:
+            done = min(self.source.position() / size, 1.0)
+            if done > 0:
+                eta = elapsed * (1 - done) / done
+                line += f"  {done:6.1%}  ETA {eta:,.0f} s"
+        self.stream.write(line.ljust(60))
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``batch`` arguments to an argument parser (``cbc-ranges batch --help``)."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("input", metavar="INPUT", help="CSV file to check, or - for stdin")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTPUT",
+        help="where to write (- for stdout); default: <input stem>.wbc.csv next to the input",
+    )
+    for role in ROLES:
+        parser.add_argument(
+            OPTIONS[role],
+            dest=f"{role}_col",
+            metavar="C",
+            help=f"the {role} column: header name or 1-based number ('' for none)",
+        )
+    parser.add_argument(
+        "--default-unit",
+        metavar="U",
+        help="unit for values that have none in their cell or unit column (e.g. K/uL)",
+    )
+    parser.add_argument(
+        "--where",
+        metavar="COL=V[,V...]",
+        action="append",
+        help="check only rows whose COL is one of the values; other rows pass through "
+        "with empty result columns (repeat to require several)",
+    )
+    parser.add_argument("--table", metavar="T", help="range table name or path (default table)")
+    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format")
+    parser.add_argument(
+        "--encoding", metavar="E", help="input encoding (default: UTF-8, else cp1252)"
+    )
+    parser.add_argument(
+        "--output-encoding",
+        metavar="E",
+        help="encoding of the CSV output (default: the input's; e.g. utf-8 converts)",
+    )
+    parser.add_argument(
+        "--delimiter", metavar="D", help="input delimiter (default: sniffed among , ; tab |)"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar and no summary on stderr"
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``cbc-ranges batch`` from parsed arguments; returns the exit code (0 when done).
+
+    Bad input is a :class:`~cbc_ranges.errors.BatchError` (one line, exit 2 in
+    the CLI); any other failure is turned into one too, so that the command
+    never prints a traceback. A closed pipe (``| head``) passes through.
+    """
+    delimiter = args.delimiter
+    if delimiter in ("\\t", "tab", "TAB"):
+        delimiter = "\t"
+    try:
+        summary = check_csv(
+            args.input,
+            args.output,
+            value_col=args.value_col,
+            unit_col=args.unit_col,
+            age_col=args.age_col,
+            sex_col=args.sex_col,
+            ethnicity_col=args.ethnicity_col,
+            default_unit=args.default_unit,
+            where=args.where,
+            table=args.table,
+            format=args.format,
+            encoding=args.encoding,
+            delimiter=delimiter,
+            output_encoding=getattr(args, "output_encoding", None),
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
+    except (CBCError, BrokenPipeError, KeyboardInterrupt):
+        raise
+    except OSError as error:
+        raise BatchError(f"{error.strerror or error}", raw=args.input) from None
+    except Exception as error:  # a bug must still end in one line, not a traceback
+        raise BatchError(
+            f"internal error ({type(error).__name__}: {error}); please report it", raw=args.input
+        ) from None
+    if not args.quiet:
+        print(summary.text(), file=sys.stderr)
+    return 0
