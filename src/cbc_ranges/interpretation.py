@@ -98,6 +98,11 @@ class Prepared:
     explanations: dict[tuple[Flag, bool | None, Comparator | None], Explanation] = field(
         default_factory=dict
     )
+    # the limits' sides -> their result models, and a grade band -> its model, built once
+    limit_results: dict[tuple[bool | None, ...], tuple[LimitResult, ...]] = field(
+        default_factory=dict
+    )
+    grade_results: dict[int, Grade] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -278,19 +283,29 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
         if reference is None
         else flag_for(value, comparator, reference.low, reference.high)
     )
-    limits = tuple(
-        LimitResult(limit=row.reference, beyond=in_region(value, comparator, row.low, row.high))
-        for row in prepared.limits
-        if row.reference is not None
-    )
+    sides = tuple(in_region(value, comparator, row.low, row.high) for row in prepared.limits)
+    limits = prepared.limit_results.get(sides)
+    if limits is None:
+        limits = prepared.limit_results.setdefault(
+            sides,
+            tuple(
+                LimitResult(limit=row.reference, beyond=side)
+                for row, side in zip(prepared.limits, sides, strict=True)
+                if row.reference is not None
+            ),
+        )
     leukopenia = None
     threshold = prepared.threshold
     if threshold is not None:
         leukopenia = in_region(value, comparator, None, threshold.low)
     grade = None
-    for band in prepared.grades:
+    for index, band in enumerate(prepared.grades):
         if in_region(value, comparator, band.low, band.high):
-            grade = Grade(system=band.system, grade=band.grade, limit=band.limit)
+            grade = prepared.grade_results.get(index)
+            if grade is None:
+                grade = prepared.grade_results.setdefault(
+                    index, Grade(system=band.system, grade=band.grade, limit=band.limit)
+                )
             break
     return Assessment(flag, code_for(flag), leukopenia, limits, grade)
 
