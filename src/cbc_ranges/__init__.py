@@ -28,30 +28,39 @@ from cbc_ranges.errors import (
 )
 
 if TYPE_CHECKING:
+    from cbc_ranges.analytes import Analyte, analytes, get_analyte
     from cbc_ranges.batch import BatchSummary, check_csv
+    from cbc_ranges.data import add_data_path, clear_caches
     from cbc_ranges.count import parse_count, try_parse_count
     from cbc_ranges.fhir import from_fhir
     from cbc_ranges.frames import interpret_frame
     from cbc_ranges.interpretation import interpret, interpret_count
     from cbc_ranges.models import (
         Count,
+        Grade,
         Interpretation,
+        LimitResult,
         Person,
         Population,
         ReferenceRange,
         Source,
     )
+    from cbc_ranges.people import Age
     from cbc_ranges.ranges import RangeTable, get_table, load_table
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Age",
+    "Analyte",
     "BatchError",
     "BatchSummary",
     "CBCError",
     "Count",
     "FHIRError",
+    "Grade",
     "Interpretation",
+    "LimitResult",
     "ParseError",
     "Person",
     "PersonError",
@@ -62,8 +71,12 @@ __all__ = [
     "Source",
     "UnitError",
     "__version__",
+    "add_data_path",
+    "analytes",
     "check_csv",
+    "clear_caches",
     "from_fhir",
+    "get_analyte",
     "get_table",
     "interpret",
     "interpret_count",
@@ -75,6 +88,14 @@ __all__ = [
 
 # public name -> module that defines it, imported on first access (PEP 562)
 _LAZY = {
+    "Age": "cbc_ranges.people",
+    "Analyte": "cbc_ranges.analytes",
+    "analytes": "cbc_ranges.analytes",
+    "get_analyte": "cbc_ranges.analytes",
+    "add_data_path": "cbc_ranges.data",
+    "clear_caches": "cbc_ranges.data",
+    "Grade": "cbc_ranges.models",
+    "LimitResult": "cbc_ranges.models",
     "BatchSummary": "cbc_ranges.batch",
     "check_csv": "cbc_ranges.batch",
     "Count": "cbc_ranges.models",
