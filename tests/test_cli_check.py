@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from cbc_ranges.cli import main
 from cbc_ranges.models import Interpretation
-from cbc_ranges.ranges import COLUMNS, get_table, render_markdown
+from cbc_ranges.ranges import get_table, render_markdown
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -58,9 +59,10 @@ def test_check_json_is_an_interpretation(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_check_with_a_user_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "lab.csv"
+    # the first table format, which still loads (ranges/README.md)
     path.write_text(
-        ",".join(COLUMNS)
-        + "\nf,wbc,reference_interval,18,,years,female,any,4,10,K/uL,wikipedia,x\n",
+        "id,analyte,kind,age_from,age_to,age_unit,sex,ethnicity,low,high,unit,source,note\n"
+        "f,wbc,reference_interval,18,,years,female,any,4,10,K/uL,wikipedia,x\n",
         encoding="utf-8",
     )
     code, out, _ = run(capsys, "check", "5", "--age", "30", "--sex", "m", "--table", str(path))
@@ -118,3 +120,165 @@ def test_the_installed_command_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("flag: normal (N)")
+
+
+# ------------------------------------------------------------------ output formats
+
+
+def test_check_format_json_is_the_same_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["check", "3.2", "--unit", "K/uL", "--age", "45", "--sex", "F"]
+    _, by_alias, _ = run(capsys, *argv, "--json")
+    _, by_name, _ = run(capsys, *argv, "--format", "json")
+    assert by_alias == by_name
+    assert Interpretation.model_validate_json(by_name).flag == "low"
+
+
+def test_check_format_text_is_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["check", "3.2", "--unit", "K/uL", "--age", "45", "--sex", "F"]
+    assert run(capsys, *argv) == run(capsys, *argv, "--format", "text")
+
+
+def test_check_format_fhir_prints_an_observation(capsys: pytest.CaptureFixture[str]) -> None:
+    from fhir.resources.R4B.observation import Observation
+
+    from cbc_ranges import interpret
+
+    code, out, err = run(
+        capsys, "check", "3.1", "--unit", "K/uL", "--age", "40", "--format", "fhir"
+    )
+    assert (code, err) == (0, "")
+    resource = json.loads(out)
+    assert resource == interpret("3.1", "K/uL", age=40).to_fhir()
+    assert Observation.model_validate(resource).valueQuantity.code == "10*9/L"
+
+
+def test_an_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", "4.2", "--format", "yaml"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'yaml'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ never a traceback
+
+
+def _command(
+    *argv: str | bytes, stdout: int | None = subprocess.PIPE
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "cbc_ranges", *argv],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=60,
+        check=False,
+    )
+
+
+def _patched(handler_code: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the command in a fresh interpreter with ``run_check`` replaced by ``handler_code``."""
+    code = (
+        "import sys\n"
+        "import cbc_ranges.cli as cli\n"
+        f"def run_check(args):\n    {handler_code}\n"
+        "cli.run_check = run_check\n"
+        f"sys.exit(cli.main({list(argv)!r}))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("fmt", ["--json", "text", "fhir"])
+def test_undecodable_argv_bytes_are_read_as_replacement_characters(fmt: str) -> None:
+    # $'\xff' in a shell: Python hands it over as a lone surrogate, which cannot be written
+    format_args = ["--json"] if fmt == "--json" else ["--format", fmt]
+    done = _command("check", "4.2", "--ethnicity", b"Black\xff", "--sex", b"f\xfe", *format_args)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""
+    out = done.stdout.decode("utf-8")  # valid UTF-8
+    if fmt == "--json":
+        assert Interpretation.model_validate_json(out).person.ethnicity_text == "Black\ufffd"
+
+
+def test_lone_surrogates_in_process_are_replaced(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "check", "4.2", "--ethnicity", "\udcff\ud800", "--json")
+    assert (code, err) == (0, "")
+    assert Interpretation.model_validate_json(out).person.ethnicity_text == "\ufffd" * 2
+
+
+def test_an_input_error_is_one_line_with_exit_2_from_a_real_process() -> None:
+    done = _command("check", "abc")
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert done.stderr.decode().startswith("cbc-ranges: error: ")
+    assert done.stderr.count(b"\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("raise_", "name"),
+    [
+        ("raise TypeError('unhashable type: list')", "TypeError"),
+        ("raise AttributeError('no such thing')", "AttributeError"),
+        ("raise RuntimeError('line one\\nline two')", "RuntimeError"),
+    ],
+)
+def test_a_bug_is_one_line_internal_error_with_exit_1(raise_: str, name: str) -> None:
+    done = _patched(raise_, "check", "4.2")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"cbc-ranges: internal error: {name}: ")
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bug_shows_its_traceback_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CBC_RANGES_TRACEBACK", "1")
+    done = _patched("raise TypeError('a bug')", "check", "4.2")
+    assert done.returncode == 1  # Python's own exit code for an uncaught exception
+    assert "Traceback" in done.stderr
+
+
+def test_a_bug_in_process_returns_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cbc_ranges.cli as cli
+
+    def broken(args: object) -> int:
+        raise TypeError("a bug")
+
+    monkeypatch.delenv("CBC_RANGES_TRACEBACK", raising=False)
+    monkeypatch.setattr(cli, "run_check", broken)
+    code, out, err = run(capsys, "check", "4.2")
+    assert (code, out) == (1, "")
+    assert err.startswith("cbc-ranges: internal error: TypeError: a bug")
+
+
+def test_ctrl_c_exits_130_quietly() -> None:
+    done = _patched("raise KeyboardInterrupt", "check", "4.2")
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("ranges",), ("check", "4.2"), ("check", "4.2", "--format", "fhir"), ("schema",)],
+)
+def test_a_closed_stdout_exits_141_quietly(argv: tuple[str, ...]) -> None:
+    # the reading end is closed before the command starts: every write meets a broken pipe
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = _command(*argv, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert done.stderr == b""
+
+
+def test_head_reading_one_line_is_not_an_error() -> None:
+    shell = f"{sys.executable} -m cbc_ranges ranges | head -1; echo status=${{PIPESTATUS[0]}}"
+    done = subprocess.run(
+        ["bash", "-c", shell], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.startswith("# ")
+    assert done.stdout.strip().splitlines()[-1] in ("status=0", "status=141")
+    assert done.stderr == ""

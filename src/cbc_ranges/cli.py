@@ -22,10 +22,13 @@ before it reaches the library, so it can always be printed and serialised.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, overload
 
 from cbc_ranges.errors import CBCError
@@ -49,6 +52,9 @@ __all__ = [
 
 Handler = Callable[[argparse.Namespace], int]
 
+# a lone surrogate that surrogateescape did not make (it stands for no byte)
+_NOT_ESCAPED_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
 #: a bug in cbc-ranges (reported as one line, never a traceback)
 EXIT_INTERNAL_ERROR = 1
 #: input that cannot be read: any CBCError, and argparse's usage errors
@@ -71,14 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ranges(commands)
     _add_schema(commands)
 
-    from cbc_ranges import batch
-
+    batch = _batch_command()
     batch_parser = commands.add_parser(
         "batch", help="check every row of a CSV file", description=batch.__doc__
     )
     batch.configure_parser(batch_parser)
     batch_parser.set_defaults(handler=batch.run_from_args)
     return parser
+
+
+def _batch_command() -> ModuleType:
+    """The module of ``cbc-ranges batch``: ``batch/command.py``, or the older ``batch.py``."""
+    try:
+        return importlib.import_module("cbc_ranges.batch.command")
+    except ModuleNotFoundError as error:
+        if error.name not in ("cbc_ranges.batch.command", "cbc_ranges.batch"):
+            raise
+        return importlib.import_module("cbc_ranges.batch")
 
 
 def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -171,11 +186,10 @@ def _readable(text: str | None) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        try:  # the bytes Python could not decode come back as they were
-            raw = text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # another lone surrogate: as bytes that do not decode
-            raw = text.encode("utf-8", "surrogatepass")
-        return raw.decode("utf-8", "replace")
+        # surrogateescape gives back the bytes Python could not decode; other lone surrogates
+        # (from an API, not from a command line) are replaced first
+        escaped = _NOT_ESCAPED_SURROGATE.sub("\ufffd", text)
+        return escaped.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return text
 
 
