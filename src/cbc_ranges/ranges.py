@@ -520,6 +520,8 @@ def _number(value: str, *, fail: Any, field: str) -> float | None:
         raise fail(f"{value!r} is not a number", field) from None
     if not math.isfinite(number) or number < 0:
         raise fail(f"{value!r} must be a finite number, 0 or more", field)
+    if number == 0 and re.search(r"[1-9]", re.split(r"[eE]", value)[0]):
+        raise fail(f"{value!r} is too small to represent", field)  # 1e-400 reads as 0.0
     return 0.0 if number == 0 else number
 
 
