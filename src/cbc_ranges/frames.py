@@ -43,11 +43,10 @@ imported unless the frame is one of theirs. Read more in ``docs/embedding.md``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cbc_ranges.errors import BatchError
+from cbc_ranges.errors import BatchError, suggest
 from cbc_ranges.rows import RESULT_COLUMNS
 
 if TYPE_CHECKING:
@@ -171,7 +170,7 @@ def _pick_column(columns: Sequence[Hashable], name: Hashable | None, role: str) 
         return None
     if name in columns:
         return name
-    close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=3)
+    close = suggest(str(name), [str(c) for c in columns], n=3)
     raise BatchError(
         f"the frame has no {role} column {name!r}; its columns are "
         + ", ".join(repr(c) for c in columns[:20])

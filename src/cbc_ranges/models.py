@@ -19,6 +19,7 @@ __all__ = [
     "Comparator",
     "Count",
     "Flag",
+    "FrozenModel",
     "Grade",
     "Interpretation",
     "InterpretationCode",
@@ -63,7 +64,9 @@ def format_number(
     return text if decimal_separator == "." else text.replace(".", decimal_separator)
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """The base of every model of the library: frozen (shareable, hashable), no extra fields."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -91,7 +94,7 @@ def construct_checked(model: type[_Model], fields: dict[str, Any]) -> _Model:
     return instance
 
 
-class Count(_Frozen):
+class Count(FrozenModel):
     """A parsed WBC count, normalised to 10^9 cells/L.
 
     ``value`` is in 10^9/L; ``comparator`` keeps a censored result (``<1.0``);
@@ -112,7 +115,7 @@ class Count(_Frozen):
     warnings: list[str] = Field(default_factory=list)
 
 
-class Source(_Frozen):
+class Source(FrozenModel):
     """A document a range row or a text block rests on."""
 
     id: str
@@ -123,14 +126,14 @@ class Source(_Frozen):
     url: str | None = None
 
 
-class AgeEdge(_Frozen):
+class AgeEdge(FrozenModel):
     """One end of an age band, in the unit the table wrote it in (``6 months``)."""
 
     value: float
     unit: AgeUnit
 
 
-class Population(_Frozen):
+class Population(FrozenModel):
     """Who a range row applies to.
 
     ``start`` (inclusive) and ``end`` (exclusive) are the age band as the table
@@ -149,7 +152,7 @@ class Population(_Frozen):
     end: AgeEdge | None = None
 
 
-class ReferenceRange(_Frozen):
+class ReferenceRange(FrozenModel):
     """A range, decision limit or grade band used for a comparison, with its population
     and source. How ``low`` and ``high`` are read depends on ``kind`` (``ranges/README.md``):
     a reference interval includes both; a leukopenia threshold is ``low``, strict; a
@@ -169,7 +172,7 @@ class ReferenceRange(_Frozen):
     level: str = Field(default="", description="A severity level, or a grade number.")
 
 
-class LimitResult(_Frozen):
+class LimitResult(FrozenModel):
     """A decision limit that applies to the person, and whether the value is beyond it.
 
     ``beyond`` is ``None`` when a censored value lies on both sides of it, or when
@@ -180,7 +183,7 @@ class LimitResult(_Frozen):
     beyond: bool | None
 
 
-class Grade(_Frozen):
+class Grade(FrozenModel):
     """The band of a grading system (such as CTCAE v5.0) the value falls in."""
 
     system: str = Field(description="The grading system and term, as the table names it.")
@@ -188,7 +191,7 @@ class Grade(_Frozen):
     limit: ReferenceRange
 
 
-class Person(_Frozen):
+class Person(FrozenModel):
     """The person as the library understood the inputs.
 
     ``age`` is the age as people say it ("7 days", "18 months"); ``age_days`` and
@@ -205,7 +208,7 @@ class Person(_Frozen):
     ethnicity_text: str | None = Field(default=None, description="The ethnicity as given.")
 
 
-class Interpretation(_Frozen):
+class Interpretation(FrozenModel):
     """A WBC count compared with a reference range, with educational text.
 
     ``flag`` is never a guessed "normal": when no range applies, or a censored

@@ -41,12 +41,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import PrivateAttr
 
 from cbc_ranges.analytes import ValueKind, analytes
 from cbc_ranges.data import DATA_PACKAGE, DataFile, find_files, load, read_toml
 from cbc_ranges.errors import CBCError, PersonError, RangeTableError, suggest
-from cbc_ranges.models import AgeEdge, Population, ReferenceRange, Sex, Source, format_number
+from cbc_ranges.models import (
+    AgeEdge,
+    FrozenModel,
+    Population,
+    ReferenceRange,
+    Sex,
+    Source,
+    format_number,
+)
 from cbc_ranges.people import ADULT_AGE, Age, AgeUnit, age_unit, normalise_words
 
 __all__ = [
@@ -147,11 +155,7 @@ class BoundedCache(dict[Hashable, Any]):
         return value
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RangeRow(_Frozen):
+class RangeRow(FrozenModel):
     """One row of a range table, validated, with its limits in 10^9/L (or % of white cells).
 
     ``line`` is the row's line number in its file. ``low_reference`` and
@@ -226,7 +230,7 @@ class Selection:
     grades: tuple[RangeRow, ...] = ()
 
 
-class RangeTable(_Frozen):
+class RangeTable(FrozenModel):
     """A validated range table with the sources its rows cite.
 
     ``groups`` maps each population group the table names to the spellings read
