@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from cbc_ranges import BatchError, CBCError, UnitError, interpret_frame
 from cbc_ranges.frames import FRAME_COLUMNS, PANDAS_DTYPES, POLARS_DTYPES
-from cbc_ranges.rows import RESULT_COLUMNS, RowInterpreter
+from cbc_ranges.rows import RESULT_COLUMNS, RowInterpreter, plain_cell
 
 VALUES: list[Any] = [
     "3.1", "4.2 K/uL", "4200 cells/µL", "12,500", "<1.0", ">=100", "4,2", "abc", "", None,
@@ -59,9 +59,13 @@ def _expected(rows: Sequence[dict[str, Any]], **options: Any) -> list[tuple[Any,
     interpreter = RowInterpreter(**options)
     out = []
     for row in rows:
-        r = interpreter.result(
-            row.get("wbc"), row.get("unit"), row.get("age"), row.get("sex"), row.get("ethnicity")
+        cells = [plain_cell(row.get(key)) for key in ("wbc", "unit", "age", "sex", "ethnicity")]
+        value, unit, age, sex, ethnicity = cells
+        parsed = interpreter.parse(value, None if unit is None else str(unit))
+        person = interpreter.person(
+            age, None if sex is None else str(sex), None if ethnicity is None else str(ethnicity)
         )
+        r = interpreter.combine(parsed, person).result
         out.append(
             (
                 r.value, r.comparator, r.flag, r.code, r.leukopenia, r.ref_low, r.ref_high,

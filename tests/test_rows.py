@@ -25,6 +25,20 @@ from cbc_ranges.rows import (
     plain_cell,
 )
 
+
+def cells_of(rows: RowInterpreter, *cells: str | None) -> tuple[str, ...]:
+    """The result cells of raw text cells, as the batch command gets them."""
+    return rows.lookup(*cells).cells
+
+
+def result_of(rows: RowInterpreter, *cells: object) -> RowResult:
+    """The typed result of cells of any type (numpy, NA, NaN), as the DataFrame face reads them."""
+    value, unit, age, sex, ethnicity = (*map(plain_cell, cells), None, None, None, None)[:5]
+    text = [None if cell is None else str(cell) for cell in (unit, sex, ethnicity)]
+    parsed = rows.parse(value, text[0])
+    return rows.combine(parsed, rows.person(age, text[1], text[2])).result
+
+
 VALUES = [
     ("4.2", "K/uL"),
     ("3.99", "10^9/L"),
@@ -112,14 +126,14 @@ def test_every_value_agrees_with_interpret_for_every_person(
 ) -> None:
     # person classes are shared between people: the answer must still be each person's own
     for person in PEOPLE:
-        assert rows.cells(value, unit, *person) == expected_cells(value, unit, *person), person
+        assert cells_of(rows, value, unit, *person) == expected_cells(value, unit, *person), person
 
 
 def test_ages_across_every_band_agree_with_interpret() -> None:
     fresh = RowInterpreter(cache_size=64)  # small caches: misses and clears on the way
     ages = [str(a) for a in range(0, 101)] + ["0.5", "17.99", "3 weeks", "1 year 6 months"]
     for age, sex, value in itertools.product(ages, ["F", "M", "", "unknown"], ["4.4", "10.5"]):
-        assert fresh.cells(value, "K/uL", age, sex, None) == expected_cells(
+        assert cells_of(fresh, value, "K/uL", age, sex, None) == expected_cells(
             value, "K/uL", age, sex, None
         ), (age, sex, value)
 
@@ -128,27 +142,27 @@ def test_a_row_that_cannot_be_read_has_an_empty_flag_and_one_line_error(
     rows: RowInterpreter,
 ) -> None:
     for value, unit in [("abc", None), ("4.2", "mg/dL"), ("4.2\nK/uL", "x\ny")]:
-        cells = rows.cells(value, unit, "30", "F")
+        cells = cells_of(rows, value, unit, "30", "F")
         assert cells[FLAG_INDEX] == "" and cells[-1]
         assert "\n" not in cells[-1]
-    assert rows.cells("4.2", "K/uL", "-3 years")[-1]  # a person that cannot be read
+    assert cells_of(rows, "4.2", "K/uL", "-3 years")[-1]  # a person that cannot be read
 
 
 def test_censored_straddling_value_is_indeterminate_with_its_warning(rows: RowInterpreter) -> None:
-    cells = rows.cells("<=4.5", "10^9/L", "30", "F")
+    cells = cells_of(rows, "<=4.5", "10^9/L", "30", "F")
     assert cells[1:3] == ("indeterminate", "")
     assert "both sides" in cells[7]
 
 
 def test_decimal_separator_is_used_in_number_cells() -> None:
-    cells = RowInterpreter(decimal_comma=True, decimal_separator=",").cells(
-        "4,25", "G/L", "40", "F"
+    cells = cells_of(
+        RowInterpreter(decimal_comma=True, decimal_separator=","), "4,25", "G/L", "40", "F"
     )
     assert cells[0] == "4,25" and cells[4:6] == ("4,5", "11")
 
 
 def test_default_unit_applies_to_bare_values_and_is_checked_once() -> None:
-    assert RowInterpreter(default_unit="cells/uL").cells("4200", None, "30", "F")[0] == "4.2"
+    assert cells_of(RowInterpreter(default_unit="cells/uL"), "4200", None, "30", "F")[0] == "4.2"
     with pytest.raises(UnitError):
         RowInterpreter(default_unit="mg/dL")
 
@@ -157,10 +171,10 @@ def test_typed_results_for_dataframe_cells() -> None:
     rows = RowInterpreter()
     numpy = pytest.importorskip("numpy")
     pandas = pytest.importorskip("pandas")
-    assert rows.result(numpy.float64(3.2), "10^9/L", numpy.int64(40), "F").flag == "low"
-    assert rows.result(4.2, None, pandas.NA, None).warnings[0].startswith("no unit given")
-    assert rows.result(float("nan")).error == "no WBC value in this row"
-    assert rows.result(None, "K/uL").flag is None
+    assert result_of(rows, numpy.float64(3.2), "10^9/L", numpy.int64(40), "F").flag == "low"
+    assert result_of(rows, 4.2, None, pandas.NA, None).warnings[0].startswith("no unit given")
+    assert result_of(rows, float("nan")).error == "no WBC value in this row"
+    assert result_of(rows, None, "K/uL").flag is None
 
 
 @pytest.mark.parametrize(
@@ -204,21 +218,21 @@ def test_combine_and_outcome_agree(rows: RowInterpreter) -> None:
 def test_caches_stay_bounded() -> None:
     rows = RowInterpreter(cache_size=100)
     for n in range(1000):
-        rows.cells(f"{n / 100:.2f}", "K/uL", str(n % 90), "F", f"group {n}")
+        cells_of(rows, f"{n / 100:.2f}", "K/uL", str(n % 90), "F", f"group {n}")
     for cache in (rows._rows, rows._parses, rows._persons):
         assert len(cache) <= 100
 
 
 def test_shared_between_threads_gives_the_same_cells() -> None:
     keys = list(itertools.product(["3.1", "4.5", "9.9", "12", "abc"], ["10", "30", "70"], "FM"))
-    alone = {key: RowInterpreter().cells(key[0], "K/uL", key[1], key[2]) for key in keys}
+    alone = {key: cells_of(RowInterpreter(), key[0], "K/uL", key[1], key[2]) for key in keys}
     shared = RowInterpreter(cache_size=8)
     failures: list[object] = []
 
     def work() -> None:
         for _ in range(20):
             for key in keys:
-                if shared.cells(key[0], "K/uL", key[1], key[2]) != alone[key]:
+                if cells_of(shared, key[0], "K/uL", key[1], key[2]) != alone[key]:
                     failures.append(key)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
@@ -237,7 +251,7 @@ cell_text = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["4.2", "
 def test_any_cells_give_nine_one_line_strings(
     value: str | None, unit: str | None, age: str | None, sex: str | None, ethnicity: str | None
 ) -> None:
-    cells = RowInterpreter().cells(value, unit, age, sex, ethnicity)
+    cells = cells_of(RowInterpreter(), value, unit, age, sex, ethnicity)
     assert len(cells) == len(RESULT_COLUMNS) and all(isinstance(c, str) for c in cells)
     assert cells[FLAG_INDEX] in ("", "low", "normal", "high", "indeterminate")
     assert (cells[FLAG_INDEX] == "") == (cells[-1] != "")
@@ -255,8 +269,8 @@ def test_a_higher_value_never_gets_a_lower_flag(
 ) -> None:
     rows = RowInterpreter()
     low, high = sorted((a, b))
-    first = rows.cells(repr(low), "10^9/L", *person)[FLAG_INDEX]
-    second = rows.cells(repr(high), "10^9/L", *person)[FLAG_INDEX]
+    first = cells_of(rows, repr(low), "10^9/L", *person)[FLAG_INDEX]
+    second = cells_of(rows, repr(high), "10^9/L", *person)[FLAG_INDEX]
     if first in FLAG_ORDER and second in FLAG_ORDER:
         assert FLAG_ORDER[first] <= FLAG_ORDER[second]
-    assert math.isfinite(float(rows.cells(repr(high), "10^9/L", *person)[0]))
+    assert math.isfinite(float(cells_of(rows, repr(high), "10^9/L", *person)[0]))

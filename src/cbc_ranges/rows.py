@@ -299,9 +299,9 @@ class RowInterpreter:
     number cells. A bad ``default_unit`` or table raises here, not on every row.
 
     >>> rows = RowInterpreter()
-    >>> rows.cells("4.2", "K/uL", "40", "female")[:3]
+    >>> rows.lookup("4.2", "K/uL", "40", "female").cells[:3]
     ('4.2', 'low', 'L')
-    >>> rows.cells("abc", "K/uL")[1], rows.cells("abc", "K/uL")[-1] != ""
+    >>> rows.lookup("abc", "K/uL").cells[1], rows.lookup("abc", "K/uL").cells[-1] != ""
     ('', True)
     """
 
@@ -331,17 +331,6 @@ class RowInterpreter:
 
     # -- the whole row -------------------------------------------------------------------
 
-    def cells(
-        self,
-        value: str | None,
-        unit: str | None = None,
-        age: str | None = None,
-        sex: str | None = None,
-        ethnicity: str | None = None,
-    ) -> tuple[str, ...]:
-        """The result cells (one per :data:`RESULT_COLUMNS` name) for raw text cells."""
-        return self.lookup(value, unit, age, sex, ethnicity).cells
-
     def lookup(
         self,
         value: str | None,
@@ -364,39 +353,11 @@ class RowInterpreter:
             )
         return found  # type: ignore[no-any-return]
 
-    def result(
-        self,
-        value: object,
-        unit: object = None,
-        age: object = None,
-        sex: object = None,
-        ethnicity: object = None,
-    ) -> RowResult:
-        """The typed :class:`RowResult` for cells of any type (numbers, None, NaN, text).
-
-        >>> RowInterpreter().result(4.2, "10^9/L", 30, "M").flag
-        'low'
-        >>> RowInterpreter().result(None).error
-        'no WBC value in this row'
-        """
-        unit_cell, sex_cell, ethnicity_cell = (
-            plain_cell(unit),
-            plain_cell(sex),
-            plain_cell(ethnicity),
-        )
-        parsed = self.parse(plain_cell(value), None if unit_cell is None else str(unit_cell))
-        person = self.person(
-            plain_cell(age),
-            None if sex_cell is None else str(sex_cell),
-            None if ethnicity_cell is None else str(ethnicity_cell),
-        )
-        return self.combine(parsed, person).result
-
     def clear(self) -> None:
         """Forget every cached result (a table edited in place, a test).
 
         >>> rows = RowInterpreter()
-        >>> rows.cells("4.2", "K/uL")[1]
+        >>> rows.lookup("4.2", "K/uL").cells[1]
         'low'
         >>> rows.clear()
         """
