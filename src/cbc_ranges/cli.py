@@ -22,13 +22,11 @@ before it reaches the library, so it can always be printed and serialised.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, overload
 
 from cbc_ranges.errors import CBCError
@@ -77,23 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ranges(commands)
     _add_schema(commands)
 
-    batch = _batch_command()
+    from cbc_ranges import batch
+
     batch_parser = commands.add_parser(
         "batch", help="check every row of a CSV file", description=batch.__doc__
     )
     batch.configure_parser(batch_parser)
     batch_parser.set_defaults(handler=batch.run_from_args)
     return parser
-
-
-def _batch_command() -> ModuleType:
-    """The module of ``cbc-ranges batch``: ``batch/command.py``, or the older ``batch.py``."""
-    try:
-        return importlib.import_module("cbc_ranges.batch.command")
-    except ModuleNotFoundError as error:
-        if error.name not in ("cbc_ranges.batch.command", "cbc_ranges.batch"):
-            raise
-        return importlib.import_module("cbc_ranges.batch")
 
 
 def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
