@@ -1024,6 +1024,24 @@ def render_markdown(table: RangeTable | None = None) -> str:
         for group, aliases in table.groups.items():
             spelled = ", ".join(f"“{alias}”" for alias in aliases) or "its own name only"
             out.append(f"- `{group}` ({table.group_labels[group]}): read from {spelled}")
+    out += [
+        "",
+        "## Analytes",
+        "",
+        "From `analytes.toml`. The plausible range (10⁹/L) only decides the implausible-magnitude "
+        "warning; the headers are the column names batch detection reads (count, then %).",
+        "",
+        "| id | label | kinds | LOINC | plausible | headers |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for analyte in analytes().values():
+        codes = ", ".join([*analyte.loinc, *(f"{code} (%)" for code in analyte.loinc_percent)])
+        headers = ", ".join(f"`{h}`" for h in (*analyte.headers, *analyte.percent_headers))
+        low, high = (format_number(x) for x in analyte.plausible)
+        out.append(
+            f"| `{analyte.id}` | {analyte.label} | {', '.join(analyte.kinds)} | {codes} | "
+            f"{low}–{high} | {headers} |"
+        )
     return "\n".join(out) + "\n"
 
 
