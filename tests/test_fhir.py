@@ -879,6 +879,18 @@ def test_a_deceased_patient_gives_a_warning(
     assert ("dated after the death" in warning) == after
 
 
+def test_a_bad_observation_date_is_not_an_error_when_the_age_is_given() -> None:
+    bundle = _bundle(
+        _observation(effectiveDateTime="not a date"),
+        _patient(birthDate="1980-01-01", deceasedBoolean=True),
+    )
+    result = from_fhir(bundle, age=40)
+    assert result.person.age_years == 40
+    assert [w for w in result.warnings if "deceased" in w]
+    with pytest.raises(FHIRError, match="effectiveDateTime"):
+        from_fhir(bundle)
+
+
 def test_a_living_patient_gives_no_deceased_warning() -> None:
     bundle = _bundle(
         _observation(effectiveDateTime="2026-01-01"),

@@ -282,11 +282,16 @@ def _last_day(year: int, month: int | None) -> dt.date:
     return dt.date(year, month + 1, 1) - dt.timedelta(days=1)
 
 
-def _deceased_warning(patient: Mapping[str, Any], effective: dt.date | None) -> str | None:
+def _deceased_warning(patient: Mapping[str, Any], observation: Mapping[str, Any]) -> str | None:
     """A warning when the Patient is recorded as deceased: the ranges are for the living."""
     died = patient.get("deceasedDateTime")
     if died is None and patient.get("deceasedBoolean") is not True:
         return None
+    try:  # only to say whether the count is dated after the death
+        seen = _effective_date(observation)
+    except FHIRError:
+        seen = None
+    effective = seen[0] if seen else None
     text = "The FHIR Patient is recorded as deceased"
     if isinstance(died, str):
         text += f" (deceasedDateTime {_words(died)})"
@@ -448,15 +453,10 @@ def _from_resource(
             sex = patient["gender"]
         if ethnicity is None:
             ethnicity = _ethnicity_of(patient)
-        effective = (
-            _effective_date(resource)
-            if "birthDate" in patient
-            or any(key.startswith("deceased") for key in patient if isinstance(key, str))
-            else None
-        )
         if age is None and patient.get("birthDate") is not None:
-            age = _age_from_dates(patient["birthDate"], effective, warnings)
-        deceased = _deceased_warning(patient, effective[0] if effective else None)
+            # the age rests on the Observation's date, so a bad one is an error here
+            age = _age_from_dates(patient["birthDate"], _effective_date(resource), warnings)
+        deceased = _deceased_warning(patient, resource)
         if deceased:
             warnings.append(deceased)
 
