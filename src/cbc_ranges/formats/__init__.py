@@ -16,7 +16,7 @@ document (``str``) or JSON-ready data (a ``dict`` of plain JSON values, never
 :func:`dumps` always gives text (data as indented JSON), which is what the
 command line prints.
 
-The table below names each renderer as ``"module:function"`` and imports it on
+The registry table (``_BUILT_IN``) names each renderer as ``"module:function"`` and imports it on
 first use, so importing this package imports no format module, and the core
 (``models``, ``interpretation`` ...) can call :func:`render` without depending
 on any face. **A new format is one new module and one line in**
