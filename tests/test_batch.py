@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cbc_ranges import batch
-from cbc_ranges.batch import command, writers
-from cbc_ranges.batch import BatchSummary, check_csv, detect_columns
+from cbc_ranges.batch import BatchSummary, check_csv, command, detect_columns, writers
 from cbc_ranges.batch.files import LEGACY_FALLBACK
 from cbc_ranges.errors import BatchError
 from cbc_ranges.rows import RESULT_COLUMNS, RowInterpreter
@@ -95,7 +94,8 @@ def test_cells_match_the_row_interpreter() -> None:
     _, records, _ = run(TEACHING)
     rows = RowInterpreter()
     for record in records[1:]:
-        assert tuple(record[5:]) == rows.cells(record[3], record[4], record[1], record[2], None)
+        entry = rows.lookup(record[3], record[4], record[1], record[2], None)
+        assert tuple(record[5:]) == entry.cells
 
 
 MESSY = {
@@ -133,38 +133,46 @@ def test_input_text_comes_back_byte_for_byte() -> None:
 
 
 def test_ragged_rows_keep_their_data_and_explain() -> None:
-    _, records, _ = run(MESSY["ragged"])
+    _, records, raw = run(MESSY["ragged"])
     short, long, single = records[2], records[3], records[4]
     assert short[:3] == ["2", "4.2", ""] and "2 fields" in short[-1] and short[4] == ""
-    # a long row ("4,2" split by a comma): the wbc_ columns stay under their header
-    assert long[:3] == ["3", "4", "2"] and "4 fields" in long[3 + N - 1] and long[-1] == "K/uL"
+    # a long row ("4,2" split by a comma) keeps its bytes; the result cells follow its last field
+    assert long[:4] == ["3", "4", "2", "K/uL"] and "4 fields" in long[-1] and len(long) == 4 + N
     assert single[0] == "4" and single[-1].startswith("row has 1 field,")
+    assert raw.splitlines()[3].startswith(b"3,4,2,K/uL,")
 
 
 def test_semicolon_file_with_decimal_commas_in_latin1(tmp_path: Path) -> None:
     data = "Alter;Geschlecht;Leukozyten;Einheit\n40;F;3,2;G/l\n40;F;7,25;Tsd/µl\n".encode("cp1252")
     summary, records, raw = run(data)
     assert (summary.encoding, summary.delimiter) == ("cp1252", ";")
+    assert summary.output_encoding == "cp1252"
     source = tmp_path / "export.csv"
     source.write_bytes(data)
     check_csv(source)
     written = (tmp_path / "export.wbc.csv").read_bytes()
-    assert written == b"\xef\xbb\xbf" + raw  # a BOM so spreadsheet programs read UTF-8
+    assert written == raw  # the input's encoding is kept, no byte-order mark
     assert records[1][4:6] == ["3,2", "low"] and records[2][4:6] == ["7,25", "normal"]
     assert records[2][3] == "Tsd/µl" and records[1][8:10] == ["4,5", "11"]
     assert_round_trip(data, records, encoding="cp1252", delimiter=";")
+    converted = tmp_path / "utf8.csv"
+    summary = check_csv(source, converted, output_encoding="utf-8")
+    assert summary.output_encoding == "utf-8" and "converted to utf-8" in summary.text()
+    assert converted.read_bytes() == b"\xef\xbb\xbf" + raw.decode("cp1252").encode()
 
 
 def test_a_late_latin1_byte_in_a_utf8_file_is_read_as_cp1252() -> None:
     data = b"id,wbc,unit\n" + b"1,4.2,K/uL\n" * 20_000 + b"2,4.2,K/\xb5L\n"
-    summary, records, _ = run(data)
+    summary, records, raw = run(data)
     assert summary.encoding == "utf-8" and records[-1][2] == "K/µL" and records[-1][4] == "low"
+    assert raw.splitlines()[-1].startswith(b"2,4.2,K/\xb5L,")  # the byte is kept
+    assert "not valid UTF-8" in records[-1][-2] and "1 line not in" in summary.warnings[-1]
 
 
 def test_declared_encoding_that_does_not_fit_is_a_batch_error(tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     data = b"id,wbc,unit\n" + b"1,4.2,K/uL\n" * 20_000 + b"2,4.2,K/\xb5L\n"
-    with pytest.raises(BatchError, match="cannot be read as utf-8"):
+    with pytest.raises(BatchError, match="cannot be read as utf-8 on line 20,002"):
         check_csv(io.BytesIO(data), target, encoding="utf-8")
     assert not target.exists() and os.listdir(tmp_path) == []
 
@@ -363,7 +371,7 @@ def test_progress_line_shows_rate_and_eta_then_clears() -> None:
     assert "25.0%" in line and "ETA 6 s" in line
     progress.close()
     assert stream.getvalue().endswith("\r")
-    rows = list(progress.wrap(iter(["a"] * 10)))
+    rows = list(progress.wrap(iter([b"a"] * 10)))
     assert len(rows) == 10
 
 

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
-def read(path: Path, delimiter: str = ",") -> list[list[str]]:
-    text = path.read_text(encoding="utf-8-sig")
+def read(path: Path, delimiter: str = ",", encoding: str = "utf-8-sig") -> list[list[str]]:
+    text = path.read_text(encoding=encoding)
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
@@ -53,7 +53,7 @@ def test_every_example_is_checked(tmp_path: Path) -> None:
     assert others and all(r[-len(RESULT_COLUMNS) :] == [""] * len(RESULT_COLUMNS) for r in others)
     european = tmp_path / "european.csv"
     assert main(["batch", str(EXAMPLES / "european_wbc.csv"), "-o", str(european), "-q"]) == 0
-    rows = read(european, ";")
+    rows = read(european, ";", "cp1252")  # the output keeps the input's encoding
     assert rows[0][3] == "Leukozyten" and "µ" in "".join(r[4] for r in rows)
     assert sum(1 for r in rows[1:] if r[-1]) == 1  # the one "n. b." (not measured) row
 

@@ -1,4 +1,4 @@
-"""The CSV mechanics under batch: encodings, delimiter sniffing, atomic output."""
+"""The CSV mechanics under batch: encodings, delimiter sniffing, records, atomic output."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from cbc_ranges.batch.files import (
     atomic_output,
     detect_encoding,
     open_csv_source,
+    open_input,
     raised_field_size_limit,
     sniff_delimiter,
 )
@@ -91,31 +92,36 @@ def test_sniffing_finds_the_delimiter_of_a_written_file(
     assert sniff_delimiter(buffer.getvalue(), complete=True) == delimiter
 
 
-def _read_all(data: bytes, **options: str) -> tuple[str, list[list[str]]]:
-    with open_csv_source(io.BytesIO(data), **options) as source:
-        return source.encoding, list(csv.reader(source.text, delimiter=source.delimiter))
+def _read_all(data: bytes, **options: str) -> tuple[str, list[bytes]]:
+    with open_input(io.BytesIO(data)) as opened:
+        source = open_csv_source(opened, **options)
+        return source.encoding, list(source.lines)
 
 
 def test_a_late_non_utf8_byte_does_not_stop_the_read() -> None:
-    # the head is plain ASCII, the Latin-1 µ comes after the sample
+    # the head is plain ASCII, the Latin-1 µ comes after the sample: its bytes are kept
     data = b"wbc,unit\n" + b"4.2,K/uL\n" * (SAMPLE_BYTES // 9 + 10) + b"5.0,K/\xb5L\n"
-    encoding, rows = _read_all(data)
+    encoding, lines = _read_all(data)
     assert encoding == "utf-8"
-    assert rows[-1] == ["5.0", "K/µL"]
-    assert len(rows) == SAMPLE_BYTES // 9 + 12
+    assert lines[-1] == b"5.0,K/\xb5L\n"
+    assert len(lines) == SAMPLE_BYTES // 9 + 12
 
 
 def test_stream_replays_the_sniffed_head_exactly() -> None:
     body = "".join(f"{i},{i * 0.1:.1f}\n" for i in range(20000)).encode()
-    _, rows = _read_all(b"id,wbc\n" + body)
-    assert len(rows) == 20001
-    assert rows[1] == ["0", "0.0"] and rows[-1] == ["19999", "1999.9"]
+    _, lines = _read_all(b"id,wbc\n" + body)
+    assert b"".join(lines) == b"id,wbc\n" + body
+
+
+def test_utf16_lines_are_carried_as_utf8() -> None:
+    encoding, lines = _read_all("wbc\nK/µL\n".encode("utf-16"))
+    assert encoding == "utf-16" and lines == [b"wbc\n", "K/µL\n".encode()]
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
-    with pytest.raises(BatchError, match="no such file"), open_csv_source(tmp_path / "nope.csv"):
+    with pytest.raises(BatchError, match="no such file"), open_input(tmp_path / "nope.csv"):
         pass
-    with pytest.raises(BatchError, match="directory"), open_csv_source(tmp_path):
+    with pytest.raises(BatchError, match="directory"), open_input(tmp_path):
         pass
 
 
@@ -130,12 +136,12 @@ def test_atomic_output_renames_only_on_success(tmp_path: Path) -> None:
     final = tmp_path / "out.csv"
     final.write_text("old\n")
     with pytest.raises(RuntimeError), atomic_output(final) as stream:
-        stream.write("half a file")
+        stream.write(b"half a file")
         raise RuntimeError("crash")
     assert final.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["out.csv"]  # no temporary left behind
     with atomic_output(final) as stream:
-        stream.write("new\n")
+        stream.write(b"new\n")
     assert final.read_text() == "new\n"
     assert os.listdir(tmp_path) == ["out.csv"]
 
@@ -143,7 +149,7 @@ def test_atomic_output_renames_only_on_success(tmp_path: Path) -> None:
 def test_atomic_output_survives_keyboard_interrupt(tmp_path: Path) -> None:
     final = tmp_path / "out.csv"
     with pytest.raises(KeyboardInterrupt), atomic_output(final) as stream:
-        stream.write("x")
+        stream.write(b"x")
         raise KeyboardInterrupt
     assert os.listdir(tmp_path) == []
 
@@ -151,14 +157,14 @@ def test_atomic_output_survives_keyboard_interrupt(tmp_path: Path) -> None:
 def test_atomic_output_to_a_binary_stream_leaves_it_open() -> None:
     buffer = io.BytesIO()
     with atomic_output(buffer) as stream:
-        stream.write("µ")
+        stream.write("µ".encode())
     assert buffer.getvalue() == "µ".encode() and not buffer.closed
 
 
 def test_atomic_output_onto_a_directory_is_a_batch_error(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     with pytest.raises(BatchError, match="cannot write"), atomic_output(tmp_path / "taken") as out:
-        out.write("x")
+        out.write(b"x")
     with pytest.raises(BatchError, match="cannot write"), atomic_output(tmp_path / "no" / "x"):
         pass
     assert os.listdir(tmp_path) == ["taken"]

@@ -136,9 +136,17 @@ def appended_text(error: UnicodeError) -> tuple[str, int]:
     """
     if not isinstance(error, UnicodeEncodeError):
         raise error
-    text = "".join(_PLAIN.get(c, "?") for c in error.object[error.start : error.end])
-    text = text.replace("^^", "")  # 10⁻⁹ -> 10^-9, not 10^-^9
-    return text, error.end
+    parts: list[str] = []
+    run = False  # inside a run of superscripts: one caret for the run (10⁻⁹ -> 10^-9)
+    for char in error.object[error.start : error.end]:
+        plain = _PLAIN.get(char, "?")
+        if plain.startswith("^"):
+            plain = plain[1:] if run else plain
+            run = True
+        else:
+            run = False
+        parts.append(plain)
+    return "".join(parts), error.end
 
 
 codecs.register_error(LEGACY_FALLBACK, legacy_fallback)

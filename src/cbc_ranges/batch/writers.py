@@ -191,7 +191,7 @@ class RowSteps:
         layout: Layout,
         interpreter: RowInterpreter,
         decode: Callable[[bytes], str],
-        suffix: Callable[[str, Outcome, Sequence[str]], tuple[bytes, bytes]],
+        suffix: Callable[[str, Outcome, tuple[bytes, ...]], tuple[bytes, bytes]],
     ) -> None:
         self.layout = layout
         self.interpreter = interpreter
@@ -258,8 +258,7 @@ class RowSteps:
             self.cells[value, unit] = parsed
         outcome = self.interpreter.outcome(parsed, person)
         text = "" if outcome.category == _ERROR else parsed.value_text
-        inputs = [self.decode(cell) for cell in (value, unit, *people)]
-        head, tail = self.suffix(text, outcome, inputs)
+        head, tail = self.suffix(text, outcome, (value, unit, *people))
         return head, tail, outcome.category
 
 
@@ -323,12 +322,15 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
     tails: dict[tuple[str, ...], bytes] = {}
     end_text = end.decode("ascii")
 
-    def suffix(value: str, outcome: Outcome, inputs: Sequence[str]) -> tuple[bytes, bytes]:
+    def suffix(value: str, outcome: Outcome, inputs: tuple[bytes, ...]) -> tuple[bytes, bytes]:
         tail = tails.get(outcome.tail)
         if tail is None:
             if len(tails) >= _ROW_CACHE_SIZE:
                 tails.clear()
-            cells = _short_cells(("", *outcome.tail), inputs)[1:]
+            cells = outcome.tail
+            if any(len(cell) > MESSAGE_LIMIT for cell in cells[-2:]):
+                decode = records.source.decode
+                cells = _short_cells(("", *cells), [decode(c) for c in inputs])[1:]
             tail = tails[outcome.tail] = layout.csv_line(cells, end_text)
         head = heads.get(value)
         if head is None:
