@@ -90,7 +90,7 @@ def test_the_leukopenia_limit_keeps_the_strict_threshold_of_before() -> None:
             "leukopenia_threshold",
             4.0,
         )
-        assert [(limit.limit.name, limit.beyond) for limit in result.limits] == [
+        assert [(limit.name, limit.beyond) for limit in result.limits] == [
             ("leukopenia", value < 4.0)
         ]
 
@@ -140,7 +140,7 @@ def test_several_decision_limits_and_grades_in_one_band(
     result = interpret(value, "10^9/L", analyte="neutrophils", age=40, table=graded)
     assert result.analyte == "neutrophils"
     assert result.flag == flag
-    beyond = {(limit.limit.name, limit.limit.level): limit.beyond for limit in result.limits}
+    beyond = {(limit.name, limit.level): limit.beyond for limit in result.limits}
     assert beyond[("neutropenia", "")] is (value < 1.5)
     levels = [level for (_, level), side in beyond.items() if level and side]
     assert levels == ([severity] if severity else [])
@@ -151,7 +151,7 @@ def test_several_decision_limits_and_grades_in_one_band(
 
 def test_a_censored_value_straddling_a_limit_gets_no_side(graded: RangeTable) -> None:
     result = interpret("<1.2", analyte="neutrophils", age=40, table=graded)
-    sides = {(limit.limit.name, limit.limit.level): limit.beyond for limit in result.limits}
+    sides = {(limit.name, limit.level): limit.beyond for limit in result.limits}
     assert sides[("neutropenia", "")] is True
     assert sides[("neutropenia", "mild")] is None
     assert sides[("neutropenia", "severe")] is None

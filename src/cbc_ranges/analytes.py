@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cbc_ranges.data import find_files, load, read_toml
+from cbc_ranges.data import cached, find_files, load, read_toml
 from cbc_ranges.errors import CBCError, RangeTableError, suggest
 
 __all__ = [
@@ -201,10 +201,13 @@ def get_analyte(name: str | Analyte) -> Analyte:
     >>> get_analyte("neutrofils")
     Traceback (most recent call last):
     ...
-    cbc_ranges.errors.CBCError: unknown analyte 'neutrofils' ... (did you mean 'neutrophils'?)
+    cbc_ranges.errors.CBCError: unknown analyte 'neutrofils'; ... (did you mean 'neutrophils'?)
     """
     if isinstance(name, Analyte):
         return name
+    known: dict[str, Analyte] | None = cached("analytes")
+    if known is not None and isinstance(name, str) and name in known:  # the hot path: an id
+        return known[name]
     if not isinstance(name, str):
         raise TypeError(f"analyte must be a text, not {type(name).__name__}")
     table = analytes()

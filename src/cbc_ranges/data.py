@@ -47,6 +47,7 @@ __all__ = [
     "ENVIRONMENT_VARIABLE",
     "DataFile",
     "add_data_path",
+    "cached",
     "clear_caches",
     "data_folders",
     "data_paths",
@@ -82,6 +83,11 @@ def load(key: str, build: Callable[[], _T]) -> _T:
         if key not in _CACHE:
             _CACHE[key] = build()
         return _CACHE[key]  # type: ignore[no-any-return]
+
+
+def cached(key: str) -> Any:
+    """What :func:`load` holds under ``key``, or ``None``: a hot path's look-up, no build."""
+    return _CACHE.get(key)
 
 
 def clear_caches() -> None:

@@ -307,7 +307,12 @@ def explain(
     template = _PLACEHOLDER.sub(
         lambda match: values.get(match.group(1), match.group(0)), "\n\n".join(texts)
     )
-    rows = (row for row in (reference, threshold, variation) if row is not None)
+    # every row the result reports on: the range, the limits and grade bands, the note
+    rows = (
+        row
+        for row in (reference, threshold, variation, *selection.limits, *selection.grades)
+        if row is not None
+    )
     cited = [row.source.id for row in rows]
     cited += [key for block in used for key in block.sources]
     return Explanation(template=template, sources=_ordered(cited, table.sources))

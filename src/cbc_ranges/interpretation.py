@@ -29,10 +29,12 @@ The rules and their limits are in ``docs/interpretation.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cbc_ranges.analytes import Analyte, ValueKind, get_analyte
-from cbc_ranges.classify import code_for, flag_for, in_region
+from cbc_ranges.classify import CODES, flag_for, in_region
+from cbc_ranges.count import parse_count, parse_percentage
+from cbc_ranges.errors import UnitError
 from cbc_ranges.explain import Explanation, age_group, explain
 from cbc_ranges.models import (
     Comparator,
@@ -65,6 +67,7 @@ __all__ = [
 _PEOPLE_CACHE_SIZE = 1 << 14
 _PEOPLE = "cbc_ranges.interpretation.people"
 
+#: what an age may be given as
 AgeInput = Age | float | int | str | None
 
 
@@ -72,12 +75,9 @@ AgeInput = Age | float | int | str | None
 class _GradeBand:
     """A grade row with its limits resolved against the person's reference interval."""
 
-    system: str
-    grade: int
     low: float | None
     high: float | None
-    row: RangeRow
-    limit: ReferenceRange
+    result: Grade
 
 
 @dataclass
@@ -94,25 +94,23 @@ class Prepared:
     threshold: ReferenceRange | None
     limits: tuple[RangeRow, ...]
     grades: tuple[_GradeBand, ...]
+    # the leukopenia threshold (10^9/L) as a number, for the hot path
+    threshold_value: float | None
     # (flag, leukopenia, comparator) -> text and sources, filled as results come
     explanations: dict[tuple[Flag, bool | None, Comparator | None], Explanation] = field(
         default_factory=dict
     )
-    # the limits' sides -> their result models, and a grade band -> its model, built once
-    limit_results: dict[tuple[bool | None, ...], tuple[LimitResult, ...]] = field(
-        default_factory=dict
-    )
-    grade_results: dict[int, Grade] = field(default_factory=dict)
+    # the limits' sides -> their result models, built once
+    limit_results: dict[tuple[bool | None, ...], list[LimitResult]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     """How one value compares with what :func:`prepare` selected for a person."""
 
     flag: Flag
     code: InterpretationCode | None
     leukopenia: bool | None
-    limits: tuple[LimitResult, ...]
+    limits: list[LimitResult]
     grade: Grade | None
 
 
@@ -172,26 +170,19 @@ def read_value(
     >>> read_value("2.4", "K/uL", analyte="ANC").value
     2.4
     """
-    from cbc_ranges import count as counts
-
     analyte = get_analyte(analyte)
-    text = value if isinstance(value, str) else ""
-    if (unit is not None and isinstance(unit, str) and unit.strip() == "%") or (
-        unit is None and text.rstrip().endswith("%")
+    if (unit.__class__ is str and "%" in unit and unit.strip() == "%") or (
+        unit is None and value.__class__ is str and value.rstrip().endswith("%")
     ):
         if "percent" not in analyte.kinds:
-            from cbc_ranges.errors import UnitError
-
             raise UnitError(
                 f"{analyte.label} is not given as a percentage of white cells here; "
                 "give a count per volume such as 10^9/L",
                 raw=value,
                 unit="%",
             )
-        return counts.parse_percentage(value, unit, decimal_comma=decimal_comma)
-    return counts.parse_count(
-        value, unit, decimal_comma=decimal_comma, plausible_range=analyte.plausible
-    )
+        return parse_percentage(value, unit, decimal_comma=decimal_comma)
+    return parse_count(value, unit, decimal_comma=decimal_comma, plausible_range=analyte.plausible)
 
 
 def straddle_warning(value_text: str) -> str:
@@ -257,7 +248,7 @@ def interpret_count(
             "leukopenia": assessment.leukopenia,
             "reference": prepared.reference,
             "leukopenia_threshold": prepared.threshold,
-            "limits": list(assessment.limits),
+            "limits": assessment.limits,
             "grade": assessment.grade,
             "sources": list(explanation.sources),
             "warnings": warnings,
@@ -283,31 +274,33 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
         if reference is None
         else flag_for(value, comparator, reference.low, reference.high)
     )
-    sides = tuple(in_region(value, comparator, row.low, row.high) for row in prepared.limits)
+    sides = tuple([in_region(value, comparator, row.low, row.high) for row in prepared.limits])
     limits = prepared.limit_results.get(sides)
     if limits is None:
-        limits = prepared.limit_results.setdefault(
-            sides,
-            tuple(
-                LimitResult(limit=row.reference, beyond=side)
-                for row, side in zip(prepared.limits, sides, strict=True)
-                if row.reference is not None
-            ),
-        )
-    leukopenia = None
-    threshold = prepared.threshold
-    if threshold is not None:
-        leukopenia = in_region(value, comparator, None, threshold.low)
+        limits = prepared.limit_results.setdefault(sides, _limit_results(prepared.limits, sides))
+    threshold = prepared.threshold_value
+    leukopenia = None if threshold is None else in_region(value, comparator, None, threshold)
     grade = None
-    for index, band in enumerate(prepared.grades):
+    for band in prepared.grades:
         if in_region(value, comparator, band.low, band.high):
-            grade = prepared.grade_results.get(index)
-            if grade is None:
-                grade = prepared.grade_results.setdefault(
-                    index, Grade(system=band.system, grade=band.grade, limit=band.limit)
-                )
+            grade = band.result
             break
-    return Assessment(flag, code_for(flag), leukopenia, limits, grade)
+    return Assessment(flag, CODES[flag], leukopenia, limits, grade)
+
+
+def _limit_results(rows: tuple[RangeRow, ...], sides: tuple[bool | None, ...]) -> list[LimitResult]:
+    return [
+        LimitResult(
+            name=row.name,
+            level=row.level,
+            low=row.low,
+            high=row.high,
+            unit="%" if row.value_kind == "percent" else "10*9/L",
+            beyond=side,
+            source=row.source.id,
+        )
+        for row, side in zip(rows, sides, strict=True)
+    ]
 
 
 _FIELDS = tuple(Interpretation.model_fields)
@@ -369,9 +362,10 @@ def prepare(
     :func:`interpret_count` share it.
     """
     analyte_id = analyte.id if isinstance(analyte, Analyte) else analyte
-    people = table.derived_cache().get(_PEOPLE)
+    derived = table.derived_cache()
+    people = derived.get(_PEOPLE)
     if people is None:
-        people = table.derived_cache().setdefault(_PEOPLE, BoundedCache(_PEOPLE_CACHE_SIZE))
+        people = derived.setdefault(_PEOPLE, BoundedCache(_PEOPLE_CACHE_SIZE))
     key = (analyte_id, value_kind, type(age), age, sex, ethnicity)
     try:
         found: Prepared | None = people.get(key)
@@ -436,6 +430,7 @@ def _prepare(
         threshold=_leukopenia_threshold(threshold) if threshold is not None else None,
         limits=selection.limits,
         grades=_grade_bands(selection),
+        threshold_value=None if threshold is None else threshold.high,
     )
 
 
@@ -467,7 +462,14 @@ def _grade_bands(selection: Selection) -> tuple[_GradeBand, ...]:
             continue  # "<LLN" needs the reference range in use
         if low is not None and high is not None and low >= high:
             continue  # an empty band: the reference limit is below the next grade's
-        assert row.reference is not None
-        limit = row.reference.model_copy(update={"low": low, "high": high})
-        bands.append(_GradeBand(row.name, int(row.level), low, high, row, limit))
+        unit = "%" if row.value_kind == "percent" else "10*9/L"
+        grade = Grade(
+            system=row.name,
+            grade=int(row.level),
+            low=low,
+            high=high,
+            unit=unit,
+            source=row.source.id,
+        )
+        bands.append(_GradeBand(low, high, grade))
     return tuple(bands)

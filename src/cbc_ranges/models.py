@@ -56,12 +56,24 @@ def format_number(
     >>> format_number(12.5, decimal_separator=",")
     '12,5'
     """
-    text = f"{value:.{places}f}".rstrip("0")
-    if text.endswith("."):
-        text = text + "0" if keep_one else text[:-1]
-    if text.startswith("-") and not text.strip("-0."):
-        text = text[1:]  # -0.0, or a negative number that rounds to zero
-    return text if decimal_separator == "." else text.replace(".", decimal_separator)
+    key = (value, places, keep_one, decimal_separator)
+    text = _NUMBER_TEXTS.get(key)
+    if text is None:
+        text = f"{value:.{places}f}".rstrip("0")
+        if text.endswith("."):
+            text = text + "0" if keep_one else text[:-1]
+        if text.startswith("-") and not text.strip("-0."):
+            text = text[1:]  # -0.0, or a negative number that rounds to zero
+        if decimal_separator != ".":
+            text = text.replace(".", decimal_separator)
+        if len(_NUMBER_TEXTS) >= 8192:  # lab values repeat; keep the memo bounded
+            _NUMBER_TEXTS.clear()
+        # safe to share between 0.0 and -0.0 (equal keys): both are written "0"
+        _NUMBER_TEXTS[key] = text
+    return text
+
+
+_NUMBER_TEXTS: dict[tuple[float, int, bool, str], str] = {}
 
 
 class FrozenModel(BaseModel):
@@ -175,20 +187,36 @@ class ReferenceRange(FrozenModel):
 class LimitResult(FrozenModel):
     """A decision limit that applies to the person, and whether the value is beyond it.
 
-    ``beyond`` is ``None`` when a censored value lies on both sides of it, or when
-    the table names the limit without a figure.
+    ``low`` and ``high`` are read as ``ranges/README.md`` says for a decision limit:
+    the limit covers the values below ``high``, above ``low``, or from ``low``
+    (inclusive) up to ``high`` (exclusive). ``beyond`` is ``None`` when a censored
+    value lies on both sides of it, or when the table names the limit without a
+    figure. ``source`` is the id of the source that states it (in the result's
+    ``sources``).
     """
 
-    limit: ReferenceRange
+    name: str = Field(description="The limit's name, such as leukopenia or neutropenia.")
+    level: str = Field(default="", description="A severity level (mild, moderate, severe).")
+    low: float | None = None
+    high: float | None = None
+    unit: str = "10*9/L"
     beyond: bool | None
+    source: str
 
 
 class Grade(FrozenModel):
-    """The band of a grading system (such as CTCAE v5.0) the value falls in."""
+    """The band of a grading system (such as CTCAE v5.0) the value falls in.
+
+    The band covers ``low`` (inclusive) up to ``high`` (exclusive), with a limit of
+    ``LLN`` already replaced by the reference interval's lower limit.
+    """
 
     system: str = Field(description="The grading system and term, as the table names it.")
     grade: int
-    limit: ReferenceRange
+    low: float | None = None
+    high: float | None = None
+    unit: str = "10*9/L"
+    source: str
 
 
 class Person(FrozenModel):

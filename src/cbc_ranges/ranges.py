@@ -44,7 +44,7 @@ from typing import Any, Literal
 from pydantic import PrivateAttr
 
 from cbc_ranges.analytes import ValueKind, analytes
-from cbc_ranges.data import DATA_PACKAGE, DataFile, find_files, load, read_toml
+from cbc_ranges.data import DATA_PACKAGE, DataFile, cached, find_files, load, read_toml
 from cbc_ranges.errors import CBCError, PersonError, RangeTableError, suggest
 from cbc_ranges.models import (
     AgeEdge,
@@ -925,11 +925,19 @@ def shipped_table_names() -> list[str]:
 
 
 def _named_table(name: str) -> RangeTable:
+    key = f"tables.{name}"
+    found: RangeTable | None = cached(key)
+    if found is not None:
+        return found
+
     def build() -> RangeTable:
         file = _table_files()[name]
         return parse_table(file.read_text(), path=file.shown, name=name, sources=shipped_sources())
 
-    return load(f"tables.{name}", build)
+    return load(key, build)
+
+
+_DEFAULT_KEY = f"tables.{DEFAULT_TABLE}"
 
 
 def get_table(table: RangeTable | str | os.PathLike[str] | None = None) -> RangeTable:
@@ -947,7 +955,8 @@ def get_table(table: RangeTable | str | os.PathLike[str] | None = None) -> Range
     cbc_ranges.errors.RangeTableError: documnets: no shipped table ... (did you mean 'documents'?)
     """
     if table is None:
-        return _named_table(DEFAULT_TABLE)
+        found: RangeTable | None = cached(_DEFAULT_KEY)  # the hot path: one dict look-up
+        return found if found is not None else _named_table(DEFAULT_TABLE)
     if isinstance(table, RangeTable):
         return table
     if isinstance(table, str):
