@@ -224,6 +224,12 @@ def test_age_between_two_dates_is_calendar_exact(
     assert str(age) == said
 
 
+def test_ages_at_the_end_of_the_calendar() -> None:
+    assert Age.between(dt.date(9999, 12, 31), dt.date(9999, 12, 31)).days == 0
+    late = Age.between(dt.date(9999, 1, 1), dt.date(9999, 12, 31))
+    assert 11 < late.months < 12  # not a completed year: that ends on 10000-01-01
+
+
 def test_an_age_cannot_end_before_it_starts() -> None:
     with pytest.raises(PersonError, match="before the birth date"):
         Age.between(dt.date(2024, 1, 2), dt.date(2024, 1, 1))

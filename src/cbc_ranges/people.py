@@ -190,11 +190,15 @@ class Age:
                 raw=(birth, on),
             )
         completed = (on.year - birth.year) * 12 + on.month - birth.month
-        if _months_after(birth, completed) > on:
+        reached = _months_after(birth, completed)
+        if reached is None or reached > on:
             completed -= 1
         start = _months_after(birth, completed)
-        nxt = _months_after(birth, completed + 1)
-        fraction = (on - start).days / (nxt - start).days
+        assert start is not None  # at most ``on``, so within the calendar
+        following = _months_after(birth, completed + 1)
+        # a month that would end after the year 9999 is counted as 31 days long
+        length = 31 if following is None else (following - start).days
+        fraction = (on - start).days / length
         age = cls(
             days=float((on - birth).days),
             months=completed + fraction,
@@ -230,12 +234,13 @@ class Age:
         return _plural(math.floor(self.months / 12 + 1e-9), "years")
 
 
-def _months_after(birth: dt.date, months: int) -> dt.date:
-    """The date ``months`` calendar months after ``birth`` (day clamped to the month's end)."""
+def _months_after(birth: dt.date, months: int) -> dt.date | None:
+    """The date ``months`` calendar months after ``birth`` (day clamped to the month's end);
+    ``None`` after the year 9999."""
     year, month0 = divmod(birth.month - 1 + months, 12)
     year += birth.year
     if year > dt.MAXYEAR:
-        return dt.date.max
+        return None
     last = calendar.monthrange(year, month0 + 1)[1]
     return dt.date(year, month0 + 1, min(birth.day, last))
 
