@@ -525,7 +525,7 @@ def read_unit(text: str) -> UnitReading:
         try:
             known = _read_new(text)
         except UnitError as error:
-            known = error
+            known = error.with_traceback(None)  # a cached traceback would keep its frames alive
         if len(text) <= _CACHED_CHARS:
             if len(_READINGS) >= _READINGS_LIMIT:
                 _READINGS.clear()
