@@ -616,6 +616,11 @@ def unit_spellings() -> tuple[UnitSpelling, ...]:
     )
 
 
+def _factor_of(exponent: int, ucum_volume: str) -> float:
+    litres_exponent = next(v[2] for v in _VOLUMES.values() if v[1] == ucum_volume)
+    return float(f"1e{exponent - litres_exponent - 9}")
+
+
 def units_markdown() -> str:
     """``docs/units.md``: every known spelling with the factor the parser reads it as."""
     out = [
@@ -634,11 +639,36 @@ def units_markdown() -> str:
         "  (`103`, `109`); or as a word: `K`, `thou`, `thousand`, `Tsd`, `miles`, `mil` (10³),",
         "  `G`, `Giga` (10⁹, litres only; lower-case `g/L` is grams per litre and is refused);",
         "- an optional count word: `cells`, `#`, `WBC`, `leukocytes` or a UCUM annotation `{…}`;",
-        "- the volume: `uL`, `mm3`/`mm³`/`cumm`/`cmm`/`cu mm` (all 1 µL), `L`, `nL`, `mL`, `dL`.",
+        "- the volume: `uL`, `mm3`/`mm³`/`cumm`/`cmm`/`cu mm` (all 1 µL), `L`, `nL`, `mL`.",
         "",
         "Units of another kind (`mg/dL`, `g/dL`, `%`, `fL`, `mmol/L`, `L`, `/HPF`, `cells` with no",
         "volume) are refused with a `UnitError` that says what they measure; unknown spellings",
         "with the closest known ones.",
+        "",
+        "## Powers of ten",
+        "",
+        "Only the powers of ten labs use for cell counts are read; any other (`10^99/L`,",
+        "`10^19/L`, `10^1/nL`) is refused with a `UnitError`, never read as a number no count",
+        "could be. Exponents are ASCII digits or superscripts (an N'Ko or Arabic-Indic digit is",
+        "no exponent).",
+        "",
+        "| volume | multipliers read | one of the unit in 10⁹/L |",
+        "| --- | --- | --- |",
+        *(
+            f"| {volume} | "
+            + (", ".join(f"10^{n}" if n else "1 (no multiplier)" for n in powers) or "none")
+            + " | "
+            + (", ".join(f"{_factor_of(n, volume):g}" for n in powers) or "—")
+            + " |"
+            for volume, powers in POWERS_OF_TEN.items()
+        ),
+        "",
+        f"Unit text longer than {MAX_UNIT_CHARS} characters (spaces around it aside) is refused",
+        "unread. What a unit of another kind measures is read by the library's own small",
+        "grammar over `cell_units.txt`; pint checks that grammar and the volume table in the",
+        "tests but never reads a lab's text (see [reliability](reliability.md)).",
+        "",
+        "## Known spellings",
         "",
         "| spelling | factor to 10⁹/L | read as (UCUM) | used by | note |",
         "| --- | --- | --- | --- | --- |",
