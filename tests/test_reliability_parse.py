@@ -348,6 +348,31 @@ def _stress() -> Any:
     return module
 
 
+def test_the_stress_harness_catches_each_kind_of_offender() -> None:
+    from cbc_ranges.models import Count, construct_checked
+
+    stress = _stress()
+
+    def infinite(*args: object, **kwargs: object) -> Count:
+        fields = {"value": math.inf, "comparator": None, "unit_text": "", "unit": None}
+        return construct_checked(Count, {**fields, "raw": "", "warnings": []})
+
+    def untyped(*args: object, **kwargs: object) -> None:
+        raise ValueError("could not convert string to float")
+
+    def slow(*args: object, **kwargs: object) -> None:
+        time.sleep(0.06)
+        raise ParseError("slow")
+
+    calls = {"parse_count": infinite, "interpret": untyped, "from_fhir": slow}
+    report = stress.run(16, seed=1, calls=calls)
+    assert all(report.calls.values()), report.calls
+    assert report.kinds("parse_count") == {"non_finite": report.calls["parse_count"]}
+    assert report.kinds("interpret") == {"untyped_error": report.calls["interpret"]}
+    assert report.kinds("from_fhir") == {"slow_call": report.calls["from_fhir"]}
+    assert "ValueError: 'could not convert" in report.text()
+
+
 @pytest.fixture(scope="module")
 def stress_report() -> Any:
     stress = _stress()
