@@ -29,13 +29,14 @@ The rules and their limits are in ``docs/interpretation.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from cbc_ranges.analytes import Analyte, ValueKind, get_analyte
 from cbc_ranges.classify import CODES, flag_for, in_region
 from cbc_ranges.count import parse_count, parse_percentage
 from cbc_ranges.errors import UnitError
-from cbc_ranges.explain import Explanation, age_group, explain
+from cbc_ranges.explain import Explanation, explain
 from cbc_ranges.models import (
     Comparator,
     Count,
@@ -46,10 +47,18 @@ from cbc_ranges.models import (
     LimitResult,
     Person,
     ReferenceRange,
+    Sex,
     construct_checked,
     format_number,
 )
-from cbc_ranges.people import Age, match_ethnicity, parse_sex, read_age, sex_is_recognised
+from cbc_ranges.people import (
+    ADULT_AGE,
+    Age,
+    match_ethnicity,
+    parse_sex,
+    read_age,
+    sex_is_recognised,
+)
 from cbc_ranges.ranges import BoundedCache, RangeRow, RangeTable, Selection, get_table
 
 __all__ = [
@@ -82,11 +91,17 @@ class _GradeBand:
 
 @dataclass
 class Prepared:
-    """What depends only on the table, the analyte, the kind of value and the person."""
+    """What depends only on the table, the analyte, the kind of value and the person.
+
+    ``person`` (the result model) is built on first use: the row engine never needs it.
+    """
 
     analyte: Analyte
     value_kind: ValueKind
-    person: Person
+    age: Age | None
+    sex: Sex
+    group: str | None
+    ethnicity_text: str | None
     selection: Selection
     warnings: tuple[str, ...]
     # the models the result points to, built once
@@ -102,6 +117,19 @@ class Prepared:
     )
     # the limits' sides -> their result models, built once
     limit_results: dict[tuple[bool | None, ...], list[LimitResult]] = field(default_factory=dict)
+
+    @cached_property
+    def person(self) -> Person:
+        """The person as the result reports it."""
+        age = self.age
+        return Person(
+            age_years=None if age is None else age.years,
+            age_days=None if age is None else age.days,
+            age=None if age is None else str(age),
+            sex=self.sex,
+            ethnicity=self.group,
+            ethnicity_text=self.ethnicity_text,
+        )
 
 
 class Assessment(NamedTuple):
@@ -390,14 +418,6 @@ def _prepare(
     age_read = read_age(age)
     sex_read = parse_sex(sex)
     group = match_ethnicity(ethnicity, table.groups) if ethnicity else None
-    person = Person(
-        age_years=None if age_read is None else age_read.years,
-        age_days=None if age_read is None else age_read.days,
-        age=None if age_read is None else str(age_read),
-        sex=sex_read,
-        ethnicity=group,
-        ethnicity_text=_clean_text(ethnicity) if ethnicity else None,
-    )
     selection = table.select(
         age=age_read, sex=sex_read, ethnicity=group, analyte=analyte.id, value_kind=value_kind
     )
@@ -410,7 +430,8 @@ def _prepare(
         )
     reference = selection.reference
     if reference is None:
-        who = {"adult": "an adult", "child": "a child", "unknown": "an adult"}[age_group(person)]
+        child = age_read is not None and age_read.years < ADULT_AGE
+        who = "a child" if child else "an adult"
         what = "reference range" if analyte.id == "wbc" else f"{analyte.noun_for(value_kind)} range"
         warnings.append(
             f"no {what} in table {table.name!r} applies to {who} of "
@@ -422,14 +443,17 @@ def _prepare(
     return Prepared(
         analyte=analyte,
         value_kind=value_kind,
-        person=person,
+        age=age_read,
+        sex=sex_read,
+        group=group,
+        ethnicity_text=_clean_text(ethnicity) if ethnicity else None,
         selection=selection,
         warnings=tuple(warnings),
         reference=reference.reference if reference is not None else None,
         # a leukopenia limit without a figure (children) is no threshold to compare with
-        threshold=_leukopenia_threshold(threshold) if threshold is not None else None,
+        threshold=_leukopenia_threshold(table, threshold) if threshold is not None else None,
         limits=selection.limits,
-        grades=_grade_bands(selection),
+        grades=_grade_bands(table, selection),
         threshold_value=None if threshold is None else threshold.high,
     )
 
@@ -439,17 +463,41 @@ def _clean_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _leukopenia_threshold(row: RangeRow) -> ReferenceRange | None:
-    """The leukopenia decision limit as the result's ``leukopenia_threshold`` (its ``low``)."""
+def _leukopenia_threshold(table: RangeTable, row: RangeRow) -> ReferenceRange | None:
+    """The leukopenia decision limit as the result's ``leukopenia_threshold`` (its ``low``),
+    built once per row."""
     if row.high is None or row.reference is None:
         return None
-    return row.reference.model_copy(
-        update={"kind": "leukopenia_threshold", "low": row.high, "high": None}
-    )
+    derived = table.derived_cache()
+    key = ("leukopenia_threshold", row.id)
+    found: ReferenceRange | None = derived.get(key)
+    if found is None:
+        found = derived.setdefault(
+            key,
+            row.reference.model_copy(
+                update={"kind": "leukopenia_threshold", "low": row.high, "high": None}
+            ),
+        )
+    return found
 
 
-def _grade_bands(selection: Selection) -> tuple[_GradeBand, ...]:
-    """The grade rows with LLN/ULN resolved; a band that needs a missing range is left out."""
+def _grade_bands(table: RangeTable, selection: Selection) -> tuple[_GradeBand, ...]:
+    """The grade rows with LLN/ULN resolved; a band that needs a missing range is left out.
+
+    Built once per (reference interval, grade rows) in the table's cache.
+    """
+    if not selection.grades:
+        return ()
+    reference = selection.reference
+    key = ("grades", None if reference is None else reference.id, *(r.id for r in selection.grades))
+    derived = table.derived_cache()
+    found: tuple[_GradeBand, ...] | None = derived.get(key)
+    if found is None:
+        found = derived.setdefault(key, _resolved_grade_bands(selection))
+    return found
+
+
+def _resolved_grade_bands(selection: Selection) -> tuple[_GradeBand, ...]:
     reference = selection.reference
     bands = []
     for row in selection.grades:
