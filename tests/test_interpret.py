@@ -327,7 +327,7 @@ def test_results_built_without_revalidation_equal_validated_ones(
 
 def test_the_fast_construction_is_in_use_and_checked() -> None:
     assert interpret_module._construct_is_faithful()
-    assert interpret_module._assemble is interpret_module._construct
+    assert interpret_module._CONSTRUCT_IS_FAITHFUL
 
 
 @given(
@@ -354,3 +354,20 @@ def test_the_package_attribute_stays_the_function_after_the_module_is_imported()
 
     assert cbc_ranges.interpret is cbc_ranges.interpretation.interpret
     assert cbc_ranges.interpret("3.2", "K/uL", age=45, sex="F").flag == "low"
+
+
+def test_the_outcome_cache_stays_bounded_and_hands_out_fresh_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(interpret_module, "_OUTCOMES_SIZE", 10)
+    clear_caches()  # a fresh table, whose outcome cache is made with the bound above
+    table = get_table()
+    first = interpret_count(Count(value=3.0), age=40, sex="f", table=table)
+    first.limits.clear()
+    first.sources.clear()
+    again = interpret_count(Count(value=3.0), age=40, sex="f", table=table)
+    assert [limit.name for limit in again.limits] == ["leukopenia"]
+    assert again.sources and again == interpret(3.0, age=40, sex="f")
+    for tenth in range(40):
+        interpret_count(Count(value=tenth / 10), age=40, sex="f", table=table)
+    assert 0 < len(table.derived_cache()[interpret_module._OUTCOMES]) <= 10

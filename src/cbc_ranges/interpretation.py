@@ -48,6 +48,7 @@ from cbc_ranges.models import (
     Person,
     ReferenceRange,
     Sex,
+    Source,
     construct_checked,
     format_number,
 )
@@ -75,6 +76,9 @@ __all__ = [
 # how many distinct people (age, sex, ethnicity inputs) a table remembers per analyte
 _PEOPLE_CACHE_SIZE = 1 << 14
 _PEOPLE = "cbc_ranges.interpretation.people"
+# how many (person, value) outcomes a table remembers
+_OUTCOMES_SIZE = 1 << 15
+_OUTCOMES = "cbc_ranges.interpretation.outcomes"
 
 #: what an age may be given as
 AgeInput = Age | float | int | str | None
@@ -89,7 +93,7 @@ class _GradeBand:
     result: Grade
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: a key of the outcome cache
 class Prepared:
     """What depends only on the table, the analyte, the kind of value and the person.
 
@@ -236,53 +240,79 @@ def interpret_count(
     >>> interpret_count(Count(value=12.5), age=50, sex="M").code
     'H'
     """
-    if not isinstance(count, Count):
+    if count.__class__ is not Count and not isinstance(count, Count):
         raise TypeError(f"count must be a Count, not {type(count).__name__}")
     found_table = get_table(table)
     value_kind: ValueKind = "percent" if count.unit == "%" else "count"
     prepared = prepare(found_table, analyte, value_kind, age, sex, ethnicity)
     value, comparator = count.value, count.comparator
+    # lab values repeat: what a value gives a person is kept, in one bounded cache per table
+    outcomes: BoundedCache | None = found_table.derived_cache().get(_OUTCOMES)
+    if outcomes is None:
+        outcomes = found_table.derived_cache().setdefault(_OUTCOMES, BoundedCache(_OUTCOMES_SIZE))
+    key = (prepared, value, comparator)
+    outcome: _Outcome | None = outcomes.get(key)
+    if outcome is None:
+        outcome = outcomes.put(key, _outcome(value, comparator, prepared, found_table))
+    assessment = outcome.assessment
+    warnings = [*count.warnings, *prepared.warnings, *outcome.warnings]
+    fields: dict[str, Any] = {
+        "analyte": prepared.analyte.id,
+        "count": count,
+        "person": prepared.person,
+        "flag": assessment.flag,
+        "code": assessment.code,
+        "leukopenia": assessment.leukopenia,
+        "reference": prepared.reference,
+        "leukopenia_threshold": prepared.threshold,
+        "limits": list(assessment.limits),  # the result's own lists: cached ones stay as they are
+        "grade": assessment.grade,
+        "sources": list(outcome.sources),
+        "warnings": warnings,
+        "text": outcome.text,
+    }
+    if _CONSTRUCT_IS_FAITHFUL:
+        return construct_checked(Interpretation, fields)
+    return Interpretation(**fields)
+
+
+class _Outcome(NamedTuple):
+    """What one value gives one prepared person: the assessment, the text, its warnings."""
+
+    assessment: Assessment
+    text: str
+    sources: tuple[Source, ...]
+    warnings: tuple[str, ...]
+
+
+def _outcome(
+    value: float, comparator: Comparator | None, prepared: Prepared, table: RangeTable
+) -> _Outcome:
     assessment = assess(value, comparator, prepared)
-    flag = assessment.flag
-    key = (flag, assessment.leukopenia, comparator)
+    flag, leukopenia = assessment.flag, assessment.leukopenia
+    key = (flag, leukopenia, comparator)
     explanation = prepared.explanations.get(key)
     if explanation is None:
         explanation = prepared.explanations.setdefault(
             key,
             explain(
                 flag=flag,
-                leukopenia=assessment.leukopenia,
+                leukopenia=leukopenia,
                 comparator=comparator,
                 selection=prepared.selection,
                 person=prepared.person,
-                table=found_table,
+                table=table,
                 analyte=prepared.analyte,
-                value_kind=value_kind,
+                value_kind=prepared.value_kind,
             ),
         )
-    value_text = (
-        format_number(value) if comparator is None else f"{comparator}{format_number(value)}"
-    )
-    warnings = [*count.warnings, *prepared.warnings]
+    value_text = format_number(value)
+    if comparator is not None:
+        value_text = comparator + value_text
+    warnings: tuple[str, ...] = ()
     if flag == "indeterminate" and prepared.reference is not None:
-        warnings.append(straddle_warning(value_text))
-    return _assemble(
-        {
-            "analyte": prepared.analyte.id,
-            "count": count,
-            "person": prepared.person,
-            "flag": flag,
-            "code": assessment.code,
-            "leukopenia": assessment.leukopenia,
-            "reference": prepared.reference,
-            "leukopenia_threshold": prepared.threshold,
-            "limits": assessment.limits,
-            "grade": assessment.grade,
-            "sources": list(explanation.sources),
-            "warnings": warnings,
-            "text": explanation.render(value_text),
-        }
-    )
+        warnings = (straddle_warning(value_text),)
+    return _Outcome(assessment, explanation.render(value_text), explanation.sources, warnings)
 
 
 def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> Assessment:
@@ -297,15 +327,24 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
     ('low', True, [True])
     """
     reference = prepared.reference
-    flag: Flag = (
-        "indeterminate"
-        if reference is None
-        else flag_for(value, comparator, reference.low, reference.high)
-    )
-    sides = tuple([in_region(value, comparator, row.low, row.high) for row in prepared.limits])
-    limits = prepared.limit_results.get(sides)
-    if limits is None:
-        limits = prepared.limit_results.setdefault(sides, _limit_results(prepared.limits, sides))
+    flag: Flag
+    if reference is None:
+        flag = "indeterminate"
+    elif comparator is None:  # the common case, without a call
+        low, high = reference.low, reference.high
+        flag = "low" if value < low else "high" if value > high else "normal"  # type: ignore[operator]
+    else:
+        flag = flag_for(value, comparator, reference.low, reference.high)
+    rows = prepared.limits
+    limits: list[LimitResult] = _NO_LIMITS
+    if rows:
+        sides = tuple([in_region(value, comparator, row.low, row.high) for row in rows])
+        found = prepared.limit_results.get(sides)
+        limits = (
+            found
+            if found is not None
+            else prepared.limit_results.setdefault(sides, _limit_results(rows, sides))
+        )
     threshold = prepared.threshold_value
     leukopenia = None if threshold is None else in_region(value, comparator, None, threshold)
     grade = None
@@ -313,7 +352,11 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
         if in_region(value, comparator, band.low, band.high):
             grade = band.result
             break
-    return Assessment(flag, CODES[flag], leukopenia, limits, grade)
+    return tuple.__new__(Assessment, (flag, CODES[flag], leukopenia, limits, grade))
+
+
+# the limits of a person no decision limit applies to (never handed out: results copy it)
+_NO_LIMITS: list[LimitResult] = []
 
 
 def _limit_results(rows: tuple[RangeRow, ...], sides: tuple[bool | None, ...]) -> list[LimitResult]:
@@ -373,7 +416,7 @@ def _construct_is_faithful() -> bool:
         return False
 
 
-_assemble = _construct if _construct_is_faithful() else _validate
+_CONSTRUCT_IS_FAITHFUL = _construct_is_faithful()
 
 
 def prepare(

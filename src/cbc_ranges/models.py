@@ -99,10 +99,11 @@ def construct_checked(model: type[_Model], fields: dict[str, Any]) -> _Model:
     if names is None:
         names = _FIELD_NAMES[model] = frozenset(model.model_fields)
     instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", fields)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(names))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    set_attribute = object.__setattr__
+    set_attribute(instance, "__dict__", fields)
+    set_attribute(instance, "__pydantic_fields_set__", set(names))
+    set_attribute(instance, "__pydantic_extra__", None)
+    set_attribute(instance, "__pydantic_private__", None)
     return instance
 
 
