@@ -15,7 +15,7 @@ from cbc_ranges.count import parse_count
 from cbc_ranges.data import clear_caches
 from cbc_ranges.errors import CBCError, ParseError, PersonError, RangeTableError, UnitError
 from cbc_ranges.interpretation import interpret, interpret_count
-from cbc_ranges.models import Count, Interpretation, Sex
+from cbc_ranges.models import Count, Interpretation, Person, Sex
 from cbc_ranges.ranges import LEGACY_COLUMNS, get_table, load_table
 
 # the module, not the function of the same name the package exports
@@ -372,3 +372,24 @@ def test_the_outcome_cache_stays_bounded_and_hands_out_fresh_lists(
     for tenth in range(40):
         interpret_count(Count(value=tenth / 10), age=40, sex="f", table=table)
     assert 0 < len(table.derived_cache()[interpret_module._OUTCOMES]) <= 10
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"age": 45, "sex": "female", "ethnicity": "Black"},
+        {"age": "7 days"},
+        {"age": None, "sex": "x", "ethnicity": "nowhere"},
+    ],
+)
+def test_the_fast_built_person_and_limits_equal_validated_ones(kwargs: dict[str, Any]) -> None:
+    result = interpret("3.9", **kwargs)
+    person = result.person
+    assert person == Person.model_validate(person.model_dump())
+    assert repr(person) == repr(Person.model_validate(person.model_dump()))
+    for limit in result.limits:
+        assert limit == type(limit).model_validate(limit.model_dump())
+        assert (
+            limit.model_dump_json()
+            == type(limit).model_validate(limit.model_dump()).model_dump_json()
+        )

@@ -126,14 +126,16 @@ class Prepared:
     def person(self) -> Person:
         """The person as the result reports it."""
         age = self.age
-        return Person(
-            age_years=None if age is None else age.years,
-            age_days=None if age is None else age.days,
-            age=None if age is None else str(age),
-            sex=self.sex,
-            ethnicity=self.group,
-            ethnicity_text=self.ethnicity_text,
-        )
+        fields: dict[str, Any] = {
+            "age_years": None if age is None else age.years,
+            "age_days": None if age is None else age.days,
+            "age": None if age is None else str(age),
+            "sex": self.sex,
+            "ethnicity": self.group,
+            "ethnicity_text": self.ethnicity_text,
+        }
+        # every field is read and checked already: no second validation
+        return construct_checked(Person, fields) if _CONSTRUCT_IS_FAITHFUL else Person(**fields)
 
 
 class Assessment(NamedTuple):
@@ -361,14 +363,17 @@ _NO_LIMITS: list[LimitResult] = []
 
 def _limit_results(rows: tuple[RangeRow, ...], sides: tuple[bool | None, ...]) -> list[LimitResult]:
     return [
-        LimitResult(
-            name=row.name,
-            level=row.level,
-            low=row.low,
-            high=row.high,
-            unit="%" if row.value_kind == "percent" else "10*9/L",
-            beyond=side,
-            source=row.source.id,
+        construct_checked(
+            LimitResult,
+            {
+                "name": row.name,
+                "level": row.level,
+                "low": row.low,
+                "high": row.high,
+                "unit": "%" if row.value_kind == "percent" else "10*9/L",
+                "beyond": side,
+                "source": row.source.id,
+            },
         )
         for row, side in zip(rows, sides, strict=True)
     ]
@@ -494,7 +499,7 @@ def _prepare(
         warnings=tuple(warnings),
         reference=reference.reference if reference is not None else None,
         # a leukopenia limit without a figure (children) is no threshold to compare with
-        threshold=_leukopenia_threshold(table, threshold) if threshold is not None else None,
+        threshold=None if threshold is None else threshold.threshold,
         limits=selection.limits,
         grades=_grade_bands(table, selection),
         threshold_value=None if threshold is None else threshold.high,
@@ -504,24 +509,6 @@ def _prepare(
 def _clean_text(text: str) -> str:
     """A text as given, with lone surrogates (undecodable command-line bytes) replaced."""
     return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def _leukopenia_threshold(table: RangeTable, row: RangeRow) -> ReferenceRange | None:
-    """The leukopenia decision limit as the result's ``leukopenia_threshold`` (its ``low``),
-    built once per row."""
-    if row.high is None or row.reference is None:
-        return None
-    derived = table.derived_cache()
-    key = ("leukopenia_threshold", row.id)
-    found: ReferenceRange | None = derived.get(key)
-    if found is None:
-        found = derived.setdefault(
-            key,
-            row.reference.model_copy(
-                update={"kind": "leukopenia_threshold", "low": row.high, "high": None}
-            ),
-        )
-    return found
 
 
 def _grade_bands(table: RangeTable, selection: Selection) -> tuple[_GradeBand, ...]:

@@ -300,6 +300,12 @@ def read_age(age: Age | float | int | str | None) -> Age | None:
         years = math.inf
     if not math.isfinite(years) or years < 0 or years > MAX_AGE:
         raise _out_of_range(age)
+    return _age_in_years(years)
+
+
+@lru_cache(maxsize=1024)
+def _age_in_years(years: float) -> Age:
+    """The Age of a number of years (ages repeat: whole years, a few decimals)."""
     return _spoken(((years, "years"),))
 
 

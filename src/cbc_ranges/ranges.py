@@ -162,7 +162,9 @@ class RangeRow(FrozenModel):
     ``high_reference`` are set (``"LLN"``/``"ULN"``) for a grade whose limit is
     the reference interval's own. ``reference`` is the row as a
     :class:`~cbc_ranges.models.ReferenceRange` (``None`` for an ethnic variation
-    note, which states no limit).
+    note, which states no limit); ``threshold`` the leukopenia decision limit as
+    ``Interpretation.leukopenia_threshold`` reports it (kind
+    ``leukopenia_threshold``, the figure as ``low``), for that row only.
     """
 
     id: str
@@ -180,6 +182,7 @@ class RangeRow(FrozenModel):
     source: Source
     note: str
     reference: ReferenceRange | None
+    threshold: ReferenceRange | None = None
 
     def applies_to(self, age: Age | float, sex: Sex) -> bool:
         """Whether this row's age band and sex cover the person (population aside).
@@ -841,6 +844,11 @@ def _parse_row(
             name=name,
             level=level,
         )
+    threshold = None
+    if reference is not None and (analyte, name) == ("wbc", LEUKOPENIA) and high is not None:
+        threshold = reference.model_copy(
+            update={"kind": "leukopenia_threshold", "low": high, "high": None}
+        )
     return RangeRow(
         id=record["id"],
         line=line,
@@ -857,6 +865,7 @@ def _parse_row(
         source=source,
         note=record.get("note", ""),
         reference=reference,
+        threshold=threshold,
     )
 
 
