@@ -194,6 +194,8 @@ def _read_block(name: str, entry: object, path: str, known: Mapping[str, Source]
     bad = [key for key in _PLACEHOLDER.findall(text) if key not in PLACEHOLDERS]
     if bad:
         raise RangeTableError(f"unknown placeholder {{{bad[0]}}}", path=path, field=name)
+    if "{" in _PLACEHOLDER.sub("", text) or "}" in _PLACEHOLDER.sub("", text):
+        raise RangeTableError("a brace that is not part of a {placeholder}", path=path, field=name)
     wording = DIAGNOSTIC_WORDING.search(text)
     if wording:
         raise RangeTableError(f"diagnostic wording {wording.group(0)!r}", path=path, field=name)
@@ -304,9 +306,9 @@ def explain(
 
     used = [library[name] for paragraph in paragraphs for name in paragraph]
     texts = (" ".join(library[name].text for name in paragraph) for paragraph in paragraphs)
-    template = _PLACEHOLDER.sub(
-        lambda match: values.get(match.group(1), match.group(0)), "\n\n".join(texts)
-    )
+    # the blocks hold only {placeholder} braces (checked on loading): str.format_map fills
+    # them, and leaves {value} and any placeholder without a value as it is
+    template = "\n\n".join(texts).format_map(_Kept(values))
     # every row the result reports on: the range, the limits and grade bands, the note
     rows = (
         row
@@ -316,6 +318,13 @@ def explain(
     cited = [row.source.id for row in rows]
     cited += [key for block in used for key in block.sources]
     return Explanation(template=template, sources=_ordered(cited, table.sources))
+
+
+class _Kept(dict[str, str]):
+    """Placeholder values; a placeholder without one stays in the text as it was."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 def _paragraphs(names: tuple[str, ...]) -> list[list[str]]:
