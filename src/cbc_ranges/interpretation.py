@@ -113,8 +113,8 @@ class Prepared:
     threshold: ReferenceRange | None
     limits: tuple[RangeRow, ...]
     grades: tuple[_GradeBand, ...]
-    # the leukopenia threshold (10^9/L) as a number, for the hot path
-    threshold_value: float | None
+    # where the leukopenia limit is among ``limits`` (its side is ``leukopenia``)
+    threshold_index: int | None
     # (flag, leukopenia, comparator) -> text and sources, filled as results come
     explanations: dict[tuple[Flag, bool | None, Comparator | None], Explanation] = field(
         default_factory=dict
@@ -339,6 +339,7 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
         flag = flag_for(value, comparator, reference.low, reference.high)
     rows = prepared.limits
     limits: list[LimitResult] = _NO_LIMITS
+    leukopenia = None
     if rows:
         sides = tuple([in_region(value, comparator, row.low, row.high) for row in rows])
         found = prepared.limit_results.get(sides)
@@ -347,8 +348,9 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
             if found is not None
             else prepared.limit_results.setdefault(sides, _limit_results(rows, sides))
         )
-    threshold = prepared.threshold_value
-    leukopenia = None if threshold is None else in_region(value, comparator, None, threshold)
+        at = prepared.threshold_index  # leukopenia is the side of its decision limit
+        if at is not None:
+            leukopenia = sides[at]
     grade = None
     for band in prepared.grades:
         if in_region(value, comparator, band.low, band.high):
@@ -502,7 +504,7 @@ def _prepare(
         threshold=None if threshold is None else threshold.threshold,
         limits=selection.limits,
         grades=_grade_bands(table, selection),
-        threshold_value=None if threshold is None else threshold.high,
+        threshold_index=None if threshold is None else selection.limits.index(threshold),
     )
 
 

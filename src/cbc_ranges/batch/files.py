@@ -642,13 +642,23 @@ class Records:
         delimiter = source.delimiter.encode("ascii")
         self._delimiter = delimiter[0]
         self._specials = re.compile(b'["\r\n' + re.escape(delimiter) + b"]")
+        # a line whose every field is plain or wholly quoted ("" inside): no quote left open.
+        # Each part matches one way only, so the match is linear in the line
+        field = b'(?:[^"\r\n' + re.escape(delimiter) + b']*|"(?:[^"]|"")*")'
+        self._well_formed = re.compile(
+            field + b"(?:" + re.escape(delimiter) + field + b")*(?:\r\n|\n|\r)?\\Z"
+        )
         self._spools: list[IO[bytes]] = []
 
     def read(self, first: bytes, number: int) -> Record:
         """The record that starts with the physical line ``first`` (line ``number``)."""
         body = first.rstrip(b"\r\n")
         end = first[len(body) :]
-        if b'"' in first and _ends_quoted(first, False, self._specials, self._delimiter):
+        if (
+            b'"' in first
+            and self._well_formed.match(first) is None  # the usual quoted line: no scan
+            and _ends_quoted(first, False, self._specials, self._delimiter)
+        ):
             return self._quoted(first, number)
         note = self._note(first, number)
         text = self.source.decode(body)

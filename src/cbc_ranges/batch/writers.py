@@ -350,6 +350,7 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
     ]
     matches = matcher(where_bytes)
     counts = writer.counts
+    careful_cells: dict[tuple[str, ...], bytes] = {}
 
     def careful(line: bytes, number: int) -> None:
         """Any record the hot loop leaves: quoted, not plain, ragged, odd line end, filtered."""
@@ -363,7 +364,12 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
         close = b'"' if record.unclosed else b""
         pad = delimiter_bytes * max(0, width - len(record.fields))
         cells = with_note(cells, record.note)
-        write(record.body + close + pad + delimiter_bytes + layout.csv_line(cells) + record.end)
+        encoded = careful_cells.get(cells)  # results repeat: each distinct one is written once
+        if encoded is None:
+            if len(careful_cells) >= _ROW_CACHE_SIZE:
+                careful_cells.clear()
+            encoded = careful_cells[cells] = layout.csv_line(cells)
+        write(record.body + close + pad + delimiter_bytes + encoded + record.end)
 
     # the hot loop: the input bytes are written back as they were, with a cached suffix;
     # per row five look-ups of its own cell bytes in the tree; anything else is careful
