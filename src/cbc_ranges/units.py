@@ -41,16 +41,14 @@ The spellings labs are known to use are listed, with where they come from, in
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import re
-import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from cbc_ranges.errors import UnitError
+from cbc_ranges.data import load
+from cbc_ranges.errors import UnitError, suggest
 
 if TYPE_CHECKING:
     import pint
@@ -275,8 +273,12 @@ _UNIT_TERM = re.compile(r"([A-Za-z_%]+)(?:(?:\^|\*\*)?(-?[1-9]))?")
 _MAX_TERMS = 8
 
 
-@lru_cache(maxsize=1)
 def _unit_table() -> tuple[dict[str, _Dimension], tuple[str, ...]]:
+    """Units and prefixes of ``cell_units.txt``, each unit with its dimension (loaded once)."""
+    return load("units.dimensions", _read_unit_table)
+
+
+def _read_unit_table() -> tuple[dict[str, _Dimension], tuple[str, ...]]:
     """Units and prefixes of ``cell_units.txt``, each unit with its dimension.
 
     The file is pint's definitions syntax; only the few forms it uses are read here
@@ -413,25 +415,20 @@ def _other_dimension(compact: str) -> str | None:
 # ---------------------------------------------------------------- pint, for the tests
 
 
-_REGISTRY_LOCK = threading.Lock()
-_registry: pint.UnitRegistry[Any] | None = None
-
-
 def _unit_registry() -> pint.UnitRegistry[Any]:
     """The one pint registry, built on first use from ``cell_units.txt``."""
-    global _registry
-    if _registry is None:
-        with _REGISTRY_LOCK:
-            if _registry is None:
-                import pint
+    return load("units.pint_registry", _build_unit_registry)
 
-                registry: pint.UnitRegistry[Any] = pint.UnitRegistry(None)
-                text = resources.files("cbc_ranges").joinpath(_DEFINITIONS_FILE).read_text("utf-8")
-                for line in text.splitlines():
-                    if line.strip() and not line.lstrip().startswith("#"):
-                        registry.define(line)
-                _registry = registry
-    return _registry
+
+def _build_unit_registry() -> pint.UnitRegistry[Any]:
+    import pint
+
+    registry: pint.UnitRegistry[Any] = pint.UnitRegistry(None)
+    text = resources.files("cbc_ranges").joinpath(_DEFINITIONS_FILE).read_text("utf-8")
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            registry.define(line)
+    return registry
 
 
 def pint_cells_per_litre(multiplier: float, volume: str) -> float:
@@ -581,27 +578,32 @@ def _read_new(text: str) -> UnitReading:
     )
 
 
-@lru_cache(maxsize=1)
 def _spellings_by_key() -> dict[str, str]:
-    by_key: dict[str, str] = {}
-    for row in unit_spellings():  # the first spelling of a key wins: K/uL before K/μL
-        by_key.setdefault(_compact(row.spelling).lower(), row.spelling)
-    return by_key
+    def build() -> dict[str, str]:
+        by_key: dict[str, str] = {}
+        for row in unit_spellings():  # the first spelling of a key wins: K/uL before K/μL
+            by_key.setdefault(_compact(row.spelling).lower(), row.spelling)
+        return by_key
+
+    return load("units.spellings_by_key", build)
 
 
 def _near(compact: str, how_many: int) -> list[str]:
     """Known spellings close to a compact unit text (at most 100 characters), best first."""
     by_key = _spellings_by_key()
-    matches = difflib.get_close_matches(compact.lower(), by_key, n=how_many, cutoff=0.6)
+    matches = suggest(compact.lower(), by_key, n=how_many)
     return [by_key[k] for k in matches]
 
 
 # ---------------------------------------------------------------- the table
 
 
-@lru_cache(maxsize=1)
 def unit_spellings() -> tuple[UnitSpelling, ...]:
-    """The known lab spellings of ``unit_spellings.csv``, in file order."""
+    """The known lab spellings of ``unit_spellings.csv``, in file order (loaded once)."""
+    return load("units.spellings", _read_unit_spellings)
+
+
+def _read_unit_spellings() -> tuple[UnitSpelling, ...]:
     text = resources.files("cbc_ranges").joinpath("unit_spellings.csv").read_text("utf-8")
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     return tuple(
