@@ -38,14 +38,13 @@ cbc_ranges.errors.CBCError: unknown output format 'yaml'; known formats: text, j
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import threading
 from collections.abc import Callable
 from json import dumps as _json_dumps  # not "import json": the json format module is .json
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
-from cbc_ranges.errors import CBCError
+from cbc_ranges.errors import CBCError, suggest
 
 if TYPE_CHECKING:
     from cbc_ranges.models import Interpretation
@@ -100,7 +99,7 @@ def get_format(name: str) -> Renderer:
         target = _FORMATS.get(name) if isinstance(name, str) else None
         if target is None:
             known = ", ".join(_FORMATS)
-            close = difflib.get_close_matches(name, _FORMATS, n=1) if isinstance(name, str) else []
+            close = suggest(name, _FORMATS) if isinstance(name, str) else []
             raise CBCError(
                 f"unknown output format {name!r}; known formats: {known}",
                 raw=name,
