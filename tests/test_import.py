@@ -53,6 +53,7 @@ STABLE_ALL = [
     "interpret_frame",
     "load_table",
     "parse_count",
+    "parse_percentage",
     "try_parse_count",
 ]
 

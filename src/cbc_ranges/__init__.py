@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from cbc_ranges.analytes import Analyte, analytes, get_analyte
     from cbc_ranges.batch import BatchSummary, check_csv
     from cbc_ranges.data import add_data_path, clear_caches
-    from cbc_ranges.count import parse_count, try_parse_count
+    from cbc_ranges.count import parse_count, parse_percentage, try_parse_count
     from cbc_ranges.fhir import from_fhir
     from cbc_ranges.frames import interpret_frame
     from cbc_ranges.interpretation import interpret, interpret_count
@@ -83,6 +83,7 @@ __all__ = [
     "interpret_frame",
     "load_table",
     "parse_count",
+    "parse_percentage",
     "try_parse_count",
 ]
 
@@ -105,6 +106,7 @@ _LAZY = {
     "ReferenceRange": "cbc_ranges.models",
     "Source": "cbc_ranges.models",
     "parse_count": "cbc_ranges.count",
+    "parse_percentage": "cbc_ranges.count",
     "try_parse_count": "cbc_ranges.count",
     "from_fhir": "cbc_ranges.fhir",
     "interpret_frame": "cbc_ranges.frames",
