@@ -30,8 +30,8 @@ from cbc_ranges.errors import (
 if TYPE_CHECKING:
     from cbc_ranges.analytes import Analyte, analytes, get_analyte
     from cbc_ranges.batch import BatchSummary, check_csv
-    from cbc_ranges.data import add_data_path, clear_caches
     from cbc_ranges.count import parse_count, parse_percentage, try_parse_count
+    from cbc_ranges.data import add_data_path, clear_caches
     from cbc_ranges.fhir import from_fhir
     from cbc_ranges.frames import interpret_frame
     from cbc_ranges.interpretation import interpret, interpret_count
