@@ -247,7 +247,7 @@ def test_the_people_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     table = get_table()
     for age in range(40):
         interpret_count(Count(value=5.0), age=age, sex="f", table=table)
-    people = table.derived_cache()[interpret_module._PEOPLE]
+    people = interpret_module._caches(table).people
     assert 0 < len(people) <= 10
 
 
@@ -371,7 +371,7 @@ def test_the_outcome_cache_stays_bounded_and_hands_out_fresh_lists(
     assert again.sources and again == interpret_count(Count(value=3.0), age=40, sex="f")
     for tenth in range(40):
         interpret_count(Count(value=tenth / 10), age=40, sex="f", table=table)
-    assert 0 < len(table.derived_cache()[interpret_module._OUTCOMES]) <= 10
+    assert 0 < len(interpret_module._caches(table).outcomes) <= 10
 
 
 @pytest.mark.parametrize(

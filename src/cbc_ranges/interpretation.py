@@ -75,10 +75,28 @@ __all__ = [
 
 # how many distinct people (age, sex, ethnicity inputs) a table remembers per analyte
 _PEOPLE_CACHE_SIZE = 1 << 14
-_PEOPLE = "cbc_ranges.interpretation.people"
 # how many (person, value) outcomes a table remembers
 _OUTCOMES_SIZE = 1 << 15
-_OUTCOMES = "cbc_ranges.interpretation.outcomes"
+_CACHES = "cbc_ranges.interpretation"
+
+
+class _Caches:
+    """A table's two bounded caches: people -> Prepared, (Prepared, value) -> outcome."""
+
+    __slots__ = ("outcomes", "people")
+
+    def __init__(self) -> None:
+        self.people = BoundedCache(_PEOPLE_CACHE_SIZE)
+        self.outcomes = BoundedCache(_OUTCOMES_SIZE)
+
+
+def _caches(table: RangeTable) -> _Caches:
+    derived = table.derived_cache()
+    found: _Caches | None = derived.get(_CACHES)
+    if found is None:
+        found = derived.setdefault(_CACHES, _Caches())
+    return found
+
 
 #: what an age may be given as
 AgeInput = Age | float | int | str | None
@@ -246,12 +264,11 @@ def interpret_count(
         raise TypeError(f"count must be a Count, not {type(count).__name__}")
     found_table = get_table(table)
     value_kind: ValueKind = "percent" if count.unit == "%" else "count"
-    prepared = prepare(found_table, analyte, value_kind, age, sex, ethnicity)
+    caches = _caches(found_table)
+    prepared = _prepared(caches, found_table, analyte, value_kind, age, sex, ethnicity)
     value, comparator = count.value, count.comparator
     # lab values repeat: what a value gives a person is kept, in one bounded cache per table
-    outcomes: BoundedCache | None = found_table.derived_cache().get(_OUTCOMES)
-    if outcomes is None:
-        outcomes = found_table.derived_cache().setdefault(_OUTCOMES, BoundedCache(_OUTCOMES_SIZE))
+    outcomes = caches.outcomes
     key = (prepared, value, comparator)
     outcome: _Outcome | None = outcomes.get(key)
     if outcome is None:
@@ -439,11 +456,20 @@ def prepare(
     Cached per table (bounded), keyed by the inputs as given: the row engine and
     :func:`interpret_count` share it.
     """
+    return _prepared(_caches(table), table, analyte, value_kind, age, sex, ethnicity)
+
+
+def _prepared(
+    caches: _Caches,
+    table: RangeTable,
+    analyte: str | Analyte,
+    value_kind: ValueKind,
+    age: AgeInput,
+    sex: str | None,
+    ethnicity: str | None,
+) -> Prepared:
     analyte_id = analyte.id if isinstance(analyte, Analyte) else analyte
-    derived = table.derived_cache()
-    people = derived.get(_PEOPLE)
-    if people is None:
-        people = derived.setdefault(_PEOPLE, BoundedCache(_PEOPLE_CACHE_SIZE))
+    people = caches.people
     key = (analyte_id, value_kind, type(age), age, sex, ethnicity)
     try:
         found: Prepared | None = people.get(key)

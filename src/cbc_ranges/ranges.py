@@ -264,7 +264,9 @@ class RangeTable(FrozenModel):
         Later steps (the person look-up, the text) cache here, so a cache dies
         with its table and never mixes two tables.
         """
-        derived: dict[Hashable, Any] = self._private("_derived")
+        private = self.__pydantic_private__
+        assert private is not None
+        derived: dict[Hashable, Any] = private["_derived"]
         return derived
 
     def analytes(self) -> list[str]:
