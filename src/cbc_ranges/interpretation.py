@@ -66,6 +66,7 @@ __all__ = [
     "Assessment",
     "Prepared",
     "assess",
+    "flag_and_leukopenia",
     "interpret",
     "interpret_count",
     "prepare",
@@ -345,6 +346,36 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
     >>> found.flag, found.leukopenia, [limit.beyond for limit in found.limits]
     ('low', True, [True])
     """
+    flag, leukopenia = flag_and_leukopenia(value, comparator, prepared)
+    rows = prepared.limits
+    limits: list[LimitResult] = _NO_LIMITS
+    if rows:
+        sides = tuple([in_region(value, comparator, row.low, row.high) for row in rows])
+        found = prepared.limit_results.get(sides)
+        limits = (
+            found
+            if found is not None
+            else prepared.limit_results.setdefault(sides, _limit_results(rows, sides))
+        )
+    grade = None
+    for band in prepared.grades:
+        if in_region(value, comparator, band.low, band.high):
+            grade = band.result
+            break
+    return tuple.__new__(Assessment, (flag, CODES[flag], leukopenia, limits, grade))
+
+
+def flag_and_leukopenia(
+    value: float, comparator: Comparator | None, prepared: Prepared
+) -> tuple[Flag, bool | None]:
+    """The flag against the reference interval, and the side of the leukopenia limit.
+
+    The part of :func:`assess` that the batch columns show: the row engine calls it
+    alone, on every new (value, person) pair.
+
+    >>> flag_and_leukopenia(4.2, None, prepare(get_table(), "wbc", "count", 40, "F", None))
+    ('low', False)
+    """
     reference = prepared.reference
     flag: Flag
     if reference is None:
@@ -354,26 +385,11 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
         flag = "low" if value < low else "high" if value > high else "normal"  # type: ignore[operator]
     else:
         flag = flag_for(value, comparator, reference.low, reference.high)
-    rows = prepared.limits
-    limits: list[LimitResult] = _NO_LIMITS
-    leukopenia = None
-    if rows:
-        sides = tuple([in_region(value, comparator, row.low, row.high) for row in rows])
-        found = prepared.limit_results.get(sides)
-        limits = (
-            found
-            if found is not None
-            else prepared.limit_results.setdefault(sides, _limit_results(rows, sides))
-        )
-        at = prepared.threshold_index  # leukopenia is the side of its decision limit
-        if at is not None:
-            leukopenia = sides[at]
-    grade = None
-    for band in prepared.grades:
-        if in_region(value, comparator, band.low, band.high):
-            grade = band.result
-            break
-    return tuple.__new__(Assessment, (flag, CODES[flag], leukopenia, limits, grade))
+    at = prepared.threshold_index  # leukopenia is the side of its decision limit
+    if at is None:
+        return flag, None
+    row = prepared.limits[at]
+    return flag, in_region(value, comparator, row.low, row.high)
 
 
 # the limits of a person no decision limit applies to (never handed out: results copy it)

@@ -21,8 +21,9 @@ two or three sexes. The interpreter therefore works in three cached steps:
   dict on the parsed cell, keyed by the class object.
 
 On top of these, :meth:`RowInterpreter.lookup` caches the whole raw tuple. A
-combine miss calls :func:`~cbc_ranges.interpretation.assess`, the step
-``interpret_count`` calls: there is one interpretation step, not a copy. Every
+combine miss calls :func:`~cbc_ranges.interpretation.flag_and_leukopenia`, the part of
+the step ``interpret_count`` takes that the columns show: there is one interpretation
+step, not a copy. Every
 cache is a :class:`~cbc_ranges.ranges.BoundedCache`, emptied when it reaches its
 bound, so memory stays flat on files of any length; cached entries are immutable
 and stored only when complete, so an interpreter can be shared between threads.
@@ -41,7 +42,13 @@ from typing import NamedTuple
 from cbc_ranges.analytes import ValueKind
 from cbc_ranges.classify import CODES
 from cbc_ranges.errors import CBCError
-from cbc_ranges.interpretation import Prepared, assess, prepare, read_value, straddle_warning
+from cbc_ranges.interpretation import (
+    Prepared,
+    flag_and_leukopenia,
+    prepare,
+    read_value,
+    straddle_warning,
+)
 from cbc_ranges.models import Count, Flag
 from cbc_ranges.models import format_number as _format
 from cbc_ranges.ranges import BoundedCache, RangeTable, get_table
@@ -406,8 +413,10 @@ class RowInterpreter:
     def outcome(self, parsed: ParsedCell, person: PersonClass) -> Outcome:
         """The :class:`Outcome` of a parsed cell for a person class: flags, no result model.
 
-        One :func:`~cbc_ranges.interpretation.assess` and a dict look-up on the
-        class; what the CSV batch calls once per distinct (cell, class) pair.
+        The flag and leukopenia side that :func:`~cbc_ranges.interpretation.assess`
+        gives (:func:`~cbc_ranges.interpretation.flag_and_leukopenia`, the part of it
+        the columns show) and a dict look-up on the class; what the CSV batch calls
+        once per distinct (cell, class) pair.
 
         >>> rows = RowInterpreter()
         >>> outcome = rows.outcome(rows.parse("3.2", "K/uL"), rows.person("40", "F"))
@@ -421,8 +430,7 @@ class RowInterpreter:
         count = parsed.count
         prepared = person.prepared
         assert count is not None and prepared is not None
-        assessment = assess(count.value, count.comparator, prepared)
-        flag, leukopenia = assessment.flag, assessment.leukopenia
+        flag, leukopenia = flag_and_leukopenia(count.value, count.comparator, prepared)
         warnings = parsed.warnings
         if flag == "indeterminate" and person.has_reference:
             # the warning quotes the value, so this outcome is the count's own
