@@ -282,3 +282,26 @@ def test_head_reading_one_line_is_not_an_error() -> None:
     assert done.stdout.startswith("# ")
     assert done.stdout.strip().splitlines()[-1] in ("status=0", "status=141")
     assert done.stderr == ""
+
+
+def test_check_reads_another_analyte(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    table = tmp_path / "diff.csv"
+    table.write_text(
+        "id,analyte,kind,age_from,age_unit,sex,population,low,high,unit,source\n"
+        "anc,neutrophils,reference_interval,18,years,any,any,1.8,7.8,10^9/L,wikipedia\n"
+        "pct,neutrophils,reference_interval,18,years,any,any,40,75,%,wikipedia\n",
+        encoding="utf-8",
+    )
+    assert main(["check", "1.2", "--unit", "K/uL", "--analyte", "ANC", "--age", "40",
+                 "--table", str(table), "--json"]) == 0  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert (result["analyte"], result["flag"], result["reference"]["low"]) == (
+        "neutrophils",
+        "low",
+        1.8,
+    )
+    assert main(["check", "80", "--unit", "%", "--analyte", "neutrophils", "--age", "40",
+                 "--table", str(table), "--json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["flag"] == "high"
+    assert main(["check", "1.2", "--analyte", "neutrofils"]) == 2
+    assert "did you mean 'neutrophils'" in capsys.readouterr().err

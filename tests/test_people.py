@@ -88,6 +88,7 @@ def test_no_age_is_none(age: str | None) -> None:
         math.inf,
         10**400,
         "1" * 400,
+        "1" * 23,  # too many years, not "a part has no unit"
     ],
 )
 def test_bad_ages_raise_person_error(age: object) -> None:
@@ -96,6 +97,8 @@ def test_bad_ages_raise_person_error(age: object) -> None:
     assert isinstance(caught.value, CBCError)
     assert caught.value.raw == age or age != age  # nan is not equal to itself
     assert len(str(caught.value)) < 200  # a huge input is not echoed whole
+    if age == "1" * 23:
+        assert "between 0 and 150 years" in str(caught.value)
 
 
 @pytest.mark.parametrize("age", [True, [3], {"years": 3}, b"3", object()])

@@ -96,6 +96,13 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "value", metavar="VALUE", help="the count, e.g. 3.2, '4,200 cells/uL', '<1.0'"
     )
     check.add_argument("--unit", help="the unit, when not in VALUE (e.g. K/uL, 10^9/L, cells/uL)")
+    check.add_argument(
+        "--analyte",
+        default="wbc",
+        help="what VALUE measures: wbc (default), neutrophils, lymphocytes, monocytes, "
+        "eosinophils, basophils, or a header spelling such as ANC or NEUT%% "
+        "(a unit of %% reads a percentage of white cells)",
+    )
     check.add_argument("--age", help="age in years, or with a unit: '6 months', '10 days', '2y'")
     check.add_argument("--sex", help="female/male/F/M (anything else: unknown)")
     check.add_argument("--ethnicity", help="free text, e.g. 'Black', 'Middle Eastern'")
@@ -144,6 +151,7 @@ def run_check(args: argparse.Namespace) -> int:
     result = interpret(
         _readable(args.value),
         _readable(args.unit),
+        analyte=_readable(args.analyte) or "wbc",
         age=_readable(args.age),
         sex=_readable(args.sex),
         ethnicity=_readable(args.ethnicity),

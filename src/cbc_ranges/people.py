@@ -98,7 +98,7 @@ _SEXES: Mapping[str, Sex] = {
 # one "<number> <unit>" part of an age text; the number may use a decimal comma. Bounded
 # repeats and ASCII digits only: linear time on any input, no digits of other scripts
 _AGE_PART = re.compile(
-    r"\s*([0-9]{1,20}(?:[.,][0-9]{1,20})?|[.,][0-9]{1,20})\s*([a-z]{1,8})?\.?\s*,?"
+    r"\s*([0-9]{1,60}(?:[.,][0-9]{1,60})?|[.,][0-9]{1,60})\s*([a-z]{1,8})?\.?\s*,?"
 )
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
