@@ -692,8 +692,7 @@ class Records:
 
     def _fields(self, text: str) -> list[str]:
         try:
-            reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
-            return next(reader, [])
+            return next(csv.reader((text,), delimiter=self.delimiter), [])
         except csv.Error:  # a bare carriage return in an unquoted field
             return text.replace("\r", " ").split(self.delimiter)
 
