@@ -152,6 +152,8 @@ class Prepared:
             "sex": self.sex,
             "ethnicity": self.group,
             "ethnicity_text": self.ethnicity_text,
+            "ethnicity_group": self.group,
+            "duffy": None,
         }
         # every field is read and checked already: no second validation
         return construct_checked(Person, fields) if _CONSTRUCT_IS_FAITHFUL else Person(**fields)
@@ -287,8 +289,12 @@ def interpret_count(
         "leukopenia_threshold": prepared.threshold,
         "limits": list(assessment.limits),  # the result's own lists: cached ones stay as they are
         "grade": assessment.grade,
+        "severity": None,
+        "context_ranges": [],
+        "percentage": None,
         "sources": list(outcome.sources),
         "warnings": warnings,
+        "summary": "",
         "text": outcome.text,
     }
     if _CONSTRUCT_IS_FAITHFUL:
@@ -439,8 +445,12 @@ def _construct_is_faithful() -> bool:
         "leukopenia_threshold": None,
         "limits": [],
         "grade": None,
+        "severity": None,
+        "context_ranges": [],
+        "percentage": None,
         "sources": [],
         "warnings": ["w"],
+        "summary": "",
         "text": "t",
     }
     try:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AgeEdge",
     "Comparator",
+    "ContextRange",
     "Count",
     "Flag",
     "FrozenModel",
@@ -212,12 +213,28 @@ class Grade(FrozenModel):
     ``LLN`` already replaced by the reference interval's lower limit.
     """
 
-    system: str = Field(description="The grading system and term, as the table names it.")
+    system: str = Field(description='The grading system, as people cite it ("CTCAE v5.0").')
+    term: str = Field(default="", description='The graded term ("Neutrophil count decreased").')
     grade: int
     low: float | None = None
     high: float | None = None
     unit: str = "10*9/L"
     source: str
+
+
+class ContextRange(FrozenModel):
+    """Another range that puts the value in context, with the value's place in it.
+
+    For a person whose ancestry group makes Duffy-null common, and whose Duffy status
+    was not given, the Duffy-null range: the flag still comes from the standard range.
+    """
+
+    low: float
+    high: float
+    unit: str = "10*9/L"
+    source: Source
+    population: str = Field(description="Who the range is for, in words.")
+    flag: Flag = Field(description="Where the value lies against this range.")
 
 
 class Person(FrozenModel):
@@ -235,6 +252,12 @@ class Person(FrozenModel):
         default=None, description="The ethnicity group of the table that matched, if any."
     )
     ethnicity_text: str | None = Field(default=None, description="The ethnicity as given.")
+    ethnicity_group: str | None = Field(
+        default=None, description="The ancestry group matched (african, middle_eastern), if any."
+    )
+    duffy: Literal["null", "positive"] | None = Field(
+        default=None, description="The Duffy blood group status, when given."
+    )
 
 
 class Interpretation(FrozenModel):
@@ -260,8 +283,19 @@ class Interpretation(FrozenModel):
         default_factory=list, description="The decision limits that apply, and the value's side."
     )
     grade: Grade | None = Field(default=None, description="The grade, where a table grades it.")
+    severity: str | None = Field(
+        default=None, description="For neutrophils: mild, moderate or severe neutropenia, or None."
+    )
+    context_ranges: list[ContextRange] = Field(
+        default_factory=list, description="Other ranges that put the value in context."
+    )
+    percentage: float | None = Field(
+        default=None,
+        description="The percentage of white cells, when the count was worked out from it.",
+    )
     sources: list[Source] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    summary: str = Field(default="", description="One plain sentence: the result in brief.")
     text: str
 
     def to_fhir(self) -> dict[str, Any]:
