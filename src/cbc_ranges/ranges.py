@@ -286,11 +286,14 @@ class RangeTable(FrozenModel):
         age: Age | None = None,
         analyte: str = "wbc",
         value_kind: ValueKind = "count",
+        populations: tuple[str, ...] = (),
     ) -> Selection:
         """The rows that apply to a person; an unknown age is looked up as an adult.
 
-        The age is an :class:`~cbc_ranges.people.Age` or a number of years. A row
-        for the person's population group wins over a row for ``any``.
+        The age is an :class:`~cbc_ranges.people.Age` or a number of years. A row for
+        one of the person's population groups wins over a row for ``any``:
+        ``populations`` first, in their order (a blood-group population such as
+        ``duffy_null``), then the ancestry group ``ethnicity``.
 
         >>> table = get_table()
         >>> table.select(age_years=None, sex="unknown").reference.id
@@ -302,37 +305,43 @@ class RangeTable(FrozenModel):
             age = (
                 _ADULT if age_years is None else Age(days=age_years * 365.25, months=age_years * 12)
             )
-        key = (analyte, value_kind, age.days, age.months, sex, ethnicity)
+        groups = populations if ethnicity is None else (*populations, ethnicity)
+        key = (analyte, value_kind, age.days, age.months, sex, groups)
         selections: BoundedCache = self._private("_selections")
         found = selections.get(key)
         if found is None:
-            found = selections.put(key, self._select(analyte, value_kind, age, sex, ethnicity))
+            found = selections.put(key, self._select(analyte, value_kind, age, sex, groups))
         return found  # type: ignore[no-any-return]
 
     def _select(
-        self, analyte: str, value_kind: ValueKind, age: Age, sex: Sex, ethnicity: str | None
+        self, analyte: str, value_kind: ValueKind, age: Age, sex: Sex, groups: tuple[str, ...]
     ) -> Selection:
-        # the rows of each (kind, name, level), the person's group replacing "any"
-        chosen: dict[tuple[str, str, str], RangeRow] = {}
+        # the rows of each (kind, name, level): the person's first group before "any"
+        chosen: dict[tuple[str, str, str], tuple[int, RangeRow]] = {}
         for row in self.rows:
             if row.analyte != analyte or not row.applies_to(age, sex):
                 continue
             if row.kind != "ethnic_variation" and row.value_kind != value_kind:
                 continue
             group = row.population.ethnicity
-            if group != "any" and group != ethnicity:
+            if group == "any":
+                rank = len(groups)
+            elif group in groups:
+                rank = groups.index(group)
+            else:
                 continue
             key = (row.kind, row.name, row.level)
-            if key not in chosen or (group != "any" and chosen[key].population.ethnicity == "any"):
-                chosen[key] = row
-        reference = next((r for r in chosen.values() if r.kind == "reference_interval"), None)
-        limits = tuple(r for r in chosen.values() if r.kind == "decision_limit")
+            if key not in chosen or rank < chosen[key][0]:
+                chosen[key] = (rank, row)
+        rows = [row for _, row in chosen.values()]
+        reference = next((r for r in rows if r.kind == "reference_interval"), None)
+        limits = tuple(r for r in rows if r.kind == "decision_limit")
         return Selection(
             reference=reference,
             threshold=next((r for r in limits if r.name == LEUKOPENIA), None),
-            variation=next((r for r in chosen.values() if r.kind == "ethnic_variation"), None),
+            variation=next((r for r in rows if r.kind == "ethnic_variation"), None),
             limits=limits,
-            grades=tuple(r for r in chosen.values() if r.kind == "grade"),
+            grades=tuple(r for r in rows if r.kind == "grade"),
         )
 
     def cited_sources(self) -> list[Source]:
