@@ -49,6 +49,7 @@ __all__ = [
     "match_ethnicity",
     "normalise_words",
     "parse_age",
+    "parse_duffy",
     "parse_sex",
     "read_age",
     "sex_is_recognised",
@@ -447,3 +448,48 @@ def match_ethnicity(text: str | None, groups: Mapping[str, Sequence[str]]) -> st
             if f" {alias} " in words:
                 return group
     return None
+
+
+#: the Duffy blood group statuses, and the spellings read as each
+_DUFFY: Mapping[str, Literal["null", "positive"]] = {
+    **dict.fromkeys(
+        ("null", "duffy null", "duffy-null", "fy(a-b-)", "fy a-b-", "fya-b-", "negative", "neg",
+         "duffy negative", "fy null", "ackr1 null"),
+        "null",
+    ),
+    **dict.fromkeys(
+        ("positive", "pos", "duffy positive", "fy(a+b-)", "fy(a-b+)", "fy(a+b+)", "fy(a+)",
+         "fy(b+)"),
+        "positive",
+    ),
+}  # fmt: skip
+
+
+def parse_duffy(duffy: str | None) -> Literal["null", "positive"] | None:
+    """The Duffy blood group status: ``"null"`` (Fy(a-b-)), ``"positive"`` or ``None``.
+
+    Duffy status is a blood group, not an ancestry: only a given status selects the
+    Duffy-null ranges.
+
+    >>> parse_duffy("Fy(a−b−)"), parse_duffy("positive"), parse_duffy(None)
+    ('null', 'positive', None)
+    >>> parse_duffy("maybe")
+    Traceback (most recent call last):
+    ...
+    cbc_ranges.errors.PersonError: Duffy status 'maybe' cannot be read: ..., or leave it out
+    """
+    if duffy is None:
+        return None
+    if not isinstance(duffy, str):
+        raise TypeError(f"duffy must be a text or None, not {type(duffy).__name__}")
+    text = " ".join(duffy.strip().lower().replace("−", "-").replace("–", "-").split())
+    if not text:
+        return None
+    found = _DUFFY.get(text) or _DUFFY.get(text.replace(" ", ""))
+    if found is None:
+        raise PersonError(
+            f"Duffy status {_shown(duffy)} cannot be read: use null (Fy(a-b-)), positive, "
+            "or leave it out",
+            raw=duffy,
+        )
+    return found

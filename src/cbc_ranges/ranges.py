@@ -63,12 +63,14 @@ __all__ = [
     "DEFAULT_TABLE",
     "LEGACY_COLUMNS",
     "BoundedCache",
+    "GradingSystem",
     "RangeRow",
     "RangeTable",
     "RowKind",
     "Selection",
     "format_number",
     "get_table",
+    "grading_systems",
     "load_table",
     "parse_table",
     "read_data_text",
@@ -76,6 +78,7 @@ __all__ = [
     "render_markdown",
     "shipped_sources",
     "shipped_table_names",
+    "split_grade_name",
 ]
 
 #: the table used when none is named
@@ -463,6 +466,62 @@ def shipped_sources() -> dict[str, Source]:
         return merged
 
     return dict(load("sources", build))
+
+
+@dataclass(frozen=True)
+class GradingSystem:
+    """A grading system of ``grading.toml``: its id, how people cite it, its terms."""
+
+    id: str
+    label: str
+    source: str
+    terms: dict[str, str]
+
+    def term_label(self, term: str) -> str:
+        """The display name of a term id (the id itself when the file names none)."""
+        return self.terms.get(term, term.replace("-", " ").capitalize())
+
+
+def grading_systems() -> dict[str, GradingSystem]:
+    """The grading systems of the data folders (``grading.toml``), by id.
+
+    A grade row's ``name`` is ``<system>.<term>`` (``ctcae-v5.neutrophil-count-decreased``).
+    """
+
+    def build() -> dict[str, GradingSystem]:
+        found: dict[str, GradingSystem] = {}
+        for file in find_files("grading.toml"):
+            for key, entry in read_toml(file.read_text(), path=file.shown).items():
+                if not isinstance(entry, dict) or not _NAME.match(key):
+                    raise RangeTableError(f"bad grading system {key!r}", path=file.shown, field=key)
+                terms = entry.get("terms", {})
+                label = entry.get("label", key)
+                source = entry.get("source", "")
+                if (
+                    not isinstance(terms, dict)
+                    or not all(isinstance(v, str) for v in terms.values())
+                    or not isinstance(label, str)
+                    or not isinstance(source, str)
+                ):
+                    raise RangeTableError(
+                        "a grading system has a text label and source and a table of terms",
+                        path=file.shown,
+                        field=key,
+                    )
+                if key in found:
+                    raise RangeTableError(
+                        f"grading system {key!r} is defined twice", path=file.shown, field=key
+                    )
+                found[key] = GradingSystem(key, label, source, dict(terms))
+        return found
+
+    return load("grading", build)
+
+
+def split_grade_name(name: str) -> tuple[str, str]:
+    """``ctcae-v5.wbc-decreased`` -> (``ctcae-v5``, ``wbc-decreased``); no dot: (name, "")."""
+    system, _, term = name.partition(".")
+    return system, term
 
 
 def _groups() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
