@@ -811,6 +811,26 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(number, handler)  # type: ignore[arg-type]
 
 
+_STOP_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def _block_stop_signals() -> set[int] | None:
+    """Hold SIGTERM and SIGHUP back (main thread, POSIX); the mask before, to restore."""
+    if not hasattr(signal, "pthread_sigmask") or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        return None
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS))
+
+
+def _restore_signal_mask(mask: set[int] | None) -> None:
+    """Let held-back signals through again (a pending one is handled at once)."""
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _open_output(fd: int) -> BinaryIO:
     """The temporary output file as a buffered binary stream (a seam for disk-full tests)."""
     return open(fd, "wb", buffering=1 << 20)
@@ -860,12 +880,20 @@ def atomic_output(target: str | os.PathLike[str] | IO[bytes]) -> Iterator[Binary
     final = Path(os.path.realpath(target))
     shown = os.fspath(target)
     try:
-        fd, temporary = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
-    except OSError as error:
-        raise _write_error(f"to {final.parent}", error) from None
-    try:
         with _signals_raise():
+            temporary: str | None = None
+            # SIGTERM/SIGHUP wait while the temporary is made, so none can land between
+            # its creation and the block that removes it
+            blocked = _block_stop_signals()
             try:
+                try:
+                    fd, temporary = tempfile.mkstemp(
+                        dir=final.parent, prefix=f".{final.name}.", suffix=".part"
+                    )
+                except OSError as error:
+                    raise _write_error(f"to {final.parent}", error) from None
+                finally:
+                    _restore_signal_mask(blocked)
                 with _open_output(fd) as stream:
                     yield stream
                 mode = 0o644
@@ -874,8 +902,9 @@ def atomic_output(target: str | os.PathLike[str] | IO[bytes]) -> Iterator[Binary
                 os.chmod(temporary, mode)
                 os.replace(temporary, final)
             except BaseException:
-                with suppress(OSError):
-                    os.unlink(temporary)
+                if temporary is not None:
+                    with suppress(OSError):
+                        os.unlink(temporary)
                 raise
     except _Terminated as stop:
         # the temporary is gone: now die of the signal as if it had never been caught
