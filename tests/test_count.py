@@ -427,3 +427,18 @@ def test_any_text_gives_a_percentage_or_a_cbc_error(value: str, unit: str | None
     except CBCError:
         return
     assert 0.0 <= result.value <= 100.0 and math.copysign(1.0, result.value) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("<0.005", 0.005),
+        ("<0,005", 0.005),
+        (">0.250", 0.25),
+        ("<=0.100 K/uL", 0.1),
+        ("0.005", 0.005),
+    ],
+)
+def test_a_number_starting_with_zero_is_never_read_as_thousands(text: str, value: float) -> None:
+    """The measured bug: "<0.005" was read as "<5.0" (thousands), a thousand times too high."""
+    assert parse_count(text).value == value

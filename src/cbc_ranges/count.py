@@ -86,8 +86,9 @@ _LAB_FLAG = re.compile(
     r"^[(\[<]?(?:l|h|ll|hh|lo|hi|low|high|a|aa|c|crit|critical|abn|abnormal|n)?[)\]>]?[*!]*$",
     re.IGNORECASE,
 )
-_THOUSANDS_COMMA = re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})+$")
-_THOUSANDS_DOT = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{3})+$")
+# thousands groups: a grouped number never starts with 0 ("0.005" is a decimal, never 5)
+_THOUSANDS_COMMA = re.compile(r"^[1-9][0-9]{0,2}(?:,[0-9]{3})+$")
+_THOUSANDS_DOT = re.compile(r"^[1-9][0-9]{0,2}(?:\.[0-9]{3})+$")
 _NOT_FINITE_WORDS = ("nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity")
 
 _NO_UNIT = UnitReading(text="", canonical="10*9/L", factor=1.0)
@@ -447,7 +448,8 @@ def _decimal_text(
 def _is_grouped(whole: str, separator: str) -> bool:
     """``1.234`` or ``1,234,567``: thousands groups of three after the first."""
     groups = whole.split(separator)
-    return 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
+    head = groups[0]
+    return 1 <= len(head) <= 3 and head[0] != "0" and all(len(g) == 3 for g in groups[1:])
 
 
 def _choose(
