@@ -254,9 +254,9 @@ def test_the_people_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None
 SEXES: list[str | None] = ["female", "male", None]
 
 
-@given(
-    a=st.floats(min_value=0, max_value=1000, allow_nan=False),
-    b=st.floats(min_value=0, max_value=1000, allow_nan=False),
+@given(  # over the plausible counts: an implausible one is never flagged (test below)
+    a=st.floats(min_value=0.01, max_value=1000, allow_nan=False),
+    b=st.floats(min_value=0.01, max_value=1000, allow_nan=False),
     age=st.one_of(st.none(), st.floats(min_value=0, max_value=120)),
     sex=st.sampled_from(SEXES),
 )
@@ -393,3 +393,23 @@ def test_the_fast_built_person_and_limits_equal_validated_ones(kwargs: dict[str,
             limit.model_dump_json()
             == type(limit).model_validate(limit.model_dump()).model_dump_json()
         )
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "mix_up"),
+    [("5200", None, "cells/µL entered as 10⁹/L"), ("9.9", "cells/uL", "10⁹/L entered as cells")],
+)
+def test_an_implausible_magnitude_is_never_flagged_low_or_high(
+    value: str, unit: str | None, mix_up: str
+) -> None:
+    result = interpret(value, unit, age=40, sex="female")
+    assert (result.flag, result.code, result.leukopenia, result.grade) == (
+        "indeterminate",
+        None,
+        None,
+        None,
+    )
+    assert any(mix_up in warning and "not flagged" in warning for warning in result.warnings)
+    assert "not a diagnosis" in result.text
+    # a censored value can be real however small: "<0.005" is still below the range
+    assert interpret("<0.005", age=40, sex="female").flag == "low"

@@ -104,12 +104,12 @@ GRADED = [
     "mild,neutrophils,decision_limit,neutropenia,mild,18,,years,any,any,1.0,1.5,10^9/L,wikipedia,x",
     "mod,neutrophils,decision_limit,neutropenia,moderate,18,,years,any,any,0.5,1.0,G/L,wikipedia,x",
     "sev,neutrophils,decision_limit,neutropenia,severe,18,,years,any,any,,500,cells/uL,wikipedia,x",
-    "g1,neutrophils,grade,ctcae-5.0,1,18,,years,any,any,1.5,LLN,10^9/L,wikipedia,x",
-    "g2,neutrophils,grade,ctcae-5.0,2,18,,years,any,any,1.0,1.5,10^9/L,wikipedia,x",
-    "g3,neutrophils,grade,ctcae-5.0,3,18,,years,any,any,0.5,1.0,10^9/L,wikipedia,x",
-    "g4,neutrophils,grade,ctcae-5.0,4,18,,years,any,any,,0.5,10^9/L,wikipedia,x",
+    "g1,neutrophils,grade,ctcae-v5.neutrophil-count-decreased,1,18,,years,any,any,1.5,LLN,10^9/L,wikipedia,x",
+    "g2,neutrophils,grade,ctcae-v5.neutrophil-count-decreased,2,18,,years,any,any,1.0,1.5,10^9/L,wikipedia,x",
+    "g3,neutrophils,grade,ctcae-v5.neutrophil-count-decreased,3,18,,years,any,any,0.5,1.0,10^9/L,wikipedia,x",
+    "g4,neutrophils,grade,ctcae-v5.neutrophil-count-decreased,4,18,,years,any,any,,0.5,10^9/L,wikipedia,x",
     "pct,neutrophils,reference_interval,,,18,,years,any,any,40,75,%,wikipedia,percent",
-    "wbc-g3,wbc,grade,leukocytosis,3,18,,years,any,any,100,,10^9/L,wikipedia,above 100",
+    "wbc-g3,wbc,grade,ctcae-v5.leukocytosis,3,18,,years,any,any,100,,10^9/L,wikipedia,above 100",
 ]
 
 
@@ -162,7 +162,11 @@ def test_a_grade_above_a_limit_is_strict(graded: RangeTable) -> None:
     assert interpret(100, age=40, table=graded).grade is None
     result = interpret(100.1, age=40, table=graded)
     assert result.grade is not None
-    assert (result.grade.system, result.grade.grade) == ("leukocytosis", 3)
+    assert (result.grade.term, result.grade.grade) == ("Leukocytosis", 3)
+    assert interpret(100.1, age=40, table=graded, grading=None).grade is None
+    assert interpret(100.1, age=40, table=graded, grading="ctcae-v6").grade is None  # no v6 rows
+    with pytest.raises(CBCError, match="did you mean 'ctcae-v5'"):
+        interpret(100.1, age=40, table=graded, grading="ctcae-5")
 
 
 def test_a_grade_that_needs_the_lower_limit_is_not_given_without_a_range(
@@ -211,12 +215,13 @@ def _birth_for(edge_value: float, unit: str, on: dt.date) -> dt.date:
     return dt.date(year, month0 + 1, day)
 
 
-def _edges(table: RangeTable) -> list[tuple[float, str]]:
+def _edges(table: RangeTable) -> list[tuple[str, str, float, str]]:
+    """(analyte, kind of value, edge value, edge unit) of every band edge of a table."""
     edges = set()
     for row in table.rows:
         for edge in (row.population.start, row.population.end):
             if edge is not None and edge.value:
-                edges.add((edge.value, edge.unit))
+                edges.add((row.analyte, row.value_kind, edge.value, edge.unit))
     return sorted(edges)
 
 
@@ -230,21 +235,30 @@ def test_a_spoken_age_and_its_birth_date_land_in_the_same_band_at_every_edge(
 ) -> None:
     offenders = []
     for table in _all_tables():
-        for value, unit in _edges(table):
+        for analyte, kind, value, unit in _edges(table):
             spoken = Age.of(value, unit)
             birth = _birth_for(value, unit, on)
             dated = Age.between(birth, on)
             day_before = Age.between(birth, on - dt.timedelta(days=1))
             for sex in ("female", "male", "unknown"):
-                by_words = table.select(age=spoken, sex=sex)  # type: ignore[arg-type]
-                by_dates = table.select(age=dated, sex=sex)  # type: ignore[arg-type]
-                before = table.select(age=day_before, sex=sex)  # type: ignore[arg-type]
-                if by_words.reference is not by_dates.reference:
-                    offenders.append((table.name, value, unit, sex, "at the edge"))
+                on_rows = {"sex": sex, "analyte": analyte, "value_kind": kind}
+                by_words = table.select(age=spoken, **on_rows)  # type: ignore[arg-type]
+                by_dates = table.select(age=dated, **on_rows)  # type: ignore[arg-type]
+                before = table.select(age=day_before, **on_rows)  # type: ignore[arg-type]
+                if (by_words.reference, by_words.limits, by_words.grades) != (
+                    by_dates.reference,
+                    by_dates.limits,
+                    by_dates.grades,
+                ):
+                    offenders.append((table.name, analyte, value, unit, sex, "at the edge"))
                 exact = unit in ("days", "weeks") or birth.day == on.day  # not a clamped day
-                same = before.reference is by_dates.reference and before.limits == by_dates.limits
+                same = (before.reference, before.limits, before.grades) == (
+                    by_dates.reference,
+                    by_dates.limits,
+                    by_dates.grades,
+                )
                 if exact and same:
-                    offenders.append((table.name, value, unit, sex, "a day before"))
+                    offenders.append((table.name, analyte, value, unit, sex, "a day before"))
     assert offenders == []
 
 

@@ -28,17 +28,19 @@ The rules and their limits are in ``docs/interpretation.md``.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from cbc_ranges.analytes import Analyte, ValueKind, get_analyte
 from cbc_ranges.classify import CODES, flag_for, in_region
 from cbc_ranges.count import parse_count, parse_percentage
-from cbc_ranges.errors import UnitError
+from cbc_ranges.errors import CBCError, ParseError, UnitError, suggest
 from cbc_ranges.explain import Explanation, explain
 from cbc_ranges.models import (
     Comparator,
+    ContextRange,
     Count,
     Flag,
     Grade,
@@ -56,11 +58,20 @@ from cbc_ranges.people import (
     ADULT_AGE,
     Age,
     match_ethnicity,
+    parse_duffy,
     parse_sex,
     read_age,
     sex_is_recognised,
 )
-from cbc_ranges.ranges import BoundedCache, RangeRow, RangeTable, Selection, get_table
+from cbc_ranges.ranges import (
+    BoundedCache,
+    RangeRow,
+    RangeTable,
+    Selection,
+    get_table,
+    grading_systems,
+    split_grade_name,
+)
 
 __all__ = [
     "Assessment",
@@ -102,6 +113,21 @@ def _caches(table: RangeTable) -> _Caches:
 #: what an age may be given as
 AgeInput = Age | float | int | str | None
 
+#: the grading system a result is graded in unless another (or None) is asked for
+DEFAULT_GRADING = "ctcae-v5"
+# the grading systems known even before grading.toml lists them
+_BUILT_IN_GRADING = ("ctcae-v5", "ctcae-v6")
+#: the population of the Duffy-null ranges
+DUFFY_NULL = "duffy_null"
+# ancestry groups in which Duffy-null is common (references README, section 5: 80-100 % in
+# sub-Saharan Africa, about two thirds of Black Americans, 50-70 % on the Arabian peninsula)
+_DUFFY_NULL_COMMON = frozenset({"african", "middle_eastern"})
+# the warning of a percentage compared without the total count
+_PERCENT_ONLY = (
+    "a percentage was compared with the percentage range: give the total white cell count "
+    "(wbc=) to compare the absolute count, which says more"
+)
+
 
 @dataclass(frozen=True)
 class _GradeBand:
@@ -125,6 +151,7 @@ class Prepared:
     sex: Sex
     group: str | None
     ethnicity_text: str | None
+    duffy: Literal["null", "positive"] | None
     selection: Selection
     warnings: tuple[str, ...]
     # the models the result points to, built once
@@ -134,10 +161,12 @@ class Prepared:
     grades: tuple[_GradeBand, ...]
     # where the leukopenia limit is among ``limits`` (its side is ``leukopenia``)
     threshold_index: int | None
-    # (flag, leukopenia, comparator) -> text and sources, filled as results come
-    explanations: dict[tuple[Flag, bool | None, Comparator | None], Explanation] = field(
-        default_factory=dict
-    )
+    # the Duffy-null reference interval that puts the value in context, if any
+    context: RangeRow | None
+    # (flag, leukopenia, comparator, severity, grade, context flags, implausible) -> text
+    explanations: dict[tuple[Any, ...], Explanation] = field(default_factory=dict)
+    # the context range's flag -> its model
+    context_results: dict[Flag, ContextRange] = field(default_factory=dict)
     # the limits' sides -> their result models, built once
     limit_results: dict[tuple[bool | None, ...], list[LimitResult]] = field(default_factory=dict)
 
@@ -153,7 +182,7 @@ class Prepared:
             "ethnicity": self.group,
             "ethnicity_text": self.ethnicity_text,
             "ethnicity_group": self.group,
-            "duffy": None,
+            "duffy": self.duffy,
         }
         # every field is read and checked already: no second validation
         return construct_checked(Person, fields) if _CONSTRUCT_IS_FAITHFUL else Person(**fields)
@@ -167,6 +196,9 @@ class Assessment(NamedTuple):
     leukopenia: bool | None
     limits: list[LimitResult]
     grade: Grade | None
+    severity: str | None
+    context_ranges: list[ContextRange]
+    implausible: bool
 
 
 def interpret(
@@ -177,7 +209,10 @@ def interpret(
     age: AgeInput = None,
     sex: str | None = None,
     ethnicity: str | None = None,
+    duffy: str | None = None,
+    wbc: str | float | Count | None = None,
     table: RangeTable | str | None = None,
+    grading: str | None = DEFAULT_GRADING,
 ) -> Interpretation:
     """Compare a white cell count with the reference range for a person and explain it.
 
@@ -188,8 +223,16 @@ def interpret(
     :class:`~cbc_ranges.people.Age`, years, or a text such as ``"6 months"``;
     ``sex`` is female/male/F/M in any case (anything else is unknown, never male);
     ``ethnicity`` is free text matched to the table's groups and otherwise ignored.
-    ``table`` is a loaded :class:`~cbc_ranges.ranges.RangeTable`, a shipped table's
-    name or a path; by default the ``documents`` table.
+    ``duffy`` is the Duffy blood group status (``"null"``, ``"Fy(a-b-)"``,
+    ``"negative"``, ``"positive"`` or None): ``"null"`` selects the Duffy-null ranges
+    where the table has them; with None and an ancestry group where Duffy-null is
+    common, the result also carries the Duffy-null range in ``context_ranges``.
+    ``wbc`` is the total white cell count (a value with its unit, or a ``Count``): with
+    it, a percentage is turned into an absolute count and compared with the absolute
+    range. ``table`` is a loaded :class:`~cbc_ranges.ranges.RangeTable`, a shipped
+    table's name or a path; by default the ``documents`` table. ``grading`` is the
+    grading system whose grade the result carries (``"ctcae-v5"``, ``"ctcae-v6"``) or
+    None.
 
     Raises :class:`~cbc_ranges.errors.ParseError` / :class:`~cbc_ranges.errors.UnitError`
     for a value that cannot be read, :class:`~cbc_ranges.errors.PersonError` for
@@ -208,7 +251,17 @@ def interpret(
     """
     found = get_analyte(analyte)
     count = read_value(value, unit, analyte=found)
-    return interpret_count(count, analyte=found, age=age, sex=sex, ethnicity=ethnicity, table=table)
+    return interpret_count(
+        count,
+        analyte=found,
+        age=age,
+        sex=sex,
+        ethnicity=ethnicity,
+        duffy=duffy,
+        wbc=wbc,
+        table=table,
+        grading=grading,
+    )
 
 
 def read_value(
@@ -255,7 +308,10 @@ def interpret_count(
     age: AgeInput = None,
     sex: str | None = None,
     ethnicity: str | None = None,
+    duffy: str | None = None,
+    wbc: str | float | Count | None = None,
     table: RangeTable | str | None = None,
+    grading: str | None = DEFAULT_GRADING,
 ) -> Interpretation:
     """Like :func:`interpret`, for a count that is already parsed.
 
@@ -266,9 +322,19 @@ def interpret_count(
     if count.__class__ is not Count and not isinstance(count, Count):
         raise TypeError(f"count must be a Count, not {type(count).__name__}")
     found_table = get_table(table)
+    percentage = None
+    extra: tuple[str, ...] = ()
+    if count.unit == "%":
+        if wbc is not None:
+            percentage = count.value
+            count = _absolute(count, wbc)
+        else:
+            extra = (_PERCENT_ONLY,)
     value_kind: ValueKind = "percent" if count.unit == "%" else "count"
     caches = _caches(found_table)
-    prepared = _prepared(caches, found_table, analyte, value_kind, age, sex, ethnicity)
+    prepared = _prepared(
+        caches, found_table, analyte, value_kind, age, sex, ethnicity, duffy, grading
+    )
     value, comparator = count.value, count.comparator
     # lab values repeat: what a value gives a person is kept, in one bounded cache per table
     outcomes = caches.outcomes
@@ -277,7 +343,7 @@ def interpret_count(
     if outcome is None:
         outcome = outcomes.put(key, _outcome(value, comparator, prepared, found_table))
     assessment = outcome.assessment
-    warnings = [*count.warnings, *prepared.warnings, *outcome.warnings]
+    warnings = [*count.warnings, *extra, *prepared.warnings, *outcome.warnings]
     fields: dict[str, Any] = {
         "analyte": prepared.analyte.id,
         "count": count,
@@ -289,12 +355,12 @@ def interpret_count(
         "leukopenia_threshold": prepared.threshold,
         "limits": list(assessment.limits),  # the result's own lists: cached ones stay as they are
         "grade": assessment.grade,
-        "severity": None,
-        "context_ranges": [],
-        "percentage": None,
+        "severity": assessment.severity,
+        "context_ranges": list(assessment.context_ranges),
+        "percentage": percentage,
         "sources": list(outcome.sources),
         "warnings": warnings,
-        "summary": "",
+        "summary": outcome.summary,
         "text": outcome.text,
     }
     if _CONSTRUCT_IS_FAITHFUL:
@@ -307,6 +373,7 @@ class _Outcome(NamedTuple):
 
     assessment: Assessment
     text: str
+    summary: str
     sources: tuple[Source, ...]
     warnings: tuple[str, ...]
 
@@ -316,29 +383,78 @@ def _outcome(
 ) -> _Outcome:
     assessment = assess(value, comparator, prepared)
     flag, leukopenia = assessment.flag, assessment.leukopenia
-    key = (flag, leukopenia, comparator)
+    grade = assessment.grade
+    key = (
+        flag,
+        leukopenia,
+        comparator,
+        assessment.severity,
+        None if grade is None else (grade.system, grade.grade),
+        tuple(context.flag for context in assessment.context_ranges),
+        assessment.implausible,
+    )
     explanation = prepared.explanations.get(key)
     if explanation is None:
         explanation = prepared.explanations.setdefault(
-            key,
-            explain(
-                flag=flag,
-                leukopenia=leukopenia,
-                comparator=comparator,
-                selection=prepared.selection,
-                person=prepared.person,
-                table=table,
-                analyte=prepared.analyte,
-                value_kind=prepared.value_kind,
-            ),
+            key, _explain(assessment, comparator, prepared, table)
         )
     value_text = format_number(value)
     if comparator is not None:
         value_text = comparator + value_text
     warnings: tuple[str, ...] = ()
-    if flag == "indeterminate" and prepared.reference is not None:
+    if assessment.implausible:
+        warnings = (_implausible_warning(value_text, prepared),)
+    elif flag == "indeterminate" and prepared.reference is not None:
         warnings = (straddle_warning(value_text),)
-    return _Outcome(assessment, explanation.render(value_text), explanation.sources, warnings)
+    summary = ""
+    render_summary = getattr(explanation, "render_summary", None)
+    if render_summary is not None:
+        summary = render_summary(value_text)
+    return _Outcome(
+        assessment, explanation.render(value_text), summary, explanation.sources, warnings
+    )
+
+
+def _explain(
+    assessment: Assessment, comparator: Comparator | None, prepared: Prepared, table: RangeTable
+) -> Explanation:
+    arguments: dict[str, Any] = {
+        "flag": assessment.flag,
+        "leukopenia": assessment.leukopenia,
+        "comparator": comparator,
+        "selection": prepared.selection,
+        "person": prepared.person,
+        "table": table,
+        "analyte": prepared.analyte,
+        "value_kind": prepared.value_kind,
+    }
+    if _EXPLAIN_TAKES_CONTEXT:
+        arguments.update(
+            severity=assessment.severity,
+            grade=assessment.grade,
+            context_ranges=tuple(assessment.context_ranges),
+            implausible=assessment.implausible,
+        )
+    return explain(**arguments)
+
+
+# until the text takes the severity, grade and context (being written), pass what it takes
+_EXPLAIN_TAKES_CONTEXT = "severity" in inspect.signature(explain).parameters
+
+
+def _implausible_warning(value_text: str, prepared: Prepared) -> str:
+    low, high = prepared.analyte.plausible
+    unit = "%" if prepared.value_kind == "percent" else "× 10⁹/L"
+    likely = (
+        "a count in cells/µL entered as 10⁹/L"
+        if float(value_text.lstrip("<>=")) > high
+        else "a count in 10⁹/L entered as cells/µL"
+    )
+    return (
+        f"{value_text} {unit} is outside what a {prepared.analyte.noun_for(prepared.value_kind)} "
+        f"can plausibly be ({format_number(low)}–{format_number(high)} {unit}): perhaps "
+        f"{likely}; not flagged"
+    )
 
 
 def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> Assessment:
@@ -353,9 +469,11 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
     ('low', True, [True])
     """
     flag, leukopenia = flag_and_leukopenia(value, comparator, prepared)
+    implausible = flag == "indeterminate" and _implausible(value, comparator, prepared)
     rows = prepared.limits
     limits: list[LimitResult] = _NO_LIMITS
-    if rows:
+    severity = None
+    if rows and not implausible:
         sides = tuple([in_region(value, comparator, row.low, row.high) for row in rows])
         found = prepared.limit_results.get(sides)
         limits = (
@@ -363,12 +481,30 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
             if found is not None
             else prepared.limit_results.setdefault(sides, _limit_results(rows, sides))
         )
+        # the severity: the level of the first limit with levels that the value is beyond
+        severity = next(
+            (row.level for row, side in zip(rows, sides, strict=True) if row.level and side),
+            None,
+        )
     grade = None
-    for band in prepared.grades:
+    for band in () if implausible else prepared.grades:
         if in_region(value, comparator, band.low, band.high):
             grade = band.result
             break
-    return tuple.__new__(Assessment, (flag, CODES[flag], leukopenia, limits, grade))
+    context: list[ContextRange] = _NO_CONTEXT
+    row = prepared.context
+    if row is not None and not implausible:
+        context_flag = flag_for(value, comparator, row.low, row.high)
+        found_context = prepared.context_results.get(context_flag)
+        if found_context is None:
+            found_context = prepared.context_results.setdefault(
+                context_flag, _context_range(row, context_flag)
+            )
+        context = [found_context]
+    return tuple.__new__(
+        Assessment,
+        (flag, CODES[flag], leukopenia, limits, grade, severity, context, implausible),
+    )
 
 
 def flag_and_leukopenia(
@@ -384,8 +520,8 @@ def flag_and_leukopenia(
     """
     reference = prepared.reference
     flag: Flag
-    if reference is None:
-        flag = "indeterminate"
+    if reference is None or _implausible(value, comparator, prepared):
+        return "indeterminate", None  # never low or high on a number that cannot be right
     elif comparator is None:  # the common case, without a call
         low, high = reference.low, reference.high
         flag = "low" if value < low else "high" if value > high else "normal"  # type: ignore[operator]
@@ -400,6 +536,27 @@ def flag_and_leukopenia(
 
 # the limits of a person no decision limit applies to (never handed out: results copy it)
 _NO_LIMITS: list[LimitResult] = []
+_NO_CONTEXT: list[ContextRange] = []
+
+
+def _implausible(value: float, comparator: Comparator | None, prepared: Prepared) -> bool:
+    """An exact count outside the analyte's plausible range (a censored one may be real)."""
+    if comparator is not None or prepared.value_kind == "percent":
+        return False
+    low, high = prepared.analyte.plausible
+    return value < low or value > high
+
+
+def _context_range(row: RangeRow, flag: Flag) -> ContextRange:
+    assert row.low is not None and row.high is not None  # a reference interval's limits
+    return ContextRange(
+        low=row.low,
+        high=row.high,
+        unit="%" if row.value_kind == "percent" else "10*9/L",
+        source=row.source,
+        population=row.population.description,
+        flag=flag,
+    )
 
 
 def _limit_results(rows: tuple[RangeRow, ...], sides: tuple[bool | None, ...]) -> list[LimitResult]:
@@ -476,13 +633,17 @@ def prepare(
     age: AgeInput,
     sex: str | None,
     ethnicity: str | None,
+    duffy: str | None = None,
+    grading: str | None = DEFAULT_GRADING,
 ) -> Prepared:
     """What depends only on the table, the analyte, the kind of value and the person.
 
     Cached per table (bounded), keyed by the inputs as given: the row engine and
     :func:`interpret_count` share it.
     """
-    return _prepared(_caches(table), table, analyte, value_kind, age, sex, ethnicity)
+    return _prepared(
+        _caches(table), table, analyte, value_kind, age, sex, ethnicity, duffy, grading
+    )
 
 
 def _prepared(
@@ -493,16 +654,19 @@ def _prepared(
     age: AgeInput,
     sex: str | None,
     ethnicity: str | None,
+    duffy: str | None = None,
+    grading: str | None = DEFAULT_GRADING,
 ) -> Prepared:
     analyte_id = analyte.id if isinstance(analyte, Analyte) else analyte
     people = caches.people
-    key = (analyte_id, value_kind, type(age), age, sex, ethnicity)
+    key = (analyte_id, value_kind, type(age), age, sex, ethnicity, duffy, grading)
+    inputs = (table, analyte, value_kind, age, sex, ethnicity, duffy, grading)
     try:
         found: Prepared | None = people.get(key)
     except TypeError:  # an unhashable input: read it uncached (and most likely refuse it)
-        return _prepare(table, analyte, value_kind, age, sex, ethnicity)
+        return _prepare(*inputs)
     if found is None:
-        found = people.put(key, _prepare(table, analyte, value_kind, age, sex, ethnicity))
+        found = people.put(key, _prepare(*inputs))
     return found
 
 
@@ -513,17 +677,52 @@ def _prepare(
     age: AgeInput,
     sex: str | None,
     ethnicity: str | None,
+    duffy: str | None = None,
+    grading: str | None = DEFAULT_GRADING,
 ) -> Prepared:
     analyte = get_analyte(analyte_name)
     if ethnicity is not None and not isinstance(ethnicity, str):
         raise TypeError(f"ethnicity must be a text or None, not {type(ethnicity).__name__}")
+    system = _grading_system(grading)
     age_read = read_age(age)
     sex_read = parse_sex(sex)
+    duffy_read = parse_duffy(duffy)
     group = match_ethnicity(ethnicity, table.groups) if ethnicity else None
+    populations = (DUFFY_NULL,) if duffy_read == "null" else ()
     selection = table.select(
-        age=age_read, sex=sex_read, ethnicity=group, analyte=analyte.id, value_kind=value_kind
+        age=age_read,
+        sex=sex_read,
+        ethnicity=group,
+        analyte=analyte.id,
+        value_kind=value_kind,
+        populations=populations,
     )
     warnings: list[str] = []
+    if ethnicity and group is None and ethnicity.strip():
+        warnings.append(
+            f"ethnicity {_clean_text(ethnicity)[:40]!r} matches no ancestry group of table "
+            f"{table.name!r}: no ancestry note was added"
+        )
+    if duffy_read == "null" and (
+        selection.reference is None or selection.reference.population.ethnicity != DUFFY_NULL
+    ):
+        warnings.append(
+            f"table {table.name!r} has no Duffy-null range that applies here: "
+            "the standard range was used"
+        )
+    context = None
+    if duffy_read is None and group in _DUFFY_NULL_COMMON and selection.reference is not None:
+        duffy_selection = table.select(
+            age=age_read,
+            sex=sex_read,
+            ethnicity=group,
+            analyte=analyte.id,
+            value_kind=value_kind,
+            populations=(DUFFY_NULL,),
+        )
+        found = duffy_selection.reference
+        if found is not None and found.population.ethnicity == DUFFY_NULL:
+            context = found
     if age_read is None:
         warnings.append("age not given: the adult ranges were used")
     if sex is not None and sex.strip() and not sex_is_recognised(sex):
@@ -549,14 +748,16 @@ def _prepare(
         sex=sex_read,
         group=group,
         ethnicity_text=_clean_text(ethnicity) if ethnicity else None,
+        duffy=duffy_read,
         selection=selection,
         warnings=tuple(warnings),
         reference=reference.reference if reference is not None else None,
         # a leukopenia limit without a figure (children) is no threshold to compare with
         threshold=None if threshold is None else threshold.threshold,
         limits=selection.limits,
-        grades=_grade_bands(table, selection),
+        grades=_grade_bands(table, selection, system),
         threshold_index=None if threshold is None else selection.limits.index(threshold),
+        context=context,
     )
 
 
@@ -565,26 +766,36 @@ def _clean_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _grade_bands(table: RangeTable, selection: Selection) -> tuple[_GradeBand, ...]:
-    """The grade rows with LLN/ULN resolved; a band that needs a missing range is left out.
-
-    Built once per (reference interval, grade rows) in the table's cache.
+def _grade_bands(
+    table: RangeTable, selection: Selection, system: str | None
+) -> tuple[_GradeBand, ...]:
+    """The grade rows of one grading system with LLN/ULN resolved; a band that needs a
+    missing range is left out. Built once per (reference interval, grade rows, system).
     """
-    if not selection.grades:
+    if not selection.grades or system is None:
         return ()
     reference = selection.reference
-    key = ("grades", None if reference is None else reference.id, *(r.id for r in selection.grades))
+    key = (
+        "grades",
+        system,
+        None if reference is None else reference.id,
+        *(r.id for r in selection.grades),
+    )
     derived = table.derived_cache()
     found: tuple[_GradeBand, ...] | None = derived.get(key)
     if found is None:
-        found = derived.setdefault(key, _resolved_grade_bands(selection))
+        found = derived.setdefault(key, _resolved_grade_bands(selection, system))
     return found
 
 
-def _resolved_grade_bands(selection: Selection) -> tuple[_GradeBand, ...]:
+def _resolved_grade_bands(selection: Selection, system: str) -> tuple[_GradeBand, ...]:
     reference = selection.reference
+    known = grading_systems().get(system)
     bands = []
     for row in selection.grades:
+        row_system, term = split_grade_name(row.name)
+        if row_system != system:
+            continue
         limits: dict[str, float | None] = {"LLN": None, "ULN": None}
         if reference is not None:
             limits = {"LLN": reference.low, "ULN": reference.high}
@@ -596,7 +807,8 @@ def _resolved_grade_bands(selection: Selection) -> tuple[_GradeBand, ...]:
             continue  # an empty band: the reference limit is below the next grade's
         unit = "%" if row.value_kind == "percent" else "10*9/L"
         grade = Grade(
-            system=row.name,
+            system=known.label if known is not None else row_system,
+            term=known.term_label(term) if known is not None else term,
             grade=int(row.level),
             low=low,
             high=high,
@@ -605,3 +817,45 @@ def _resolved_grade_bands(selection: Selection) -> tuple[_GradeBand, ...]:
         )
         bands.append(_GradeBand(low, high, grade))
     return tuple(bands)
+
+
+def _grading_system(grading: str | None) -> str | None:
+    """The grading system id asked for; an unknown one is a CBCError naming the known ones."""
+    if grading is None:
+        return None
+    if not isinstance(grading, str):
+        raise TypeError(f"grading must be a text or None, not {type(grading).__name__}")
+    known = set(grading_systems()) | set(_BUILT_IN_GRADING)
+    if grading not in known:
+        raise CBCError(
+            f"unknown grading system {grading[:40]!r}; known: {', '.join(sorted(known))}",
+            raw=grading,
+            suggestions=suggest(grading, known),
+        )
+    return grading
+
+
+def _absolute(count: Count, wbc: str | float | Count) -> Count:
+    """A percentage of white cells as an absolute count, from the total white cell count."""
+    total = wbc if isinstance(wbc, Count) else read_value(wbc, analyte="wbc")
+    if total.unit == "%":
+        raise UnitError("wbc must be a white cell count per volume, not a percentage", raw=wbc)
+    if total.comparator is not None:
+        raise ParseError(
+            f"wbc {total.raw or format_number(total.value)!r} is a bound, not a count: "
+            "an absolute count cannot be worked out from it",
+            raw=wbc,
+        )
+    absolute = count.value * total.value / 100
+    note = (
+        f"worked out as {format_number(count.value)} % of a white cell count of "
+        f"{format_number(total.value)} × 10⁹/L"
+    )
+    return Count(
+        value=absolute,
+        comparator=count.comparator,
+        unit_text=count.unit_text,
+        unit="10*9/L",
+        raw=count.raw,
+        warnings=[*count.warnings, *total.warnings, note],
+    )
