@@ -984,3 +984,26 @@ def test_hostile_content_gives_a_result_or_a_cbc_error(
         assert len(str(error)) < 1_000
     else:
         json.dumps(result.to_fhir(), allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "analyte", "code", "ucum"),
+    [
+        ("4.2", "K/uL", "wbc", "6690-2", "10*9/L"),
+        ("2.1", "K/uL", "neutrophils", "751-8", "10*9/L"),
+        ("58", "%", "neutrophils", "770-8", "%"),
+        ("1.9", "10^9/L", "lymphocytes", "731-0", "10*9/L"),
+        ("0.04", "10^9/L", "basophils", "704-7", "10*9/L"),
+    ],
+)
+def test_the_observation_carries_the_analytes_loinc_code(
+    value: str, unit: str, analyte: str, code: str, ucum: str
+) -> None:
+    from cbc_ranges.analytes import get_analyte
+
+    observation = interpret(value, unit, analyte=analyte, age=40).to_fhir()
+    coding = observation["code"]["coding"][0]
+    assert (coding["system"], coding["code"]) == ("http://loinc.org", code)
+    assert coding["display"] == get_analyte(analyte).loinc_names[code]
+    assert observation["valueQuantity"]["code"] == ucum
+    json.dumps(observation, allow_nan=False)

@@ -62,6 +62,7 @@ class Analyte:
     kinds: tuple[ValueKind, ...]
     loinc: tuple[str, ...]
     loinc_percent: tuple[str, ...]
+    loinc_names: dict[str, str]
     plausible: tuple[float, float]
     headers: tuple[str, ...]
     percent_headers: tuple[str, ...]
@@ -69,6 +70,17 @@ class Analyte:
     text_high: tuple[str, ...]
     text_normal: tuple[str, ...]
     path: str
+
+    def loinc_for(self, kind: ValueKind) -> tuple[str, str] | None:
+        """The LOINC code and long name of a result of this kind (the first code listed).
+
+        >>> get_analyte("neutrophils").loinc_for("percent")
+        ('770-8', 'Neutrophils/100 leukocytes in Blood by Automated count')
+        """
+        codes = self.loinc_percent if kind == "percent" else self.loinc
+        if not codes:
+            return None
+        return codes[0], self.loinc_names.get(codes[0], self.label)
 
     def noun_for(self, kind: ValueKind) -> str:
         """What the text calls one result of this kind ("neutrophil percentage")."""
@@ -102,7 +114,8 @@ def _read(entry: object, key: str, path: str) -> Analyte:
     if not isinstance(entry, dict):
         raise RangeTableError("an analyte must be a table", path=where)
     known = {
-        "label", "noun", "percent_noun", "kinds", "loinc", "loinc_percent", "plausible",
+        "label", "noun", "percent_noun", "kinds", "loinc", "loinc_percent", "loinc_names",
+        "plausible",
         "headers", "percent_headers", "text_low", "text_high", "text_normal",
     }  # fmt: skip
     unknown = sorted(set(entry) - known)
@@ -128,6 +141,13 @@ def _read(entry: object, key: str, path: str) -> Analyte:
             path=where,
             field="plausible",
         )
+    loinc_names = entry.get("loinc_names", {})
+    if not isinstance(loinc_names, dict) or not all(
+        isinstance(v, str) for v in loinc_names.values()
+    ):
+        raise RangeTableError(
+            "loinc_names must be a table of code = name", path=where, field="loinc_names"
+        )
     label = _text(entry, "label", path=where)
     noun = _text(entry, "noun", path=where, default=label.lower())
     return Analyte(
@@ -138,6 +158,7 @@ def _read(entry: object, key: str, path: str) -> Analyte:
         kinds=kinds,  # type: ignore[arg-type]  # checked above
         loinc=_strings(entry, "loinc", path=where),
         loinc_percent=_strings(entry, "loinc_percent", path=where),
+        loinc_names=dict(loinc_names),
         plausible=(float(plausible[0]), float(plausible[1])),
         headers=tuple(normalise_header(h) for h in _strings(entry, "headers", path=where)),
         percent_headers=tuple(

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from cbc_ranges.models import Interpretation, ReferenceRange
@@ -194,6 +194,20 @@ def _reference_range(reference: ReferenceRange) -> dict[str, Any]:
     return entry
 
 
+def _code(interp: Interpretation) -> dict[str, Any]:
+    """The Observation's code: the analyte's LOINC code for a count or a percentage."""
+    from cbc_ranges.analytes import get_analyte
+
+    analyte = get_analyte(interp.analyte)
+    kind: Literal["count", "percent"] = "percent" if interp.count.unit == "%" else "count"
+    found = analyte.loinc_for(kind)
+    text = analyte.label if kind == "count" else f"{analyte.label} (% of white cells)"
+    if found is None:
+        return {"text": text}
+    code, display = found
+    return {"coding": [{"system": LOINC_SYSTEM, "code": code, "display": display}], "text": text}
+
+
 def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
     """An interpretation as a FHIR R4 ``Observation`` (a plain, JSON-ready dict).
 
@@ -217,7 +231,8 @@ def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
         quantity: dict[str, Any] = {"value": _decimal(count.value)}
         if count.comparator is not None:
             quantity["comparator"] = count.comparator
-        quantity.update(unit=_OUT_UNIT, system=UCUM_SYSTEM, code=_OUT_UNIT)
+        unit = "%" if count.unit == "%" else _OUT_UNIT
+        quantity.update(unit=unit, system=UCUM_SYSTEM, code=unit)
         value = {"valueQuantity": quantity}
     else:
         value = {"dataAbsentReason": _absent_reason(count.value)}
@@ -233,16 +248,7 @@ def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
                 "text": "Laboratory",
             }
         ],
-        "code": {
-            "coding": [
-                {
-                    "system": LOINC_SYSTEM,
-                    "code": _OUT_CODE,
-                    "display": ACCEPTED_LOINC_CODES[_OUT_CODE],
-                }
-            ],
-            "text": "White blood cell count",
-        },
+        "code": _code(interp),
         **value,
     }
     if interp.code is not None:
