@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cbc_ranges.data import read_toml
 from cbc_ranges.errors import CBCError, PersonError
 from cbc_ranges.people import (
     AGE_UNITS,
@@ -21,7 +22,7 @@ from cbc_ranges.people import (
     read_age,
     sex_is_recognised,
 )
-from cbc_ranges.ranges import get_table
+from cbc_ranges.ranges import get_table, read_data_text
 
 DAY = 1 / 365.25
 
@@ -188,6 +189,98 @@ def test_a_group_name_matches_itself_even_without_aliases() -> None:
 @given(st.text(max_size=40))
 def test_any_ethnicity_text_gives_a_known_group_or_none(text: str) -> None:
     groups = get_table().groups
+    assert match_ethnicity(text, groups) in (None, *groups)
+
+
+# --- ancestry: every alias of ethnicity_groups.toml, negations, the measured failures ------
+
+_GROUPS_FILE = read_toml(read_data_text("ethnicity_groups.toml"), path="ethnicity_groups.toml")
+_ALIASES = [(alias, group) for group, entry in _GROUPS_FILE.items() for alias in entry["aliases"]]
+
+
+@pytest.mark.parametrize(("alias", "group"), _ALIASES)
+def test_every_alias_matches_its_group_alone_and_inside_a_phrase(alias: str, group: str) -> None:
+    groups = get_table("standard").groups
+    assert match_ethnicity(alias, groups) == group
+    assert match_ethnicity(alias.upper().replace(" ", "-"), groups) == group
+    assert match_ethnicity(f"Patient is {alias} (self-reported)", groups) == group
+
+
+@pytest.mark.parametrize(("alias", "group"), _ALIASES)
+def test_every_alias_is_negated_by_not_and_by_non(alias: str, group: str) -> None:
+    groups = get_table("standard").groups
+    assert match_ethnicity(f"not {alias}", groups) is None
+    assert match_ethnicity(f"Not {alias.title()}", groups) is None
+    if not alias.startswith("non "):
+        assert match_ethnicity(f"non-{alias}", groups) is None
+
+
+def test_every_alias_has_a_note_and_no_alias_is_in_two_groups() -> None:
+    seen: dict[str, str] = {}
+    for group, entry in _GROUPS_FILE.items():
+        notes = entry.get("notes", {})
+        assert sorted(notes) == sorted(entry["aliases"]), group
+        assert all(note.strip() for note in notes.values()), group
+        for alias in entry["aliases"]:
+            assert normalise_words(alias) == alias  # written as they are compared
+            assert seen.setdefault(alias, group) == group, alias
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        # measured failures of the first matcher
+        ("Somali", "african"),
+        ("Ethiopian", "african"),
+        ("Nigerian", "african"),
+        ("Yemeni", "middle_eastern"),
+        ("Saudi", "middle_eastern"),
+        ("Not Black", None),
+        ("non-Black", None),
+        ("non black", None),
+        ("not black", None),
+        ("White South African", None),
+        ("Middle Eastern or North African", "middle_eastern"),
+        ("middle eastern/north african", "middle_eastern"),
+        ("North African", "middle_eastern"),
+        # negations and compounds
+        ("Non-Hispanic White", None),
+        ("not African American", None),
+        ("Not Black or African American", None),
+        ("no African ancestry", None),
+        ("White Kenyan", None),
+        ("white, south african", "african"),  # two statements: the comma ends the compound
+        ("Non-Hispanic Black", "african"),
+        ("Black, not Hispanic", "african"),
+        ("Not Hispanic or Latino, Black", "african"),
+        ("not Hispanic but Black", "african"),
+        ("White and Black Caribbean", "african"),
+        ("Sub-Saharan African", "african"),
+        ("South Sudanese", "african"),
+        ("African Caribbean", "african"),
+        ("MENA", "middle_eastern"),
+        ("Iranian", "middle_eastern"),
+        ("Caucasian, not Arab", None),
+        ("Somaliland", None),  # whole words only
+        ("Omanisation", None),
+        ("Duffy null", "duffy_null"),  # a group with no aliases matches its own name
+    ],
+)
+def test_ancestry_texts_of_the_standard_table(text: str, group: str | None) -> None:
+    assert match_ethnicity(text, get_table("standard").groups) == group
+
+
+def test_only_the_first_200_characters_are_read_and_a_cut_word_never_matches() -> None:
+    groups = get_table("standard").groups
+    assert match_ethnicity("x " * 99 + "Black", groups) is None  # starts at character 198
+    assert match_ethnicity("x" * 196 + " Black", groups) is None  # "Bl" is not a word
+    assert match_ethnicity("x" * 194 + " Black", groups) == "african"
+    assert match_ethnicity("Black" + " x" * 100_000, groups) == "african"
+
+
+@given(st.text(max_size=300))
+def test_any_text_gives_a_group_of_the_standard_table_or_none(text: str) -> None:
+    groups = get_table("standard").groups
     assert match_ethnicity(text, groups) in (None, *groups)
 
 

@@ -426,20 +426,114 @@ def normalise_words(text: str) -> str:
     return " ".join(_NOT_WORD.split(text.lower())).strip()
 
 
+#: how much of an ethnicity text is read (a longer text is cut at a word boundary)
+_ETHNICITY_TEXT_LIMIT = 200
+#: words that negate the rest of their clause ("not Black", "no African ancestry")
+_NEGATIONS = frozenset({"not", "no", "neither", "nor", "without", "except", "excluding"})
+#: a word that ends a negation inside a clause ("not Hispanic but Black")
+_NEGATION_END = "but"
+#: a prefix that negates the one word after it: "non-Black" is not Black, while
+#: "non-Hispanic Black" is Black
+_PREFIX_NEGATIONS = frozenset({"non"})
+#: words that, just before a group's spelling, make a compound naming a white person from a
+#: place ("White South African", "White Kenyan"): the spelling is then a place, not ancestry
+_WHITE = frozenset({"white", "caucasian"})
+#: words that may stand between those and the place ("White *South* African")
+_DIRECTIONS = frozenset(
+    {"north", "south", "east", "west", "central", "northern", "southern", "eastern", "western"}
+)
+# clauses end at these marks; a negation never reaches past them ("Not Hispanic, Black")
+_CLAUSE_BREAK = re.compile(r"[,;:.!?()\[\]{}|\n\r]")
+_TRAILING_WORD = re.compile(r"[a-z0-9]+$")
+
+#: each first word -> the spellings that start with it (as word tuples, longest first), each
+#: with its group
+_AliasIndex = Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]
+
+
+@lru_cache(maxsize=16)
+def _alias_index(groups: tuple[tuple[str, tuple[str, ...]], ...]) -> _AliasIndex:
+    """The spellings of ``groups`` (each group's own name among them) by their first word."""
+    found: dict[str, dict[tuple[str, ...], str]] = {}
+    for group, aliases in groups:
+        for spelling in (normalise_words(group), *aliases):
+            words = tuple(spelling.split())
+            if words:
+                found.setdefault(words[0], {}).setdefault(words, group)  # first group wins
+    return {
+        first: tuple(sorted(spellings.items(), key=lambda item: -len(item[0])))
+        for first, spellings in found.items()
+    }
+
+
+def _ethnicity_clauses(text: str) -> list[list[str]]:
+    """The words of each clause of the first characters of ``text``, lower case."""
+    head = text[:_ETHNICITY_TEXT_LIMIT].lower()
+    if len(text) > _ETHNICITY_TEXT_LIMIT and not _NOT_WORD.fullmatch(
+        text[_ETHNICITY_TEXT_LIMIT].lower()
+    ):
+        head = _TRAILING_WORD.sub("", head)  # the cut fell inside a word: drop its start
+    return [
+        [word for word in _NOT_WORD.split(clause) if word] for clause in _CLAUSE_BREAK.split(head)
+    ]
+
+
+def _is_negated_compound(words: Sequence[str], position: int) -> bool:
+    """Whether the spelling at ``position`` follows "non", or "white" (and a direction)."""
+    before = position - 1
+    if before >= 0 and words[before] in _PREFIX_NEGATIONS:
+        return True
+    while before >= 0 and words[before] in _DIRECTIONS:
+        before -= 1
+    return before >= 0 and words[before] in _WHITE
+
+
 def match_ethnicity(text: str | None, groups: Mapping[str, Sequence[str]]) -> str | None:
-    """The first group whose name or an alias occurs, as whole words, in ``text``.
+    """The group of the first spelling of a group (its name or an alias) in ``text``.
 
     ``groups`` maps a group name to its aliases, already passed through
-    :func:`normalise_words`. Text that matches nothing gives ``None``.
+    :func:`normalise_words`. Spellings match as whole words, ignoring case and
+    punctuation; at each word the longest spelling wins, so "Middle Eastern or North
+    African" is read through "north african" (``middle_eastern``), never through
+    "african". A spelling does not count when it is negated: after "not", "no",
+    "without"... in the same clause (up to a comma, a semicolon, a bracket... or
+    "but"), right after "non" ("non-Black"; "non-Hispanic Black" is Black), or in a
+    compound naming a white person from a place ("White South African"). Only the
+    first 200 characters are read, so the time is bounded. Text that matches nothing
+    gives ``None``.
 
-    >>> groups = {"african": ["african", "black"], "middle_eastern": ["arab"]}
+    >>> groups = {"african": ["african", "black"], "middle_eastern": ["arab", "north african"]}
     >>> match_ethnicity("Black or African American", groups)
     'african'
     >>> match_ethnicity("Arab", groups), match_ethnicity("Blackburn", groups)
     ('middle_eastern', None)
+    >>> match_ethnicity("North African", groups), match_ethnicity("not Black", groups)
+    ('middle_eastern', None)
+    >>> match_ethnicity("White South African", groups)
+    >>> match_ethnicity("Non-Hispanic Black", groups)
+    'african'
     """
     if not text:
         return None
+    index = _alias_index(tuple((group, tuple(aliases)) for group, aliases in groups.items()))
+    for words in _ethnicity_clauses(text):
+        negated = False
+        position = 0
+        while position < len(words):
+            word = words[position]
+            if word in _NEGATIONS:
+                negated = True
+            elif word == _NEGATION_END:
+                negated = False
+            for spelling, group in index.get(word, ()):
+                end = position + len(spelling)
+                if tuple(words[position:end]) == spelling:
+                    if not negated and not _is_negated_compound(words, position):
+                        return group
+                    position = end - 1  # a negated spelling is passed over whole
+                    break
+            position += 1
+    return None
     words = f" {normalise_words(text)} "
     for group, aliases in groups.items():
         if f" {normalise_words(group)} " in words:
