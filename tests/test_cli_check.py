@@ -305,3 +305,16 @@ def test_check_reads_another_analyte(capsys: pytest.CaptureFixture[str], tmp_pat
     assert json.loads(capsys.readouterr().out)["flag"] == "high"
     assert main(["check", "1.2", "--analyte", "neutrofils"]) == 2
     assert "did you mean 'neutrophils'" in capsys.readouterr().err
+
+
+def test_check_takes_duffy_wbc_and_grading(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["check", "30", "--unit", "%", "--analyte", "neutrophils", "--wbc", "6.0 K/uL"]
+    assert main([*argv, "--age", "40", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["count"]["value"], result["percentage"]) == (1.8, 30.0)
+    assert main(["check", "0.5", "--age", "40", "--grading", "none", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["grade"] is None
+    assert main(["check", "2", "--duffy", "maybe"]) == 2
+    assert "Duffy status 'maybe' cannot be read" in capsys.readouterr().err
+    assert main(["check", "2", "--grading", "ctcae-5"]) == 2
+    assert "did you mean 'ctcae-v5'" in capsys.readouterr().err

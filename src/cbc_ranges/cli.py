@@ -106,6 +106,19 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--age", help="age in years, or with a unit: '6 months', '10 days', '2y'")
     check.add_argument("--sex", help="female/male/F/M (anything else: unknown)")
     check.add_argument("--ethnicity", help="free text, e.g. 'Black', 'Middle Eastern'")
+    check.add_argument(
+        "--duffy",
+        help="Duffy blood group status: null (Fy(a-b-)) selects the Duffy-null ranges; positive",
+    )
+    check.add_argument(
+        "--wbc",
+        help="the total white cell count (with its unit): turns a percentage into a count",
+    )
+    check.add_argument(
+        "--grading",
+        default="ctcae-v5",
+        help="the grading system of the grade: ctcae-v5 (default), ctcae-v6, or none",
+    )
     check.add_argument("--table", help="a shipped table's name or the path of a range table CSV")
     names = format_names()
     check.add_argument(
@@ -155,7 +168,10 @@ def run_check(args: argparse.Namespace) -> int:
         age=_readable(args.age),
         sex=_readable(args.sex),
         ethnicity=_readable(args.ethnicity),
+        duffy=_readable(args.duffy),
+        wbc=_readable(args.wbc),
         table=args.table,  # a path: kept as the file system gave it
+        grading=None if args.grading.strip().lower() == "none" else _readable(args.grading),
     )
     print(dumps(getattr(args, "format", None) or "text", result))
     return 0
