@@ -69,7 +69,8 @@ def _expected(rows: Sequence[dict[str, Any]], **options: Any) -> list[tuple[Any,
         out.append(
             (
                 r.value, r.comparator, r.flag, r.code, r.leukopenia, r.ref_low, r.ref_high,
-                r.source, "; ".join(r.warnings) or None, r.error,
+                r.source, r.severity, r.grade, r.ancestry, "; ".join(r.warnings) or None,
+                r.error,
             )
         )  # fmt: skip
     return out

@@ -6,6 +6,7 @@ import itertools
 import math
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -94,6 +95,9 @@ def expected_cells(
         "" if reference is None or reference.low is None else format_number(reference.low),
         "" if reference is None or reference.high is None else format_number(reference.high),
         "" if reference is None else reference.source.id,
+        result.severity or "",
+        "" if result.grade is None else str(result.grade.grade),
+        result.person.ethnicity_group or "",
         "; ".join(dict.fromkeys(result.warnings)),
         "",
     )
@@ -108,10 +112,13 @@ def test_result_columns_are_the_contract() -> None:
         "wbc_ref_low",
         "wbc_ref_high",
         "wbc_source",
+        "wbc_severity",
+        "wbc_grade",
+        "wbc_ancestry",
         "wbc_warnings",
         "wbc_error",
     )
-    assert EMPTY_CELLS == ("",) * 9
+    assert EMPTY_CELLS == ("",) * 12
     assert RESULT_COLUMNS[FLAG_INDEX] == "wbc_flag"
 
 
@@ -151,7 +158,7 @@ def test_a_row_that_cannot_be_read_has_an_empty_flag_and_one_line_error(
 def test_censored_straddling_value_is_indeterminate_with_its_warning(rows: RowInterpreter) -> None:
     cells = cells_of(rows, "<=4.5", "10^9/L", "30", "F")
     assert cells[1:3] == ("indeterminate", "")
-    assert "both sides" in cells[7]
+    assert "both sides" in cells[RESULT_COLUMNS.index("wbc_warnings")]
 
 
 def test_decimal_separator_is_used_in_number_cells() -> None:
@@ -274,3 +281,29 @@ def test_a_higher_value_never_gets_a_lower_flag(
     if first in FLAG_ORDER and second in FLAG_ORDER:
         assert FLAG_ORDER[first] <= FLAG_ORDER[second]
     assert math.isfinite(float(cells_of(rows, repr(high), "10^9/L", *person)[0]))
+
+
+def test_the_row_engine_carries_severity_grade_and_ancestry(tmp_path: Path) -> None:
+    table = tmp_path / "diff.csv"
+    table.write_text(
+        "id,analyte,kind,name,level,age_from,age_unit,sex,population,low,high,unit,source\n"
+        "ref,neutrophils,reference_interval,,,18,years,any,any,1.8,7.8,10^9/L,wikipedia\n"
+        "n,neutrophils,decision_limit,neutropenia,,18,years,any,any,,1.5,10^9/L,wikipedia\n"
+        "s,neutrophils,decision_limit,neutropenia,severe,18,years,any,any,,0.5,10^9/L,wikipedia\n"
+        "g4,neutrophils,grade,ctcae-v5.neutrophil-count-decreased,4,18,years,any,any,,0.5,"
+        "10^9/L,wikipedia\n"
+        "af,neutrophils,ethnic_variation,,,0,years,any,african,,,10^9/L,wikipedia\n",
+        encoding="utf-8",
+    )
+    rows = RowInterpreter(str(table), analyte="neutrophils")
+    cells = dict(
+        zip(RESULT_COLUMNS, cells_of(rows, "0.3", "K/uL", "40", "F", "Black"), strict=True)
+    )
+    assert (cells["wbc_flag"], cells["wbc_severity"], cells["wbc_grade"]) == ("low", "severe", "4")
+    assert cells["wbc_ancestry"] == "african"
+    plain = dict(zip(RESULT_COLUMNS, cells_of(rows, "1.4", "K/uL", "40", "F", None), strict=True))
+    assert (plain["wbc_severity"], plain["wbc_grade"], plain["wbc_ancestry"]) == ("", "", "")
+    result = interpret("0.3", "K/uL", analyte="neutrophils", age=40, sex="F", ethnicity="Black",
+                       table=str(table))  # fmt: skip
+    assert (result.severity, result.grade and result.grade.grade) == ("severe", 4)
+    assert result.person.ethnicity_group == "african"

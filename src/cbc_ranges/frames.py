@@ -60,16 +60,24 @@ FRAME_COLUMNS: tuple[str, ...] = (RESULT_COLUMNS[0], "wbc_comparator", *RESULT_C
 
 _FLOATS = frozenset({"wbc_value", "wbc_ref_low", "wbc_ref_high"})
 _BOOLEANS = frozenset({"wbc_leukopenia"})
+_INTEGERS = frozenset({"wbc_grade"})
+
+
+def _dtype(name: str, floats: str, booleans: str, integers: str, texts: str) -> str:
+    if name in _FLOATS:
+        return floats
+    if name in _BOOLEANS:
+        return booleans
+    return integers if name in _INTEGERS else texts
+
 
 #: pandas dtype of each appended column
 PANDAS_DTYPES: dict[str, str] = {
-    name: "float64" if name in _FLOATS else "boolean" if name in _BOOLEANS else "string"
-    for name in FRAME_COLUMNS
+    name: _dtype(name, "float64", "boolean", "Int64", "string") for name in FRAME_COLUMNS
 }
 #: polars dtype (by name) of each appended column
 POLARS_DTYPES: dict[str, str] = {
-    name: "Float64" if name in _FLOATS else "Boolean" if name in _BOOLEANS else "String"
-    for name in FRAME_COLUMNS
+    name: _dtype(name, "Float64", "Boolean", "Int64", "String") for name in FRAME_COLUMNS
 }
 
 
@@ -94,6 +102,9 @@ def _result_values(result: RowResult) -> tuple[Any, ...]:
         result.ref_low,
         result.ref_high,
         result.source,
+        result.severity,
+        result.grade,
+        result.ancestry,
         "; ".join(result.warnings) or None,
         result.error,
     )
@@ -338,8 +349,8 @@ def _pandas(df: Any, picked: _Columns, groups: _Groups) -> Any:
         if dtype == "float64":
             array = np.array([np.nan if v is None else v for v in per_group], dtype=np.float64)
             out[name] = array[group_codes]
-        elif dtype == "boolean":
-            out[name] = pd.array(per_group, dtype="boolean").take(group_codes)
+        elif dtype in ("boolean", "Int64"):
+            out[name] = pd.array(per_group, dtype=dtype).take(group_codes)
         else:
             out[name] = pd.array(per_group, dtype="string").take(group_codes)
     return out
@@ -418,7 +429,7 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
     else:
         group_codes, results = pl.Series("g", [], dtype=pl.Int64), []
 
-    dtypes = {"Float64": pl.Float64, "Boolean": pl.Boolean, "String": pl.String}
+    dtypes = {"Float64": pl.Float64, "Boolean": pl.Boolean, "Int64": pl.Int64, "String": pl.String}
     appended = [
         pl.Series(
             name, [result[index] for result in results], dtype=dtypes[POLARS_DTYPES[name]]

@@ -78,6 +78,7 @@ __all__ = [
     "Prepared",
     "assess",
     "flag_and_leukopenia",
+    "implausible_warning",
     "interpret",
     "interpret_count",
     "prepare",
@@ -403,7 +404,7 @@ def _outcome(
         value_text = comparator + value_text
     warnings: tuple[str, ...] = ()
     if assessment.implausible:
-        warnings = (_implausible_warning(value_text, prepared),)
+        warnings = (implausible_warning(value_text, prepared),)
     elif flag == "indeterminate" and prepared.reference is not None:
         warnings = (straddle_warning(value_text),)
     summary = ""
@@ -442,7 +443,8 @@ def _explain(
 _EXPLAIN_TAKES_CONTEXT = "severity" in inspect.signature(explain).parameters
 
 
-def _implausible_warning(value_text: str, prepared: Prepared) -> str:
+def implausible_warning(value_text: str, prepared: Prepared) -> str:
+    """The warning of an exact count outside the analyte's plausible range."""
     low, high = prepared.analyte.plausible
     unit = "%" if prepared.value_kind == "percent" else "× 10⁹/L"
     likely = (

@@ -21,9 +21,8 @@ two or three sexes. The interpreter therefore works in three cached steps:
   dict on the parsed cell, keyed by the class object.
 
 On top of these, :meth:`RowInterpreter.lookup` caches the whole raw tuple. A
-combine miss calls :func:`~cbc_ranges.interpretation.flag_and_leukopenia`, the part of
-the step ``interpret_count`` takes that the columns show: there is one interpretation
-step, not a copy. Every
+combine miss calls :func:`~cbc_ranges.interpretation.assess`, the step
+``interpret_count`` takes: there is one interpretation step, not a copy. Every
 cache is a :class:`~cbc_ranges.ranges.BoundedCache`, emptied when it reaches its
 bound, so memory stays flat on files of any length; cached entries are immutable
 and stored only when complete, so an interpreter can be shared between threads.
@@ -43,8 +42,10 @@ from cbc_ranges.analytes import ValueKind
 from cbc_ranges.classify import CODES
 from cbc_ranges.errors import CBCError
 from cbc_ranges.interpretation import (
+    Assessment,
     Prepared,
-    flag_and_leukopenia,
+    assess,
+    implausible_warning,
     prepare,
     read_value,
     straddle_warning,
@@ -77,6 +78,9 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "wbc_ref_low",
     "wbc_ref_high",
     "wbc_source",
+    "wbc_severity",
+    "wbc_grade",
+    "wbc_ancestry",
     "wbc_warnings",
     "wbc_error",
 )
@@ -116,6 +120,9 @@ class RowResult(NamedTuple):
     ref_low: float | None = None
     ref_high: float | None = None
     source: str | None = None
+    severity: str | None = None
+    grade: int | None = None
+    ancestry: str | None = None
     warnings: tuple[str, ...] = ()
     error: str | None = None
 
@@ -138,6 +145,9 @@ class RowResult(NamedTuple):
             "" if self.ref_low is None else format_number(self.ref_low, decimal_separator),
             "" if self.ref_high is None else format_number(self.ref_high, decimal_separator),
             self.source or "",
+            self.severity or "",
+            "" if self.grade is None else str(self.grade),
+            self.ancestry or "",
             "; ".join(self.warnings),
             self.error or "",
         )
@@ -163,6 +173,9 @@ class RowResult(NamedTuple):
             "wbc_ref_low": self.ref_low,
             "wbc_ref_high": self.ref_high,
             "wbc_source": self.source,
+            "wbc_severity": self.severity,
+            "wbc_grade": self.grade,
+            "wbc_ancestry": self.ancestry,
             "wbc_warnings": list(self.warnings),
             "wbc_error": self.error,
         }
@@ -272,6 +285,7 @@ class PersonClass:
     """
 
     __slots__ = (
+        "ancestry",
         "error",
         "has_reference",
         "high",
@@ -290,6 +304,7 @@ class PersonClass:
         self.low = None if reference is None else reference.low
         self.high = None if reference is None else reference.high
         self.source = None if reference is None else reference.source.id
+        self.ancestry = None if prepared is None else prepared.group
         self.warnings = () if prepared is None else tuple(_one_line(w) for w in prepared.warnings)
         # (flag, leukopenia, count warnings) -> what every such count gets
         self.outcomes = BoundedCache(_CLASS_LIMIT)
@@ -413,10 +428,9 @@ class RowInterpreter:
     def outcome(self, parsed: ParsedCell, person: PersonClass) -> Outcome:
         """The :class:`Outcome` of a parsed cell for a person class: flags, no result model.
 
-        The flag and leukopenia side that :func:`~cbc_ranges.interpretation.assess`
-        gives (:func:`~cbc_ranges.interpretation.flag_and_leukopenia`, the part of it
-        the columns show) and a dict look-up on the class; what the CSV batch calls
-        once per distinct (cell, class) pair.
+        One :func:`~cbc_ranges.interpretation.assess` (flag, leukopenia, severity,
+        grade) and a dict look-up on the class; what the CSV batch calls once per
+        distinct (cell, class) pair.
 
         >>> rows = RowInterpreter()
         >>> outcome = rows.outcome(rows.parse("3.2", "K/uL"), rows.person("40", "F"))
@@ -430,16 +444,24 @@ class RowInterpreter:
         count = parsed.count
         prepared = person.prepared
         assert count is not None and prepared is not None
-        flag, leukopenia = flag_and_leukopenia(count.value, count.comparator, prepared)
+        assessment = assess(count.value, count.comparator, prepared)
+        flag, leukopenia = assessment.flag, assessment.leukopenia
+        severity = assessment.severity
+        grade = None if assessment.grade is None else assessment.grade.grade
         warnings = parsed.warnings
         if flag == "indeterminate" and person.has_reference:
             # the warning quotes the value, so this outcome is the count's own
-            straddle = straddle_warning(parsed.value_text.replace(self.decimal_separator, "."))
-            return self._outcome(person, flag, leukopenia, warnings, (straddle,))
-        key = (flag, leukopenia, warnings)
+            value_text = parsed.value_text.replace(self.decimal_separator, ".")
+            own = (
+                implausible_warning(value_text, prepared)
+                if assessment.implausible
+                else straddle_warning(value_text)
+            )
+            return self._outcome(person, assessment, warnings, (own,))
+        key = (flag, leukopenia, severity, grade, warnings)
         found = person.outcomes.get(key)
         if found is None:
-            found = person.outcomes.put(key, self._outcome(person, flag, leukopenia, warnings))
+            found = person.outcomes.put(key, self._outcome(person, assessment, warnings))
         return found  # type: ignore[no-any-return]
 
     def combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
@@ -503,6 +525,7 @@ class RowInterpreter:
                 tuple(map(id, selection.limits)),
                 tuple(map(id, selection.grades)),
                 prepared.warnings,
+                prepared.group,
             )
             made = PersonClass(prepared)
         found = self._classes.get(signature)
@@ -527,22 +550,25 @@ class RowInterpreter:
     def _outcome(
         self,
         person: PersonClass,
-        flag: Flag,
-        leukopenia: bool | None,
+        assessment: Assessment,
         count_warnings: tuple[str, ...],
         value_warnings: tuple[str, ...] = (),
     ) -> Outcome:
-        """What every count with this flag, leukopenia and warnings gets for a person class."""
+        """What every count with this assessment and these warnings gets for a person class."""
         # no repeats; in the order interpret() gives them
         warnings = tuple(dict.fromkeys((*count_warnings, *person.warnings, *value_warnings)))
+        flag = assessment.flag
         shape = RowResult(
             value=None,
             flag=flag,
             code=CODES[flag],
-            leukopenia=leukopenia,
+            leukopenia=assessment.leukopenia,
             ref_low=person.low,
             ref_high=person.high,
             source=person.source,
+            severity=assessment.severity,
+            grade=None if assessment.grade is None else assessment.grade.grade,
+            ancestry=person.ancestry,
             warnings=warnings,
         )
         return Outcome(shape.cells(self.decimal_separator)[1:], _CATEGORY[flag], shape)
