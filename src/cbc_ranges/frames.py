@@ -349,8 +349,10 @@ def _pandas(df: Any, picked: _Columns, groups: _Groups) -> Any:
         if dtype == "float64":
             array = np.array([np.nan if v is None else v for v in per_group], dtype=np.float64)
             out[name] = array[group_codes]
-        elif dtype in ("boolean", "Int64"):
-            out[name] = pd.array(per_group, dtype=dtype).take(group_codes)
+        elif dtype == "boolean":
+            out[name] = pd.array(per_group, dtype="boolean").take(group_codes)
+        elif dtype == "Int64":
+            out[name] = pd.array(per_group, dtype="Int64").take(group_codes)
         else:
             out[name] = pd.array(per_group, dtype="string").take(group_codes)
     return out
