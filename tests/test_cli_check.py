@@ -43,8 +43,10 @@ def test_check_shows_warnings_and_the_unit_read(capsys: pytest.CaptureFixture[st
 def test_check_for_a_child_says_no_threshold(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", "12", "--age", "6 months")
     assert code == 0
-    assert "flag: high (H)" in out
+    assert "flag: normal (N)" in out  # 6.1-17.5 for 1 to 23 months: 12 is typical at 6 months
     assert "leukopenia: not assessed" in out
+    code, out, _ = run(capsys, "check", "12", "--age", "6 months", "--table", "documents")
+    assert "flag: high (H)" in out  # the documents' one range for all children
 
 
 def test_check_json_is_an_interpretation(capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,8 +29,12 @@ PEOPLE: dict[str, dict[str, Any]] = {
     "child": {"age": 8, "sex": "female"},
 }
 
+# the seed documents' table: the boundaries of the standard table are swept in
+# tests/test_standard_table.py
 LIMITS = [
-    (row.id, row.low, row.high) for row in get_table().rows if row.kind == "reference_interval"
+    (row.id, row.low, row.high)
+    for row in get_table("documents").rows
+    if row.kind == "reference_interval"
 ]
 
 
@@ -46,7 +50,7 @@ def test_boundaries_of_every_reference_interval_are_inclusive(
     cases = [(low - 0.01, "low", "L"), (low, "normal", "N"), (high, "normal", "N")]
     cases.append((high + 0.01, "high", "H"))
     for value, flag, code in cases:
-        result = interpret(value, "10^9/L", **person)
+        result = interpret(value, "10^9/L", **person, table="documents")
         assert result.reference is not None
         assert (result.flag, result.code) == (flag, code), (row_id, value)
 
@@ -70,13 +74,15 @@ def test_female_exactly_at_the_limits_is_normal() -> None:
 
 
 def test_children_get_no_leukopenia_flag_and_a_note_on_age() -> None:
-    result = interpret("1.0", age="6 months", sex="M")
+    result = interpret("1.0", age="6 months", sex="M", table="documents")
     assert result.flag == "low"
     assert result.leukopenia is None
     assert result.leukopenia_threshold is None
-    assert "change with age" in result.text
     assert result.reference is not None
     assert result.reference.population.age_to == 18
+    banded = interpret("1.0", age="6 months", sex="M")  # the standard table: by age band
+    assert banded.leukopenia is None and banded.reference is not None
+    assert (banded.reference.low, banded.reference.high) == (6.1, 17.5)
 
 
 def test_unknown_age_uses_adult_rules_with_a_warning() -> None:
@@ -361,14 +367,15 @@ def test_the_outcome_cache_stays_bounded_and_hands_out_fresh_lists(
 ) -> None:
     monkeypatch.setattr(interpret_module, "_OUTCOMES_SIZE", 10)
     clear_caches()  # a fresh table, whose outcome cache is made with the bound above
-    table = get_table()
+    table = get_table("documents")
     first = interpret_count(Count(value=3.0), age=40, sex="f", table=table)
     first.limits.clear()
     first.sources.clear()
     again = interpret_count(Count(value=3.0), age=40, sex="f", table=table)
     assert [limit.name for limit in again.limits] == ["leukopenia"]
     clear_caches()
-    assert again.sources and again == interpret_count(Count(value=3.0), age=40, sex="f")
+    fresh = interpret_count(Count(value=3.0), age=40, sex="f", table="documents")
+    assert again.sources and again == fresh
     for tenth in range(40):
         interpret_count(Count(value=tenth / 10), age=40, sex="f", table=table)
     assert 0 < len(interpret_module._caches(table).outcomes) <= 10

@@ -19,6 +19,7 @@ from cbc_ranges.ranges import (
     get_table,
     load_table,
     render_markdown,
+    render_pages,
     shipped_sources,
     shipped_table_names,
 )
@@ -157,7 +158,7 @@ def test_every_row_encodes_a_seed_statement(table: RangeTable) -> None:
 
 @given(age=st.floats(min_value=0, max_value=150), sex=st.sampled_from(SEXES))
 def test_every_age_and_sex_maps_to_exactly_one_reference_row(age: float, sex: Sex) -> None:
-    table = get_table()
+    table = get_table("documents")
     matching = [r for r in rows_of(table, "reference_interval") if r.applies_to(age, sex)]
     assert len(matching) == 1
     assert table.select(age_years=age, sex=sex).reference is matching[0]
@@ -165,7 +166,7 @@ def test_every_age_and_sex_maps_to_exactly_one_reference_row(age: float, sex: Se
 
 @given(age=st.floats(min_value=0, max_value=150), sex=st.sampled_from(SEXES))
 def test_every_age_and_sex_maps_to_exactly_one_threshold_row(age: float, sex: Sex) -> None:
-    table = get_table()
+    table = get_table("documents")
     matching = [r for r in rows_of(table, "decision_limit") if r.applies_to(age, sex)]
     assert [r.name for r in matching] == ["leukopenia"]
     assert (matching[0].high is None) == (age < 18)
@@ -184,7 +185,7 @@ def test_every_age_and_sex_maps_to_exactly_one_threshold_row(age: float, sex: Se
     ],
 )
 def test_the_age_band_edges(age: float | None, sex: Sex, row_id: str) -> None:
-    reference = get_table().select(age_years=age, sex=sex).reference
+    reference = get_table("documents").select(age_years=age, sex=sex).reference
     assert reference is not None
     assert reference.id == row_id
 
@@ -208,14 +209,14 @@ def test_ethnicity_groups_are_read_from_the_table(table: RangeTable) -> None:
 
 
 def test_get_table_by_name_path_and_object(tmp_path: Path) -> None:
-    default = get_table()
-    assert get_table("documents") is default
-    assert get_table(default) is default
+    assert get_table() is get_table("standard")  # the default table
+    documents = get_table("documents")
+    assert get_table(documents) is documents
     copy = tmp_path / "copy.csv"
     copy.write_text(ranges.read_data_text("documents.csv"), encoding="utf-8")
     loaded = get_table(str(copy))
     assert loaded.name == "copy"
-    assert [row.id for row in loaded.rows] == [row.id for row in default.rows]
+    assert [row.id for row in loaded.rows] == [row.id for row in documents.rows]
     assert get_table(copy).rows == loaded.rows  # a Path works too
 
 
@@ -228,7 +229,7 @@ def test_an_unknown_table_name_is_a_range_table_error() -> None:
 
 
 def test_shipped_tables_are_only_csv_files_with_a_table_header() -> None:
-    assert shipped_table_names() == ["documents"]
+    assert shipped_table_names() == ["documents", "duffy-null", "standard"]
 
 
 def test_shipped_tables_load_once_under_concurrent_first_use(
@@ -400,7 +401,7 @@ def test_a_copy_of_the_shipped_folder_loads(tmp_path: Path) -> None:
     """Repeating a shipped source unchanged next to a table is fine."""
     for name in ("documents.csv", "sources.toml"):
         (tmp_path / name).write_text(ranges.read_data_text(name), encoding="utf-8")
-    assert len(load_table(tmp_path / "documents.csv").rows) == len(get_table().rows)
+    assert len(load_table(tmp_path / "documents.csv").rows) == len(get_table("documents").rows)
 
 
 # --- generated documentation ----------------------------------------------------------------
@@ -408,7 +409,7 @@ def test_a_copy_of_the_shipped_folder_loads(tmp_path: Path) -> None:
 
 def test_docs_ranges_md_is_current() -> None:
     committed = (ROOT / "docs" / "ranges.md").read_text(encoding="utf-8")
-    assert committed == render_markdown(get_table()), (
+    assert committed == render_pages(), (
         "docs/ranges.md is stale: run python -m cbc_ranges.ranges > docs/ranges.md"
     )
 

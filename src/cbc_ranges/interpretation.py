@@ -28,7 +28,6 @@ The rules and their limits are in ``docs/interpretation.md``.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
@@ -231,7 +230,7 @@ def interpret(
     ``wbc`` is the total white cell count (a value with its unit, or a ``Count``): with
     it, a percentage is turned into an absolute count and compared with the absolute
     range. ``table`` is a loaded :class:`~cbc_ranges.ranges.RangeTable`, a shipped
-    table's name or a path; by default the ``documents`` table. ``grading`` is the
+    table's name or a path; by default the ``standard`` table. ``grading`` is the
     grading system whose grade the result carries (``"ctcae-v5"``, ``"ctcae-v6"``) or
     None.
 
@@ -247,7 +246,9 @@ def interpret(
     True
     >>> interpret("<1.0", age=30, sex="m").flag
     'low'
-    >>> interpret(2.1, analyte="neutrophils", age=30).flag  # no neutrophil range in this table
+    >>> interpret(2.1, analyte="neutrophils", age=30).flag  # Henry's adult range, 1.8-7.8
+    'normal'
+    >>> interpret(2.1, analyte="neutrophils", age=30, table="documents").flag  # none there
     'indeterminate'
     """
     found = get_analyte(analyte)
@@ -407,40 +408,32 @@ def _outcome(
         warnings = (implausible_warning(value_text, prepared),)
     elif flag == "indeterminate" and prepared.reference is not None:
         warnings = (straddle_warning(value_text),)
-    summary = ""
-    render_summary = getattr(explanation, "render_summary", None)
-    if render_summary is not None:
-        summary = render_summary(value_text)
     return _Outcome(
-        assessment, explanation.render(value_text), summary, explanation.sources, warnings
+        assessment,
+        explanation.render(value_text),
+        explanation.render_summary(value_text),
+        explanation.sources,
+        warnings,
     )
 
 
 def _explain(
     assessment: Assessment, comparator: Comparator | None, prepared: Prepared, table: RangeTable
 ) -> Explanation:
-    arguments: dict[str, Any] = {
-        "flag": assessment.flag,
-        "leukopenia": assessment.leukopenia,
-        "comparator": comparator,
-        "selection": prepared.selection,
-        "person": prepared.person,
-        "table": table,
-        "analyte": prepared.analyte,
-        "value_kind": prepared.value_kind,
-    }
-    if _EXPLAIN_TAKES_CONTEXT:
-        arguments.update(
-            severity=assessment.severity,
-            grade=assessment.grade,
-            context_ranges=tuple(assessment.context_ranges),
-            implausible=assessment.implausible,
-        )
-    return explain(**arguments)
-
-
-# until the text takes the severity, grade and context (being written), pass what it takes
-_EXPLAIN_TAKES_CONTEXT = "severity" in inspect.signature(explain).parameters
+    return explain(
+        flag=assessment.flag,
+        leukopenia=assessment.leukopenia,
+        comparator=comparator,
+        selection=prepared.selection,
+        person=prepared.person,
+        table=table,
+        analyte=prepared.analyte,
+        value_kind=prepared.value_kind,
+        severity=assessment.severity,
+        grade=assessment.grade,
+        context_ranges=tuple(assessment.context_ranges),
+        implausible=assessment.implausible,
+    )
 
 
 def implausible_warning(value_text: str, prepared: Prepared) -> str:
@@ -467,8 +460,8 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
 
     >>> prepared = prepare(get_table(), "wbc", "count", 40, "female", None)
     >>> found = assess(3.2, None, prepared)
-    >>> found.flag, found.leukopenia, [limit.beyond for limit in found.limits]
-    ('low', True, [True])
+    >>> found.flag, found.leukopenia, [(limit.name, limit.beyond) for limit in found.limits]
+    ('low', True, [('leukopenia', True), ('leukocytosis', False)])
     """
     flag, leukopenia = flag_and_leukopenia(value, comparator, prepared)
     implausible = flag == "indeterminate" and _implausible(value, comparator, prepared)

@@ -450,8 +450,8 @@ class RowInterpreter:
         grade = None if assessment.grade is None else assessment.grade.grade
         warnings = parsed.warnings
         if flag == "indeterminate" and person.has_reference:
-            # the warning quotes the value, so this outcome is the count's own
-            value_text = parsed.value_text.replace(self.decimal_separator, ".")
+            # the warning quotes the value as interpret() writes it: this outcome is its own
+            value_text = (count.comparator or "") + _format(count.value)
             own = (
                 implausible_warning(value_text, prepared)
                 if assessment.implausible
