@@ -213,6 +213,7 @@ def interpret(
     wbc: str | float | Count | None = None,
     table: RangeTable | str | None = None,
     grading: str | None = DEFAULT_GRADING,
+    duffy_cohort: str | None = None,
 ) -> Interpretation:
     """Compare a white cell count with the reference range for a person and explain it.
 
@@ -225,8 +226,10 @@ def interpret(
     ``ethnicity`` is free text matched to the table's groups and otherwise ignored.
     ``duffy`` is the Duffy blood group status (``"null"``, ``"Fy(a-b-)"``,
     ``"negative"``, ``"positive"`` or None): ``"null"`` selects the Duffy-null ranges
-    where the table has them; with None and an ancestry group where Duffy-null is
-    common, the result also carries the Duffy-null range in ``context_ranges``.
+    where the table has them (the cohort of ``duffy_cohort``, ``"usa"`` by default,
+    ``"uk"``, ``"saudi"`` or ``"namibia"``, where the table has it); with None and an
+    ancestry group where Duffy-null is common, the result also carries the Duffy-null
+    range in ``context_ranges``.
     ``wbc`` is the total white cell count (a value with its unit, or a ``Count``): with
     it, a percentage is turned into an absolute count and compared with the absolute
     range. ``table`` is a loaded :class:`~cbc_ranges.ranges.RangeTable`, a shipped
@@ -263,6 +266,7 @@ def interpret(
         wbc=wbc,
         table=table,
         grading=grading,
+        duffy_cohort=duffy_cohort,
     )
 
 
@@ -314,6 +318,7 @@ def interpret_count(
     wbc: str | float | Count | None = None,
     table: RangeTable | str | None = None,
     grading: str | None = DEFAULT_GRADING,
+    duffy_cohort: str | None = None,
 ) -> Interpretation:
     """Like :func:`interpret`, for a count that is already parsed.
 
@@ -335,7 +340,16 @@ def interpret_count(
     value_kind: ValueKind = "percent" if count.unit == "%" else "count"
     caches = _caches(found_table)
     prepared = _prepared(
-        caches, found_table, analyte, value_kind, age, sex, ethnicity, duffy, grading
+        caches,
+        found_table,
+        analyte,
+        value_kind,
+        age,
+        sex,
+        ethnicity,
+        duffy,
+        grading,
+        duffy_cohort,
     )
     value, comparator = count.value, count.comparator
     # lab values repeat: what a value gives a person is kept, in one bounded cache per table
@@ -630,6 +644,7 @@ def prepare(
     ethnicity: str | None,
     duffy: str | None = None,
     grading: str | None = DEFAULT_GRADING,
+    duffy_cohort: str | None = None,
 ) -> Prepared:
     """What depends only on the table, the analyte, the kind of value and the person.
 
@@ -637,7 +652,16 @@ def prepare(
     :func:`interpret_count` share it.
     """
     return _prepared(
-        _caches(table), table, analyte, value_kind, age, sex, ethnicity, duffy, grading
+        _caches(table),
+        table,
+        analyte,
+        value_kind,
+        age,
+        sex,
+        ethnicity,
+        duffy,
+        grading,
+        duffy_cohort,
     )
 
 
@@ -651,11 +675,12 @@ def _prepared(
     ethnicity: str | None,
     duffy: str | None = None,
     grading: str | None = DEFAULT_GRADING,
+    duffy_cohort: str | None = None,
 ) -> Prepared:
     analyte_id = analyte.id if isinstance(analyte, Analyte) else analyte
     people = caches.people
-    key = (analyte_id, value_kind, type(age), age, sex, ethnicity, duffy, grading)
-    inputs = (table, analyte, value_kind, age, sex, ethnicity, duffy, grading)
+    key = (analyte_id, value_kind, type(age), age, sex, ethnicity, duffy, grading, duffy_cohort)
+    inputs = (table, analyte, value_kind, age, sex, ethnicity, duffy, grading, duffy_cohort)
     try:
         found: Prepared | None = people.get(key)
     except TypeError:  # an unhashable input: read it uncached (and most likely refuse it)
@@ -674,6 +699,7 @@ def _prepare(
     ethnicity: str | None,
     duffy: str | None = None,
     grading: str | None = DEFAULT_GRADING,
+    duffy_cohort: str | None = None,
 ) -> Prepared:
     analyte = get_analyte(analyte_name)
     if ethnicity is not None and not isinstance(ethnicity, str):
@@ -683,7 +709,8 @@ def _prepare(
     sex_read = parse_sex(sex)
     duffy_read = parse_duffy(duffy)
     group = match_ethnicity(ethnicity, table.groups) if ethnicity else None
-    populations = (DUFFY_NULL,) if duffy_read == "null" else ()
+    duffy_populations = _duffy_populations(duffy_cohort)
+    populations = duffy_populations if duffy_read == "null" else ()
     selection = table.select(
         age=age_read,
         sex=sex_read,
@@ -699,7 +726,8 @@ def _prepare(
             f"{table.name!r}: no ancestry note was added"
         )
     if duffy_read == "null" and (
-        selection.reference is None or selection.reference.population.ethnicity != DUFFY_NULL
+        selection.reference is None
+        or selection.reference.population.ethnicity not in duffy_populations
     ):
         warnings.append(
             f"table {table.name!r} has no Duffy-null range that applies here: "
@@ -713,10 +741,10 @@ def _prepare(
             ethnicity=group,
             analyte=analyte.id,
             value_kind=value_kind,
-            populations=(DUFFY_NULL,),
+            populations=duffy_populations,
         )
         found = duffy_selection.reference
-        if found is not None and found.population.ethnicity == DUFFY_NULL:
+        if found is not None and found.population.ethnicity in duffy_populations:
             context = found
     if age_read is None:
         warnings.append("age not given: the adult ranges were used")
@@ -854,3 +882,25 @@ def _absolute(count: Count, wbc: str | float | Count) -> Count:
         raw=count.raw,
         warnings=[*count.warnings, *total.warnings, note],
     )
+
+
+#: the Duffy-null cohorts of Hibbs et al. 2025 a table may carry (population duffy_null_<cohort>)
+DUFFY_COHORTS = ("usa", "uk", "saudi", "namibia")
+
+
+def _duffy_populations(cohort: str | None) -> tuple[str, ...]:
+    """The populations a Duffy-null person is looked up in: the cohort's, then the default."""
+    if cohort is None:
+        return (DUFFY_NULL,)
+    if not isinstance(cohort, str):
+        raise TypeError(f"duffy_cohort must be a text or None, not {type(cohort).__name__}")
+    key = cohort.strip().lower().replace(" ", "_")
+    key = {"us": "usa", "united_states": "usa", "saudi_arabia": "saudi", "gb": "uk"}.get(key, key)
+    if key not in DUFFY_COHORTS:
+        raise CBCError(
+            f"unknown Duffy-null cohort {cohort[:40]!r}; known: {', '.join(DUFFY_COHORTS)}",
+            raw=cohort,
+            suggestions=suggest(key, DUFFY_COHORTS),
+        )
+    # the USA cohort is the default population duffy_null
+    return (DUFFY_NULL,) if key == "usa" else (f"{DUFFY_NULL}_{key}", DUFFY_NULL)
