@@ -85,6 +85,8 @@ BLOCK_NAMES = (
     "compare_none",
     "compare_implausible",
     "range_source",
+    "lab_range_source",
+    "table_range",
     "age_unknown",
     "sex_unknown",
     "leukopenia_below",
@@ -122,6 +124,10 @@ PLACEHOLDERS = frozenset(
         "value",
         "low",
         "high",
+        "span",
+        "table_span",
+        "table_who",
+        "table_where",
         "who",
         "band",
         "population",
@@ -438,6 +444,7 @@ def explain(
     grade: Grade | None = None,
     context_ranges: Sequence[ContextRange] = (),
     implausible: bool = False,
+    table_range: ContextRange | None = None,
 ) -> Explanation:
     """The text and summary (``{value}`` left to fill) and cited sources for one kind of result.
 
@@ -445,7 +452,9 @@ def explain(
     the neutropenia severity (``mild``, ``moderate``, ``severe``) and ``grade`` the
     grade band the value falls in, when they apply; ``context_ranges`` other ranges
     with the value's flag in each (the Duffy-null range); ``implausible`` that the
-    value is outside the analyte's plausible range (its flag is ``indeterminate``).
+    value is outside the analyte's plausible range (its flag is ``indeterminate``);
+    ``table_range`` the table's own range with the value's flag in it, when the range
+    compared with is the one the reporting laboratory gave (``lab_range=``).
     A count is *markedly* low or high with severe neutropenia or grade 3 or 4: then
     the text says so plainly and asks for contact with a healthcare professional the
     same day. The result depends only on its arguments, so callers may cache it.
@@ -462,14 +471,22 @@ def explain(
         "label": about.label,
         "unit": " %" if value_kind == "percent" else " × 10⁹/L",
     }
+    lab = reference is not None and reference.source.id == LAB_SOURCE_ID
     if reference is not None and population is not None:
         values.update(
             low=format_number(reference.low or 0.0),
             high=format_number(reference.high or 0.0),
-            who=_who(population, table.group_labels),
+            span=_span(reference.low, reference.high),
+            who="the lab that ran the test" if lab else _who(population, table.group_labels),
             band=_band(population),
             population=population.description,
             source=_cite(reference.source),
+        )
+    if table_range is not None:
+        values.update(
+            table_span=_span(table_range.low, table_range.high),
+            table_who=table_range.population,
+            table_where=_WHERE[table_range.flag],
         )
     threshold_low = threshold.high if threshold is not None else None
     if threshold is not None and threshold_low is not None:
@@ -517,6 +534,7 @@ def explain(
             marked_low=marked_low,
             marked_high=marked_high,
             library=library,
+            table_range=table_range,
         )
     paragraphs.append(
         ["about_ranges", "closing"] if reference is not None and not implausible else ["closing"]
@@ -545,12 +563,29 @@ def explain(
     return Explanation(template=template, sources=sources, summary_template=summary_template)
 
 
+#: the source id of a range the reporting laboratory gave (cbc_ranges.interpretation.LAB_SOURCE)
+LAB_SOURCE_ID = "reporting-laboratory"
+
+
+def _span(low: float | None, high: float | None) -> str:
+    """A range in words: "4.5 to 11.0"; a lab's one-sided range "up to 11.0", "4.0 and above".
+
+    >>> _span(4.5, 11.0), _span(None, 11.0), _span(4.0, None)
+    ('4.5 to 11.0', 'up to 11.0', '4.0 and above')
+    """
+    if low is None:
+        return f"up to {format_number(high or 0.0)}"
+    if high is None:
+        return f"{format_number(low)} and above"
+    return f"{format_number(low)} to {format_number(high)}"
+
+
 def _summary_block(flag: Flag, has_range: bool, marked_low: bool, marked_high: bool) -> str:
     if not has_range:
         return "summary_none"
     if flag == "indeterminate":
         return "summary_censored"
-    if marked_low or marked_high:
+    if (marked_low and flag == "low") or (marked_high and flag == "high"):
         return f"summary_{flag}_marked"
     return f"summary_{flag}"
 
@@ -569,6 +604,7 @@ def _body(
     marked_low: bool,
     marked_high: bool,
     library: Mapping[str, Block],
+    table_range: ContextRange | None = None,
 ) -> list[list[str]]:
     """The paragraphs between the comparison and the closing, in the order of the docs."""
     reference, threshold, variation = selection.reference, selection.threshold, selection.variation
@@ -578,14 +614,18 @@ def _body(
     censored_below = flag == "indeterminate" and comparator in ("<", "<=")
 
     # how the value compares, with which range and source
+    lab = reference is not None and reference.source.id == LAB_SOURCE_ID
+    source_block = "lab_range_source" if lab else "range_source"
     if reference is None:
         first = ["compare_none"]
     elif flag == "indeterminate":
-        first = ["compare_censored", "range_source"]
-    elif marked_low or marked_high:
-        first = [f"compare_{flag}_marked", "range_source"]
+        first = ["compare_censored", source_block]
+    elif (marked_low and flag == "low") or (marked_high and flag == "high"):
+        first = [f"compare_{flag}_marked", source_block]
     else:
-        first = [f"compare_{flag}", "range_source"]
+        first = [f"compare_{flag}", source_block]
+    if table_range is not None:
+        first.append("table_range")
     if group == "unknown":
         first.append("age_unknown")
     if reference is not None and person.sex == "unknown" and reference.population.sex == "unknown":

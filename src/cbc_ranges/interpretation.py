@@ -28,7 +28,9 @@ The rules and their limits are in ``docs/interpretation.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import re
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
 
@@ -36,7 +38,7 @@ from cbc_ranges.analytes import Analyte, ValueKind, get_analyte
 from cbc_ranges.classify import CODES, flag_for, in_region
 from cbc_ranges.count import parse_count, parse_percentage
 from cbc_ranges.errors import CBCError, ParseError, UnitError, suggest
-from cbc_ranges.explain import Explanation, explain
+from cbc_ranges.explain import LAB_SOURCE_ID, Explanation, explain
 from cbc_ranges.models import (
     Comparator,
     ContextRange,
@@ -47,6 +49,7 @@ from cbc_ranges.models import (
     InterpretationCode,
     LimitResult,
     Person,
+    Population,
     ReferenceRange,
     Sex,
     Source,
@@ -152,6 +155,7 @@ class Prepared:
     group: str | None
     ethnicity_text: str | None
     duffy: Literal["null", "positive"] | None
+    grading: str | None
     selection: Selection
     warnings: tuple[str, ...]
     # the models the result points to, built once
@@ -214,6 +218,7 @@ def interpret(
     table: RangeTable | str | None = None,
     grading: str | None = DEFAULT_GRADING,
     duffy_cohort: str | None = None,
+    lab_range: LabRange | None = None,
 ) -> Interpretation:
     """Compare a white cell count with the reference range for a person and explain it.
 
@@ -224,6 +229,11 @@ def interpret(
     :class:`~cbc_ranges.people.Age`, years, or a text such as ``"6 months"``;
     ``sex`` is female/male/F/M in any case (anything else is unknown, never male);
     ``ethnicity`` is free text matched to the table's groups and otherwise ignored.
+    ``lab_range`` is the reporting laboratory's own range, in the value's unit: a
+    ``(low, high)`` pair (either may be None) or text such as ``"4.0-11.0"``,
+    ``"4.0 - 11.0 K/uL"``, ``"<11.0"`` or ``">4.0"``. When given, the flag, code,
+    decision limits and grades (LLN) use it, and a warning says when the table's
+    range would flag the value otherwise.
     ``duffy`` is the Duffy blood group status (``"null"``, ``"Fy(a-b-)"``,
     ``"negative"``, ``"positive"`` or None): ``"null"`` selects the Duffy-null ranges
     where the table has them (the cohort of ``duffy_cohort``, ``"usa"`` by default,
@@ -267,6 +277,7 @@ def interpret(
         table=table,
         grading=grading,
         duffy_cohort=duffy_cohort,
+        lab_range=lab_range,
     )
 
 
@@ -319,6 +330,7 @@ def interpret_count(
     table: RangeTable | str | None = None,
     grading: str | None = DEFAULT_GRADING,
     duffy_cohort: str | None = None,
+    lab_range: LabRange | None = None,
 ) -> Interpretation:
     """Like :func:`interpret`, for a count that is already parsed.
 
@@ -352,14 +364,22 @@ def interpret_count(
         duffy_cohort,
     )
     value, comparator = count.value, count.comparator
+    table_prepared = None
+    if lab_range is not None:
+        table_prepared = prepared
+        prepared = _with_lab_range(caches, prepared, _read_lab_range(lab_range, count))
     # lab values repeat: what a value gives a person is kept, in one bounded cache per table
     outcomes = caches.outcomes
     key = (prepared, value, comparator)
     outcome: _Outcome | None = outcomes.get(key)
     if outcome is None:
-        outcome = outcomes.put(key, _outcome(value, comparator, prepared, found_table))
+        outcome = outcomes.put(
+            key, _outcome(value, comparator, prepared, found_table, table_prepared)
+        )
     assessment = outcome.assessment
     warnings = [*count.warnings, *extra, *prepared.warnings, *outcome.warnings]
+    if table_prepared is not None:
+        warnings += _lab_range_warnings(value, comparator, assessment.flag, table_prepared)
     fields: dict[str, Any] = {
         "analyte": prepared.analyte.id,
         "count": count,
@@ -395,11 +415,19 @@ class _Outcome(NamedTuple):
 
 
 def _outcome(
-    value: float, comparator: Comparator | None, prepared: Prepared, table: RangeTable
+    value: float,
+    comparator: Comparator | None,
+    prepared: Prepared,
+    table: RangeTable,
+    table_prepared: Prepared | None = None,
 ) -> _Outcome:
     assessment = assess(value, comparator, prepared)
     flag, leukopenia = assessment.flag, assessment.leukopenia
     grade = assessment.grade
+    table_range = None
+    if table_prepared is not None and table_prepared.selection.reference is not None:
+        table_flag, _ = flag_and_leukopenia(value, comparator, table_prepared)
+        table_range = _context_range(table_prepared.selection.reference, table_flag)
     key = (
         flag,
         leukopenia,
@@ -408,11 +436,12 @@ def _outcome(
         None if grade is None else (grade.system, grade.grade),
         tuple(context.flag for context in assessment.context_ranges),
         assessment.implausible,
+        None if table_range is None else table_range.flag,
     )
     explanation = prepared.explanations.get(key)
     if explanation is None:
         explanation = prepared.explanations.setdefault(
-            key, _explain(assessment, comparator, prepared, table)
+            key, _explain(assessment, comparator, prepared, table, table_range)
         )
     value_text = format_number(value)
     if comparator is not None:
@@ -432,7 +461,11 @@ def _outcome(
 
 
 def _explain(
-    assessment: Assessment, comparator: Comparator | None, prepared: Prepared, table: RangeTable
+    assessment: Assessment,
+    comparator: Comparator | None,
+    prepared: Prepared,
+    table: RangeTable,
+    table_range: ContextRange | None = None,
 ) -> Explanation:
     return explain(
         flag=assessment.flag,
@@ -447,6 +480,7 @@ def _explain(
         grade=assessment.grade,
         context_ranges=tuple(assessment.context_ranges),
         implausible=assessment.implausible,
+        table_range=table_range,
     )
 
 
@@ -531,11 +565,19 @@ def flag_and_leukopenia(
     flag: Flag
     if reference is None or _implausible(value, comparator, prepared):
         return "indeterminate", None  # never low or high on a number that cannot be right
-    elif comparator is None:  # the common case, without a call
-        low, high = reference.low, reference.high
-        flag = "low" if value < low else "high" if value > high else "normal"  # type: ignore[operator]
-    else:
-        flag = flag_for(value, comparator, reference.low, reference.high)
+    low, high = reference.low, reference.high
+    if low is not None and high is not None and comparator is None:  # the common case
+        flag = "low" if value < low else "high" if value > high else "normal"
+    else:  # a censored value, or a lab's one-sided range ("<11.0")
+        flag = flag_for(
+            value,
+            comparator,
+            -math.inf if low is None else low,
+            math.inf if high is None else high,
+        )
+        if flag == "normal" and (low is None or high is None):
+            # a one-sided range says nothing of its open side: never a guessed normal
+            flag = "indeterminate"
     at = prepared.threshold_index  # leukopenia is the side of its decision limit
     if at is None:
         return flag, None
@@ -772,6 +814,7 @@ def _prepare(
         group=group,
         ethnicity_text=_clean_text(ethnicity) if ethnicity else None,
         duffy=duffy_read,
+        grading=system,
         selection=selection,
         warnings=tuple(warnings),
         reference=reference.reference if reference is not None else None,
@@ -904,3 +947,147 @@ def _duffy_populations(cohort: str | None) -> tuple[str, ...]:
         )
     # the USA cohort is the default population duffy_null
     return (DUFFY_NULL,) if key == "usa" else (f"{DUFFY_NULL}_{key}", DUFFY_NULL)
+
+
+#: a laboratory's own range: (low, high) in the value's unit, or text such as "4.0-11.0 K/uL"
+LabRange = tuple[float | None, float | None] | str
+
+#: the source of a range the reporting laboratory gives with the result
+LAB_SOURCE = Source(
+    id=LAB_SOURCE_ID,
+    title="The range printed with the result",
+    publisher="the laboratory that ran the test",
+    kind="user",
+)
+_LAB_POPULATION = Population(description="the person tested, as the laboratory reports it")
+_NUMBER = r"[0-9]{1,12}(?:[.,][0-9]{1,12})?"
+_LAB_RANGE = re.compile(
+    rf"^\s*(?:(?P<low>{_NUMBER})\s*(?:-|–|—|to)\s*(?P<high>{_NUMBER})"
+    rf"|(?P<cmp><=|>=|<|>|≤|≥)\s*(?P<one>{_NUMBER}))\s*(?P<unit>\S.{{0,60}})?\s*$"
+)
+
+
+def _lab_number(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+def _read_lab_range(lab_range: LabRange, count: Count) -> tuple[float | None, float | None]:
+    """A lab's range in 10^9/L (or %), from a pair in the value's unit or from text."""
+    unit_text: str | None = None
+    if isinstance(lab_range, str):
+        match = _LAB_RANGE.match(lab_range)
+        if match is None:
+            raise ParseError(
+                f"lab range {lab_range[:40]!r} cannot be read: write it as '4.0-11.0', "
+                "'4.0 - 11.0 K/uL', '<11.0' or '>4.0'",
+                raw=lab_range,
+            )
+        if match["cmp"] is not None:
+            one = _lab_number(match["one"])
+            low, high = (None, one) if match["cmp"] in ("<", "<=", "≤") else (one, None)
+        else:
+            low, high = _lab_number(match["low"]), _lab_number(match["high"])
+        unit_text = match["unit"]
+    elif isinstance(lab_range, (tuple, list)) and len(lab_range) == 2:
+        low, high = lab_range
+        for limit in (low, high):
+            if limit is not None and (
+                isinstance(limit, bool) or not isinstance(limit, (int, float))
+            ):
+                raise TypeError("lab_range limits must be numbers or None")
+    else:
+        raise TypeError(
+            "lab_range must be a (low, high) pair or a text such as '4.0-11.0', "
+            f"not {type(lab_range).__name__}"
+        )
+    if low is None and high is None:
+        raise ParseError("lab range has neither a low nor a high limit", raw=lab_range)
+    factor = _lab_factor(unit_text, count)
+    converted = [None if x is None else float(f"{x * factor:.12g}") for x in (low, high)]
+    if any(x is not None and not (math.isfinite(x) and x >= 0) for x in converted):
+        raise ParseError("lab range limits must be finite and not negative", raw=lab_range)
+    if converted[0] is not None and converted[1] is not None and converted[0] > converted[1]:
+        raise ParseError(f"lab range {lab_range!r}: low is above high", raw=lab_range)
+    return converted[0], converted[1]
+
+
+def _lab_factor(unit_text: str | None, count: Count) -> float:
+    """What one unit of the lab range is in the result's unit (10^9/L, or 1 for %)."""
+    if count.unit == "%":
+        if unit_text is not None and unit_text.strip() != "%":
+            raise UnitError(f"a percentage's lab range must be in %, not {unit_text!r}")
+        return 1.0
+    from cbc_ranges.units import read_unit
+
+    if unit_text is not None:
+        return read_unit(unit_text).factor
+    if count.unit_text:  # the range is in the value's own unit
+        return read_unit(count.unit_text).factor
+    return 1.0  # a value with no unit was read as 10^9/L
+
+
+def _with_lab_range(
+    caches: _Caches, prepared: Prepared, limits: tuple[float | None, float | None]
+) -> Prepared:
+    """The prepared person with the lab's range as the reference interval (kept per range)."""
+    key = ("lab-range", prepared, limits)
+    found: Prepared | None = caches.people.get(key)
+    if found is not None:
+        return found
+    low, high = limits
+    notes: list[str] = []
+    table_reference = prepared.reference
+    if table_reference is not None and (low is None or high is None):
+        # a one-sided lab range: its open side is the table's (never an open "normal")
+        side = "lower" if low is None else "upper"
+        filled = table_reference.low if low is None else table_reference.high
+        low, high = (filled, high) if low is None else (low, filled)
+        notes.append(
+            f"the lab's range gives no {side} limit: the table's "
+            f"({format_number(filled or 0.0)}, {table_reference.source.id}) was used"
+        )
+    unit = "%" if prepared.value_kind == "percent" else "10*9/L"
+    reference = ReferenceRange(
+        low=low, high=high, population=_LAB_POPULATION, source=LAB_SOURCE,
+        note="the reporting laboratory's own range", analyte=prepared.analyte.id, unit=unit,
+    )  # fmt: skip
+    row = RangeRow(
+        id="reporting-laboratory",
+        line=0,
+        analyte=prepared.analyte.id,
+        value_kind=prepared.value_kind,
+        kind="reference_interval",
+        population=_LAB_POPULATION,
+        low=low,
+        high=high,
+        source=LAB_SOURCE,
+        note=reference.note,
+        reference=reference,
+    )
+    selection = replace(prepared.selection, reference=row)
+    found = replace(
+        prepared,
+        selection=selection,
+        reference=reference,
+        grades=_resolved_grade_bands(selection, prepared.grading) if prepared.grading else (),
+        explanations={},
+        limit_results={},
+        context_results={},
+        warnings=(*prepared.warnings, *notes),
+    )
+    return caches.people.put(key, found)  # type: ignore[no-any-return]
+
+
+def _lab_range_warnings(
+    value: float, comparator: Comparator | None, flag: Flag, table_prepared: Prepared
+) -> list[str]:
+    """The table's reading of the value, when it differs from the lab range's."""
+    table_flag, _ = flag_and_leukopenia(value, comparator, table_prepared)
+    reference = table_prepared.reference
+    if table_flag == flag or reference is None:
+        return []
+    return [
+        f"the lab's own range gives {flag}; the range of this library's table "
+        f"({format_number(reference.low or 0.0)}–{format_number(reference.high or 0.0)}, "
+        f"{reference.source.id}) would give {table_flag}: the lab's range was used"
+    ]
