@@ -370,3 +370,24 @@ def test_dates_give_completed_months_that_add_up(birth: dt.date, elapsed: int) -
     assert 0 <= age.months - whole < 1
     # a completed month is 28 to 31 days: the months never pass the date, one more would
     assert whole * 28 <= elapsed < (whole + 1) * 31
+
+
+@pytest.mark.parametrize(
+    ("code", "sex"),
+    [("w", "female"), ("Weiblich", "female"), ("männlich", "male"), ("femme", "female"),
+     ("homme", "male"), ("U", "unknown"), ("unknown", "unknown"), ("unk", "unknown")],
+)  # fmt: skip
+def test_sex_codes_of_other_languages_and_unknown(code: str, sex: str) -> None:
+    from cbc_ranges import interpret
+
+    assert parse_sex(code) == sex
+    result = interpret("5.0", age=40, sex=code)
+    assert result.person.sex == sex
+    assert not any("not recognised" in warning for warning in result.warnings)
+
+
+@pytest.mark.parametrize("word", ["newborn", "Neonate", " new born "])
+def test_newborn_is_day_zero(word: str) -> None:
+    age = read_age(word)
+    assert age is not None and (age.days, age.months) == (0.0, 0.0)
+    assert str(age) == word.strip().lower()

@@ -63,7 +63,7 @@ from cbc_ranges.people import (
     parse_duffy,
     parse_sex,
     read_age,
-    sex_is_recognised,
+    sex_is_known_code,
 )
 from cbc_ranges.ranges import (
     BoundedCache,
@@ -790,7 +790,7 @@ def _prepare(
             context = found
     if age_read is None:
         warnings.append("age not given: the adult ranges were used")
-    if sex is not None and sex.strip() and not sex_is_recognised(sex):
+    if sex is not None and sex.strip() and not sex_is_known_code(sex):
         warnings.append(
             f"sex {_clean_text(sex)[:40]!r} not recognised: read as unknown (never assumed male)"
         )

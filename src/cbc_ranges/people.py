@@ -41,7 +41,9 @@ __all__ = [
     "AGE_UNITS",
     "AGE_UNIT_NAMES",
     "AGE_UNIT_SPELLINGS",
+    "AGE_WORDS",
     "MAX_AGE",
+    "SEX_CODES",
     "Age",
     "AgeUnit",
     "age_in_years",
@@ -52,6 +54,7 @@ __all__ = [
     "parse_duffy",
     "parse_sex",
     "read_age",
+    "sex_is_known_code",
     "sex_is_recognised",
 ]
 
@@ -89,11 +92,36 @@ AGE_UNITS: Mapping[str, float] = {
 }
 
 
-_SEXES: Mapping[str, Sex] = {
-    "f": "female",
-    "female": "female",
-    "m": "male",
-    "male": "male",
+#: the sex codes read, and what each means (docs/interpretation.md lists them): English,
+#: German (w, weiblich, männlich), French (femme, homme), Spanish and Portuguese (mujer, hombre,
+#: feminino, masculino); a code for "not known" is read as unknown without a warning
+SEX_CODES: Mapping[str, Sex] = {
+    **dict.fromkeys(
+        ("f", "female", "woman", "w", "weiblich", "femme", "féminin", "feminin", "mujer",
+         "femenino", "feminino", "girl"),
+        "female",
+    ),
+    **dict.fromkeys(
+        ("m", "male", "man", "männlich", "maennlich", "mannlich", "homme", "masculin",
+         "hombre", "masculino", "boy"),
+        "male",
+    ),
+    **dict.fromkeys(
+        ("u", "unknown", "unk", "unbekannt", "inconnu", "desconocido", "not known", "n/a",
+         "na"),
+        "unknown",
+    ),
+}  # fmt: skip
+_SEXES: Mapping[str, Sex] = SEX_CODES
+
+#: ages given as words: days from birth
+AGE_WORDS: Mapping[str, float] = {
+    "newborn": 0.0,
+    "neonate": 0.0,
+    "new born": 0.0,
+    "neugeborenes": 0.0,
+    "nouveau-né": 0.0,
+    "nouveau né": 0.0,
 }
 
 # one "<number> <unit>" part of an age text; the number may use a decimal comma. Bounded
@@ -342,6 +370,9 @@ def _read_age_text(text: str) -> Age | None:
     cleaned = text.strip().lower()
     if not cleaned:
         return None
+    if cleaned in AGE_WORDS:  # "newborn": day 0, said as written
+        days = AGE_WORDS[cleaned]
+        return Age(days=days, months=days / _DAYS_PER_MONTH, given=cleaned)
     if len(cleaned) > 60:
         raise PersonError(f"age {_shown(text)} cannot be read: too long for an age", raw=text)
     if cleaned[0] in "-−":
@@ -413,6 +444,19 @@ def sex_is_recognised(sex: str | None) -> bool:
 
     >>> sex_is_recognised("F"), sex_is_recognised("other"), sex_is_recognised(None)
     (True, False, False)
+    """
+    return (
+        sex is not None
+        and sex.strip().lower() in _SEXES
+        and _SEXES[sex.strip().lower()] != "unknown"
+    )
+
+
+def sex_is_known_code(sex: str | None) -> bool:
+    """Whether ``sex`` is one of :data:`SEX_CODES`, "unknown" codes included (no warning).
+
+    >>> sex_is_known_code("U"), sex_is_known_code("w"), sex_is_known_code("other")
+    (True, True, False)
     """
     return sex is not None and sex.strip().lower() in _SEXES
 
