@@ -46,7 +46,6 @@ __all__ = [
     "SEX_CODES",
     "Age",
     "AgeUnit",
-    "age_in_years",
     "age_unit",
     "match_ethnicity",
     "normalise_words",
@@ -413,17 +412,6 @@ def _checked(age: Age, raw: object) -> Age:
     if age.days < 0 or age.months < 0 or age.months > MAX_AGE * 12:
         raise _out_of_range(raw)
     return age
-
-
-def age_in_years(number: float, unit: str) -> float:
-    """``number`` of ``unit`` (any spelling in :data:`AGE_UNITS`) in years.
-
-    >>> age_in_years(18, "months")
-    1.5
-
-    Raises :class:`PersonError` for an unknown unit.
-    """
-    return number * AGE_UNITS[age_unit(unit)]
 
 
 def parse_sex(sex: str | None) -> Sex:

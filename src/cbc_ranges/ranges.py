@@ -208,15 +208,6 @@ class RangeRow(FrozenModel):
             return False
         return population.sex in ("any", sex)
 
-    def covers(self, value: float) -> bool:
-        """Whether a decision limit or grade band covers an exact value (see the module doc)."""
-        low, high = self.low, self.high
-        if low is not None and high is not None:
-            return low <= value < high
-        if high is not None:
-            return value < high
-        return low is not None and value > low
-
 
 @dataclass(frozen=True)
 class Selection:
