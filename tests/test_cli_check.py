@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+import cbc_ranges
 from cbc_ranges.cli import main
 from cbc_ranges.models import Interpretation
 from cbc_ranges.ranges import get_table, render_markdown
@@ -105,6 +106,10 @@ def test_schema_is_the_json_schema_of_interpretation(capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "schema")
     assert code == 0
     schema = json.loads(out)
+    assert schema.pop("$schema") == "https://json-schema.org/draft/2020-12/schema"
+    assert schema.pop("$id") == (
+        f"https://cbc-ranges.invalid/schemas/{cbc_ranges.__version__}/interpretation.json"
+    )
     assert schema == Interpretation.model_json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     main(["check", "4.2", "--age", "3", "--json"])
@@ -276,14 +281,40 @@ def test_a_closed_stdout_exits_141_quietly(argv: tuple[str, ...]) -> None:
     assert done.stderr == b""
 
 
-def test_head_reading_one_line_is_not_an_error() -> None:
-    shell = f"{sys.executable} -m cbc_ranges ranges | head -1; echo status=${{PIPESTATUS[0]}}"
+@pytest.mark.parametrize(
+    ("argv", "first"),
+    [("ranges", "# "), ("--help", "usage: cbc-ranges"), ("--version", "cbc-ranges ")],
+)
+def test_head_reading_one_line_is_not_an_error(argv: str, first: str) -> None:
+    shell = f"{sys.executable} -m cbc_ranges {argv} | head -1; echo status=${{PIPESTATUS[0]}}"
     done = subprocess.run(
         ["bash", "-c", shell], capture_output=True, text=True, timeout=60, check=False
     )
-    assert done.stdout.startswith("# ")
+    assert done.stdout.startswith(first)
     assert done.stdout.strip().splitlines()[-1] in ("status=0", "status=141")
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("--version",)])
+def test_help_and_version_into_a_closed_pipe_are_quiet(argv: tuple[str, ...]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = _command(*argv, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert done.returncode in (0, 141)  # argparse itself ignores a failed write of its help
+    assert done.stderr == b""
+
+
+def test_version_prints_the_name_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"cbc-ranges {cbc_ranges.__version__}\n"
+    done = _command("--version")
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.decode() == f"cbc-ranges {cbc_ranges.__version__}\n"
 
 
 def test_check_reads_another_analyte(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -1007,3 +1007,122 @@ def test_the_observation_carries_the_analytes_loinc_code(
     assert coding["display"] == get_analyte(analyte).loinc_names[code]
     assert observation["valueQuantity"]["code"] == ucum
     json.dumps(observation, allow_nan=False)
+
+
+# ------------------------------------------------------------------ out, with options
+
+PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1986-05-01"}
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "age", "sex", "birth", "effective"),
+    [
+        ("3.1", "K/uL", 40, "female", "1986-05-01", "2026-05-01"),
+        ("7.4", "K/uL", 35, "male", "1990-01-15", dt.date(2025, 1, 15)),
+        ("12", "10*9/L", "6 months", "male", "2025-09-01", "2026-03-01T10:00:00Z"),
+        ("14.5", "G/L", "7 days", "female", "2026-01-01", dt.date(2026, 1, 8)),
+        ("<1.0", "10*9/L", 60, "female", "1965-07-01", "2025-07-01T08:00:00+02:00"),
+    ],
+)
+def test_a_result_with_its_patient_round_trips_through_a_bundle(
+    value: str, unit: str, age: Any, sex: str, birth: str, effective: Any
+) -> None:
+    result = interpret(value, unit, age=age, sex=sex)
+    patient = {"resourceType": "Patient", "id": "p1", "gender": sex, "birthDate": birth}
+    bundle = result.to_fhir(subject=patient, effective=effective)
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    Bundle.model_validate_json(json.dumps(bundle))
+    (patient_entry, observation_entry) = bundle["entry"]
+    assert patient_entry["resource"] == patient
+    observation = observation_entry["resource"]
+    assert observation["subject"] == {"reference": "Patient/p1"}
+    _validate(observation)
+    again = from_fhir(bundle)  # no keywords: the person comes from the Patient
+    assert (again.flag, again.code, again.reference) == (result.flag, result.code, result.reference)
+    assert again.person.sex == result.person.sex
+    # the same age as people say it ("35 years", "7 days"); the exact days and years
+    # may differ (35 calendar years are 12784 days, age=35 reads as 35 x 365.25)
+    assert again.person.age == result.person.age
+    assert again.leukopenia_threshold == result.leukopenia_threshold
+
+
+def test_the_patient_given_is_not_changed_and_one_without_id_gets_a_stable_urn() -> None:
+    patient = {"resourceType": "Patient", "gender": "male", "birthDate": "1980-02-01"}
+    before = copy.deepcopy(patient)
+    result = interpret("7.4", "K/uL", age=46, sex="male")
+    bundle = result.to_fhir(subject=patient, effective="2026-02-01")
+    assert patient == before
+    patient_entry, observation_entry = bundle["entry"]
+    url = patient_entry["fullUrl"]
+    assert url.startswith("urn:uuid:")
+    assert observation_entry["resource"]["subject"] == {"reference": url}
+    assert result.to_fhir(subject=patient, effective="2026-02-01") == bundle  # reproducible
+    other = result.to_fhir(subject={**patient, "gender": "female"}, effective="2026-02-01")
+    assert other["entry"][0]["fullUrl"] != url
+    Bundle.model_validate_json(json.dumps(bundle))
+    assert from_fhir(bundle).person.age_years == 46
+
+
+def test_subject_effective_id_and_performer_go_where_fhir_puts_them() -> None:
+    result = interpret("3.1", "K/uL", age=40, sex="female")
+    observation = result.to_fhir(
+        subject="Patient/123",
+        effective=dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc),
+        id="wbc-2026-03-01",
+        performer="Organization/lab-1",
+    )
+    model = _validate(observation)
+    assert model.id == "wbc-2026-03-01"
+    assert model.subject.reference == "Patient/123"
+    assert observation["effectiveDateTime"] == "2026-03-01T09:30:00+00:00"
+    assert model.performer[0].reference == "Organization/lab-1"
+    assert list(observation)[:2] == ["resourceType", "id"]
+    assert from_fhir(observation, age=40, sex="female").flag == result.flag
+
+
+def test_a_reference_dict_is_kept_as_given() -> None:
+    reference = {"reference": "Patient/9", "display": "A. Person"}
+    observation = interpret("3.1", "K/uL", age=40).to_fhir(subject=reference)
+    assert _validate(observation).subject.display == "A. Person"
+
+
+@pytest.mark.parametrize(
+    "effective",
+    ["2026", "2026-03", "2026-03-01", "2026-03-01T09:30:00Z", "2026-03-01T09:30:00.123-05:00",
+     dt.date(2024, 2, 29)],
+)  # fmt: skip
+def test_each_form_of_effective_is_a_fhir_date_time(effective: Any) -> None:
+    observation = interpret("3.1", "K/uL", age=40).to_fhir(effective=effective)
+    assert _validate(observation).effectiveDateTime is not None
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"effective": "2024-02-30"}, "not a FHIR dateTime"),
+        ({"effective": "01/03/2026"}, "not a FHIR dateTime"),
+        ({"effective": "2026-03-01T09:30"}, "not a FHIR dateTime"),
+        ({"effective": "2026-03-01T09:30:00"}, "not a FHIR dateTime"),
+        ({"effective": dt.datetime(2026, 3, 1, 9, 30)}, "no time zone"),
+        ({"id": "has space"}, "not a FHIR id"),
+        ({"id": "x" * 65}, "not a FHIR id"),
+        ({"id": ""}, "not a FHIR id"),
+        ({"subject": ""}, "not a FHIR reference"),
+        ({"subject": " Patient/1"}, "not a FHIR reference"),
+        ({"subject": {"resourceType": "Practitioner", "id": "x"}}, "'Practitioner' resource"),
+        ({"subject": {"resourceType": "Patient", "id": "bad id"}}, "not a FHIR id"),
+        ({"subject": {"type": "Patient"}}, "not a FHIR Reference"),
+        ({"performer": "\n"}, "not a FHIR reference"),
+    ],
+)
+def test_an_option_fhir_cannot_hold_is_a_fhir_error(options: dict[str, Any], words: str) -> None:
+    with pytest.raises(FHIRError, match=words):
+        interpret("3.1", "K/uL", age=40).to_fhir(**options)
+
+
+@pytest.mark.parametrize(
+    "options", [{"effective": 20260301}, {"id": 7}, {"subject": 123}, {"performer": ["x"]}]
+)
+def test_an_option_of_the_wrong_type_is_a_type_error(options: dict[str, Any]) -> None:
+    with pytest.raises(TypeError, match=next(iter(options))):
+        interpret("3.1", "K/uL", age=40).to_fhir(**options)

@@ -308,3 +308,57 @@ def test_to_fhir_in_a_fresh_interpreter_loads_only_the_fhir_format() -> None:
         print(" ".join(sorted(m for m in sys.modules if m.startswith("cbc_ranges."))))
     """
     assert [m for m in _run(code).split() if _is_face(m)] == ["cbc_ranges.formats.fhir"]
+
+
+# ------------------------------------------------------------------ keyword options
+
+
+def test_render_passes_keyword_options_to_a_format_that_takes_them() -> None:
+    result = _result()
+    assert render("fhir", result, subject="Patient/1") == result.to_fhir(subject="Patient/1")
+    assert render("fhir", result, id="x1")["id"] == "x1"
+    assert json.loads(dumps("fhir", result, id="x1"))["id"] == "x1"
+    assert render("fhir", result) == result.to_fhir()  # no options: as before
+
+
+@pytest.mark.parametrize("name", ["text", "json"])
+def test_an_option_a_format_does_not_take_is_a_type_error_naming_it(name: str) -> None:
+    with pytest.raises(TypeError, match=f"output format '{name}' takes no option 'subject'"):
+        render(name, _result(), subject="Patient/1")
+
+
+def test_an_unknown_option_of_the_fhir_format_lists_the_ones_it_takes() -> None:
+    with pytest.raises(TypeError, match="takes no option 'subjct'; it takes effective, id, "):
+        render("fhir", _result(), subjct="Patient/1")
+
+
+def test_a_registered_format_may_take_options_and_a_one_argument_one_still_works() -> None:
+    @register("flag-option")
+    def flag_option(interpretation: Interpretation, *, upper: bool = False) -> str:
+        return interpretation.flag.upper() if upper else interpretation.flag
+
+    @register("flag-any")
+    def flag_any(interpretation: Interpretation, **options: Any) -> str:
+        return f"{interpretation.flag} {sorted(options)}"
+
+    try:
+        assert render("flag-option", _result()) == "low"
+        assert render("flag-option", _result(), upper=True) == "LOW"
+        assert render("flag-any", _result(), a=1, b=2) == "low ['a', 'b']"
+        with pytest.raises(TypeError, match="takes no option 'lower'; it takes upper"):
+            render("flag-option", _result(), lower=True)
+    finally:
+        unregister("flag-option")
+        unregister("flag-any")
+
+
+def test_a_type_error_inside_a_renderer_is_not_reported_as_a_wrong_option() -> None:
+    @register("broken")
+    def broken(interpretation: Interpretation, *, upper: bool = False) -> str:
+        raise TypeError("a bug in the renderer")
+
+    try:
+        with pytest.raises(TypeError, match="a bug in the renderer"):
+            render("broken", _result(), upper=True)
+    finally:
+        unregister("broken")

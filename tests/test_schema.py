@@ -54,6 +54,8 @@ def validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
 
 
 def test_schema_is_a_valid_json_schema_of_interpretation(schema: dict[str, Any]) -> None:
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert jsonschema.validators.validator_for(schema) is jsonschema.Draft202012Validator
     assert schema["type"] == "object"
     assert {"count", "flag", "code", "leukopenia", "text"} <= set(schema["properties"])
     assert set(schema.get("required", [])) >= {"count", "flag", "text"}
@@ -107,3 +109,19 @@ def test_a_missing_required_field_is_rejected(validator: jsonschema.protocols.Va
     document = json.loads(interpret("3.1", "10*9/L", age=40).model_dump_json())
     del document["flag"]
     assert not validator.is_valid(document)
+
+
+def test_the_schema_id_names_the_library_and_its_version(schema: dict[str, Any]) -> None:
+    from cbc_ranges import __version__
+    from cbc_ranges.formats.json import schema_id
+
+    assert schema["$id"] == schema_id() == schema_id(__version__)
+    assert schema["$id"].startswith("https://cbc-ranges.invalid/")
+    assert f"/{__version__}/" in schema["$id"]
+    # the same for the same version, different for another one
+    assert schema_id("9.9.9") != schema["$id"]
+
+
+def test_the_schema_without_its_header_is_the_models_schema(schema: dict[str, Any]) -> None:
+    body = {key: value for key, value in schema.items() if key not in ("$schema", "$id")}
+    assert body == Interpretation.model_json_schema()

@@ -1,8 +1,9 @@
 """The ``cbc-ranges`` command: ``check``, ``ranges``, ``schema`` and ``batch``.
 
-The command never prints a traceback. Exit codes (also in ``docs/cli.md``):
+``cbc-ranges --version`` prints ``cbc-ranges <version>``. The command never
+prints a traceback. Exit codes (also in ``docs/cli.md``):
 
-- ``0``: done;
+- ``0``: done (also ``--help`` and ``--version``);
 - ``1``: an internal error (a bug in cbc-ranges), one line on stderr,
   ``cbc-ranges: internal error: <type>: <message>``; set ``CBC_RANGES_TRACEBACK=1``
   to see the traceback instead;
@@ -65,10 +66,18 @@ EXIT_BROKEN_PIPE = 141
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cbc-ranges`` command."""
+    from cbc_ranges import __version__
+
     parser = argparse.ArgumentParser(
         prog="cbc-ranges",
         description="Read white blood cell counts, compare them with cited reference ranges "
         "and explain them. Educational only: not a diagnosis.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"cbc-ranges {__version__}",
+        help="print 'cbc-ranges <version>' and exit",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_check(commands)
@@ -152,7 +161,8 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     schema = commands.add_parser(
         "schema",
         help="print the JSON Schema of a result",
-        description="Print the JSON Schema of the result of 'check --json' (an Interpretation).",
+        description="Print the JSON Schema (draft 2020-12) of the result of 'check --json' "
+        "(an Interpretation), with $schema and an $id naming the library and its version.",
     )
     schema.set_defaults(handler=run_schema)
 
@@ -215,10 +225,11 @@ def run_ranges(args: argparse.Namespace) -> int:
 
 
 def run_schema(args: argparse.Namespace) -> int:
-    """``cbc-ranges schema``: the JSON Schema of :class:`~cbc_ranges.models.Interpretation`."""
-    from cbc_ranges.models import Interpretation
+    """``cbc-ranges schema``: the JSON Schema of :class:`~cbc_ranges.models.Interpretation`,
+    with ``$schema`` and ``$id`` (:func:`cbc_ranges.formats.json.schema`)."""
+    from cbc_ranges.formats.json import schema
 
-    print(json.dumps(Interpretation.model_json_schema(), indent=2, ensure_ascii=False))
+    print(json.dumps(schema(), indent=2, ensure_ascii=False))
     return 0
 
 

@@ -12,9 +12,12 @@ its ``html``, ``latex`` … formatters in ``delegates/formatter/``, one per key)
 
 A renderer is a function of one ``Interpretation`` that returns either a
 document (``str``) or JSON-ready data (a ``dict`` of plain JSON values, never
-``NaN`` or ``Infinity``). :func:`render` returns what the renderer returns;
-:func:`dumps` always gives text (data as indented JSON), which is what the
-command line prints.
+``NaN`` or ``Infinity``). It may also take keyword options (the ``fhir``
+format takes ``subject``, ``effective``, ``id`` and ``performer``):
+``render(name, result, **options)`` passes them on, and an option the
+renderer does not take is a ``TypeError`` naming the format. :func:`render`
+returns what the renderer returns; :func:`dumps` always gives text (data as
+indented JSON), which is what the command line prints.
 
 The registry table (``_BUILT_IN``) names each renderer as ``"module:function"`` and imports it on
 first use, so importing this package imports no format module, and the core
@@ -28,6 +31,12 @@ on any face. **A new format is one new module and one line in**
 >>> result = interpret("3.1", "K/uL", age=40, sex="female")
 >>> render("fhir", result)["valueQuantity"]["value"]
 3.1
+>>> render("fhir", result, subject="Patient/123")["subject"]
+{'reference': 'Patient/123'}
+>>> render("text", result, subject="Patient/123")
+Traceback (most recent call last):
+...
+TypeError: output format 'text' takes no option 'subject'
 >>> print(dumps("text", result).splitlines()[0])
 flag: low (L)
 >>> render("yaml", result)
@@ -39,6 +48,7 @@ cbc_ranges.errors.CBCError: unknown output format 'yaml'; known formats: text, j
 from __future__ import annotations
 
 import importlib
+import inspect
 import threading
 from collections.abc import Callable
 from json import dumps as _json_dumps  # not "import json": the json format module is .json
@@ -62,8 +72,8 @@ __all__ = [
 
 #: what a renderer returns: a document, or JSON-ready data
 Rendered: TypeAlias = "str | dict[str, Any]"
-#: a renderer: one Interpretation in, a document or JSON-ready data out
-Renderer: TypeAlias = "Callable[[Interpretation], Rendered]"
+#: a renderer: one Interpretation in (and any keyword options it takes), a document or data out
+Renderer: TypeAlias = "Callable[..., Rendered]"
 
 # the built-in formats: name -> "module:function", imported on first use
 _BUILT_IN: dict[str, str] = {
@@ -116,15 +126,44 @@ def _load(target: str) -> Renderer:
     return renderer
 
 
-def render(name: str, interpretation: Interpretation) -> Rendered:
+def render(name: str, interpretation: Interpretation, **options: Any) -> Rendered:
     """``interpretation`` in the format registered as ``name``: text or JSON-ready data.
 
-    ``render("fhir", result)`` is what ``result.to_fhir()`` returns.
+    ``options`` go to the renderer as keywords; one it does not take is a
+    ``TypeError`` naming the format and the option. ``render("fhir", result)``
+    is what ``result.to_fhir()`` returns, ``render("fhir", result, subject=...)``
+    what ``result.to_fhir(subject=...)`` returns.
     """
-    return get_format(name)(interpretation)
+    renderer = get_format(name)
+    if not options:
+        return renderer(interpretation)
+    _check_options(name, renderer, options)
+    return renderer(interpretation, **options)
 
 
-def dumps(name: str, interpretation: Interpretation) -> str:
+def _check_options(name: str, renderer: Renderer, options: dict[str, Any]) -> None:
+    """Refuse an option the renderer does not take, before calling it (so a TypeError
+    raised inside the renderer is never mistaken for a wrong option)."""
+    try:
+        parameters = list(inspect.signature(renderer).parameters.values())[1:]
+    except (TypeError, ValueError):  # a callable without a signature: let the call decide
+        return
+    if any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters):
+        return
+    taken = {
+        parameter.name
+        for parameter in parameters
+        if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    }
+    unknown = [option for option in options if option not in taken]
+    if unknown:
+        words = ", ".join(repr(option) for option in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        known = f"; it takes {', '.join(sorted(taken))}" if taken else ""
+        raise TypeError(f"output format {name!r} takes no option{plural} {words}{known}")
+
+
+def dumps(name: str, interpretation: Interpretation, **options: Any) -> str:
     """``interpretation`` in format ``name`` as text: data formats as indented JSON.
 
     The JSON is strict (``allow_nan=False``): a renderer that leaves a ``NaN``
@@ -135,7 +174,7 @@ def dumps(name: str, interpretation: Interpretation) -> str:
     >>> print(dumps("json", interpret("7.4", "K/uL", age=35, sex="M")).splitlines()[0])
     {
     """
-    rendered = render(name, interpretation)
+    rendered = render(name, interpretation, **options)
     if isinstance(rendered, str):
         return rendered
     return _json_dumps(rendered, indent=2, ensure_ascii=False, allow_nan=False)

@@ -21,7 +21,26 @@ What goes out (see ``docs/embedding.md`` for a full example):
   the adult leukopenia threshold as a second entry with only ``low``;
 - ``interpretation`` coded L, N or H in HL7 v3 ObservationInterpretation,
   left out when the flag is indeterminate (never a guessed "normal");
-- ``note``: the educational text, then one note per warning.
+- ``note``: the educational text, then one note per warning;
+- ``meta.tag``: where the result came from, as codings of the library's own
+  code systems (not HL7 ones; ``.invalid`` is a reserved domain, so they can
+  never clash with a real system): :data:`LIBRARY_VERSION_SYSTEM` with the
+  cbc-ranges version, and, when the result names its range table,
+  :data:`RANGE_TABLE_SYSTEM` with the table's name and
+  :data:`RANGE_TABLE_SHA256_SYSTEM` with the SHA-256 of the table file.
+
+Options (keyword-only, also through ``render("fhir", result, ...)``):
+
+- ``subject``: a reference (``"Patient/123"``), a ``Reference`` dict, or a FHIR
+  ``Patient`` resource (a dict); with a Patient the result is a ``Bundle`` of
+  type ``collection`` holding the Patient and the Observation, whose
+  ``subject`` names it, so :func:`cbc_ranges.fhir.from_fhir` reads the sex and
+  the age back from it;
+- ``effective``: when the sample was taken, a ``datetime.date``, a
+  ``datetime.datetime`` with a time zone, or FHIR ``dateTime`` text, written as
+  ``effectiveDateTime``;
+- ``id``: the Observation's logical id; ``performer``: a reference to who did
+  the count (``"Organization/lab-1"``).
 
 The result is always strict JSON: a number JSON cannot hold is never written.
 A count that is not finite (only a hand-built result can hold one) goes out as
@@ -42,9 +61,15 @@ False
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import math
+import re
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
+
+from cbc_ranges.errors import FHIRError
 
 if TYPE_CHECKING:
     from cbc_ranges.models import Interpretation, ReferenceRange
@@ -52,8 +77,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCEPTED_LOINC_CODES",
     "DATA_ABSENT_REASON_SYSTEM",
+    "LIBRARY_VERSION_SYSTEM",
     "LOINC_SYSTEM",
     "OBSERVATION_INTERPRETATION_SYSTEM",
+    "RANGE_TABLE_SHA256_SYSTEM",
+    "RANGE_TABLE_SYSTEM",
     "UCUM_SYSTEM",
     "interpretation_to_fhir",
     "render",
@@ -67,6 +95,26 @@ OBSERVATION_INTERPRETATION_SYSTEM = (
 DATA_ABSENT_REASON_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 _CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 _REFERENCE_RANGE_MEANING_SYSTEM = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
+
+# the library's own code systems for meta.tag: not HL7's; .invalid never resolves (RFC 2606)
+#: ``meta.tag`` system whose code is the cbc-ranges version that made the result
+LIBRARY_VERSION_SYSTEM = "https://cbc-ranges.invalid/fhir/CodeSystem/library-version"
+#: ``meta.tag`` system whose code is the name of the range table used
+RANGE_TABLE_SYSTEM = "https://cbc-ranges.invalid/fhir/CodeSystem/range-table"
+#: ``meta.tag`` system whose code is the SHA-256 (hex) of the range table file's text
+RANGE_TABLE_SHA256_SYSTEM = "https://cbc-ranges.invalid/fhir/CodeSystem/range-table-sha256"
+
+# the namespace of the name-based UUIDs given to a Patient that has no id
+_PATIENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://cbc-ranges.invalid/fhir/Patient")
+
+# FHIR R4 datatype patterns (https://hl7.org/fhir/R4/datatypes.html)
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}", re.ASCII)
+_FHIR_DATE_TIME = re.compile(
+    r"(?P<year>[0-9]{4})(-(?P<month>0[1-9]|1[0-2])(-(?P<day>0[1-9]|[12][0-9]|3[01])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
+    r"(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?",
+    re.ASCII,
+)
 
 #: LOINC codes read as a WBC count: the automated count and the method-less one.
 ACCEPTED_LOINC_CODES: Mapping[str, str] = {
@@ -208,12 +256,22 @@ def _code(interp: Interpretation) -> dict[str, Any]:
     return {"coding": [{"system": LOINC_SYSTEM, "code": code, "display": display}], "text": text}
 
 
-def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
+def interpretation_to_fhir(
+    interp: Interpretation,
+    *,
+    subject: str | Mapping[str, Any] | None = None,
+    effective: dt.date | dt.datetime | str | None = None,
+    id: str | None = None,
+    performer: str | None = None,
+) -> dict[str, Any]:
     """An interpretation as a FHIR R4 ``Observation`` (a plain, JSON-ready dict).
 
     The value is always written in UCUM ``10*9/L``; a censored result keeps its
     comparator. The HL7 interpretation code is left out when the flag is
-    indeterminate.
+    indeterminate. The options are described in the module docstring; an option
+    FHIR cannot hold (an id with a space, a date-time without a time zone) is a
+    :class:`~cbc_ranges.errors.FHIRError`. Given a ``Patient`` as ``subject``,
+    the result is a collection ``Bundle`` of the Patient and the Observation.
 
     >>> from cbc_ranges.models import Count, Interpretation, Person
     >>> result = Interpretation(
@@ -224,7 +282,12 @@ def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
     ('<', 1.0)
     >>> observation["interpretation"][0]["coding"][0]["code"]
     'L'
+    >>> tagged = interpretation_to_fhir(result, id="wbc-1", subject="Patient/123",
+    ...                                 effective="2026-03-01", performer="Organization/lab")
+    >>> tagged["id"], tagged["subject"], tagged["effectiveDateTime"], tagged["performer"]
+    ('wbc-1', {'reference': 'Patient/123'}, '2026-03-01', [{'reference': 'Organization/lab'}])
     """
+    patient = _patient(subject)
     count = interp.count
     value: dict[str, Any]
     if math.isfinite(count.value):
@@ -237,8 +300,13 @@ def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
     else:
         value = {"dataAbsentReason": _absent_reason(count.value)}
 
-    observation: dict[str, Any] = {
-        "resourceType": "Observation",
+    observation: dict[str, Any] = {"resourceType": "Observation"}
+    if id is not None:
+        observation["id"] = _id(id, "id")
+    tags = _provenance_tags(interp)
+    if tags:  # FHIR has no empty lists
+        observation["meta"] = {"tag": tags}
+    observation |= {
         "status": "final",
         "category": [
             {
@@ -249,8 +317,16 @@ def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
             }
         ],
         "code": _code(interp),
-        **value,
     }
+    if patient is not None:
+        observation["subject"] = {"reference": _patient_reference(patient)}
+    elif subject is not None:
+        observation["subject"] = _reference(subject, "subject")
+    if effective is not None:
+        observation["effectiveDateTime"] = _date_time(effective)
+    if performer is not None:
+        observation["performer"] = [_reference(performer, "performer")]
+    observation |= value
     if interp.code is not None:
         observation["interpretation"] = [
             {
@@ -275,7 +351,141 @@ def interpretation_to_fhir(interp: Interpretation) -> dict[str, Any]:
     notes.extend({"text": f"Warning: {warning}"} for warning in interp.warnings)
     if notes:
         observation["note"] = notes
-    return observation
+    if patient is None:
+        return observation
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": _patient_reference(patient), "resource": patient}
+            if "id" not in patient
+            else {"resource": patient},
+            {"resource": observation},
+        ],
+    }
+
+
+def _provenance_tags(interp: Interpretation) -> list[dict[str, Any]]:
+    """``meta.tag`` codings: the library version, and the range table with its digest."""
+    version = getattr(interp, "library_version", None)
+    tags: list[dict[str, Any]] = []
+    if isinstance(version, str) and version.strip():
+        tags.append(
+            {
+                "system": LIBRARY_VERSION_SYSTEM,
+                "code": _code_text(version),
+                "display": f"cbc-ranges {version}",
+            }
+        )
+    table = getattr(interp, "table", None)
+    if table is not None:
+        if table.name.strip():
+            tags.append(
+                {
+                    "system": RANGE_TABLE_SYSTEM,
+                    "code": _code_text(table.name),
+                    "display": f"range table {table.name}",
+                }
+            )
+        if table.sha256.strip():
+            tags.append({"system": RANGE_TABLE_SHA256_SYSTEM, "code": _code_text(table.sha256)})
+    return tags
+
+
+def _code_text(text: str) -> str:
+    # a FHIR code has no leading, trailing or repeated whitespace
+    return " ".join(text.split())
+
+
+def _id(value: object, option: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"the FHIR option {option!r} must be a str, not {type(value).__name__}")
+    if not _FHIR_ID.fullmatch(value):
+        raise FHIRError(
+            f"{option} {value[:60]!r} is not a FHIR id: 1 to 64 letters, digits, '-' or '.'",
+            raw=value,
+        )
+    return value
+
+
+def _reference(value: object, option: str) -> dict[str, Any]:
+    """A FHIR Reference from reference text (``Patient/123``) or a Reference dict."""
+    if isinstance(value, str):
+        if not value.strip() or value != value.strip():
+            raise FHIRError(
+                f"{option} {value[:60]!r} is not a FHIR reference such as 'Patient/123'",
+                raw=value,
+            )
+        return {"reference": value}
+    if isinstance(value, Mapping) and "resourceType" not in value:
+        reference = dict(value)
+        if not any(key in reference for key in ("reference", "identifier", "display")):
+            raise FHIRError(
+                f"{option} is not a FHIR Reference: it has no reference, identifier or display",
+                raw=None,
+            )
+        return reference
+    if isinstance(value, Mapping):
+        kind = value["resourceType"]
+        raise FHIRError(
+            f"{option} must be a reference or a Patient resource, not a {kind!r} resource",
+            raw=kind,
+        )
+    raise TypeError(
+        f"the FHIR option {option!r} must be a reference str or dict, not {type(value).__name__}"
+    )
+
+
+def _patient(subject: object) -> dict[str, Any] | None:
+    """The Patient resource given as ``subject``, as a plain dict, or None."""
+    if isinstance(subject, Mapping) and subject.get("resourceType") == "Patient":
+        patient = dict(subject)
+        if "id" in patient:
+            _id(patient["id"], "subject's Patient id")
+        return patient
+    return None
+
+
+def _patient_reference(patient: Mapping[str, Any]) -> str:
+    """How the Observation names the Patient: ``Patient/<id>``, else a stable urn:uuid."""
+    if "id" in patient:
+        return f"Patient/{patient['id']}"
+    # no id: a name-based UUID of the Patient's content, the same for the same Patient
+    text = json.dumps(patient, sort_keys=True, ensure_ascii=False, default=str)
+    return f"urn:uuid:{uuid.uuid5(_PATIENT_NAMESPACE, text)}"
+
+
+def _date_time(value: object) -> str:
+    """``effective`` as a FHIR dateTime: a date, an aware datetime, or FHIR dateTime text."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise FHIRError(
+                f"effective {value.isoformat()} has a time but no time zone; FHIR requires "
+                "one (give tzinfo, or a date)",
+                raw=value,
+            )
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise TypeError(
+            "the FHIR option 'effective' must be a date, a datetime or text, "
+            f"not {type(value).__name__}"
+        )
+    match = _FHIR_DATE_TIME.fullmatch(value)
+    if match is not None:
+        year, month, day = match.group("year", "month", "day")
+        try:
+            dt.date(int(year), int(month or 1), int(day or 1))
+        except ValueError:
+            match = None  # 2024-02-30, or year 0000
+    if match is None:
+        raise FHIRError(
+            f"effective {value[:60]!r} is not a FHIR dateTime (YYYY, YYYY-MM, YYYY-MM-DD, "
+            "or YYYY-MM-DDThh:mm:ss with a time zone)",
+            raw=value,
+        )
+    return value
 
 
 #: the ``fhir`` output format of :mod:`cbc_ranges.formats`
