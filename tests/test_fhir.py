@@ -1076,7 +1076,7 @@ def test_subject_effective_id_and_performer_go_where_fhir_puts_them() -> None:
     assert model.subject.reference == "Patient/123"
     assert observation["effectiveDateTime"] == "2026-03-01T09:30:00+00:00"
     assert model.performer[0].reference == "Organization/lab-1"
-    assert list(observation)[:2] == ["resourceType", "id"]
+    assert list(observation)[:3] == ["resourceType", "id", "meta"]
     assert from_fhir(observation, age=40, sex="female").flag == result.flag
 
 

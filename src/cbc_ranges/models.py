@@ -16,6 +16,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cbc_ranges import __version__
+
 __all__ = [
     "AgeEdge",
     "Comparator",
@@ -315,6 +317,12 @@ class Interpretation(FrozenModel):
     percentage: float | None = Field(
         default=None,
         description="The percentage of white cells, when the count was worked out from it.",
+    )
+    library_version: str = Field(
+        default=__version__, description="The cbc-ranges version that made this result."
+    )
+    table: TableInfo | None = Field(
+        default=None, description="The range table used, with the SHA-256 of its file."
     )
     sources: list[Source] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
