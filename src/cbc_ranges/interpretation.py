@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
 
+from cbc_ranges import __version__
 from cbc_ranges.analytes import Analyte, ValueKind, get_analyte
 from cbc_ranges.classify import CODES, flag_for, in_region
 from cbc_ranges.count import parse_count, parse_percentage
@@ -53,6 +54,7 @@ from cbc_ranges.models import (
     ReferenceRange,
     Sex,
     Source,
+    TableInfo,
     construct_checked,
     format_number,
 )
@@ -96,20 +98,22 @@ _CACHES = "cbc_ranges.interpretation"
 
 
 class _Caches:
-    """A table's two bounded caches: people -> Prepared, (Prepared, value) -> outcome."""
+    """A table's two bounded caches (people -> Prepared, (Prepared, value) -> outcome) and
+    the table's provenance for results."""
 
-    __slots__ = ("outcomes", "people")
+    __slots__ = ("outcomes", "people", "table_info")
 
-    def __init__(self) -> None:
+    def __init__(self, table: RangeTable) -> None:
         self.people = BoundedCache(_PEOPLE_CACHE_SIZE)
         self.outcomes = BoundedCache(_OUTCOMES_SIZE)
+        self.table_info = TableInfo(name=table.name, sha256=table.sha256)
 
 
 def _caches(table: RangeTable) -> _Caches:
     derived = table.derived_cache()
     found: _Caches | None = derived.get(_CACHES)
     if found is None:
-        found = derived.setdefault(_CACHES, _Caches())
+        found = derived.setdefault(_CACHES, _Caches(table))
     return found
 
 
@@ -394,6 +398,8 @@ def interpret_count(
         "severity": assessment.severity,
         "context_ranges": list(assessment.context_ranges),
         "percentage": percentage,
+        "library_version": __version__,
+        "table": caches.table_info,
         "sources": list(outcome.sources),
         "warnings": warnings,
         "summary": outcome.summary,
@@ -656,6 +662,8 @@ def _construct_is_faithful() -> bool:
         "severity": None,
         "context_ranges": [],
         "percentage": None,
+        "library_version": __version__,
+        "table": None,
         "sources": [],
         "warnings": ["w"],
         "summary": "",

@@ -32,6 +32,7 @@ path.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import os
 import re
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from cbc_ranges.analytes import ValueKind, analytes
 from cbc_ranges.data import DATA_PACKAGE, DataFile, cached, find_files, load, read_toml
@@ -242,6 +243,7 @@ class RangeTable(FrozenModel):
     sources: dict[str, Source]
     groups: dict[str, tuple[str, ...]]
     group_labels: dict[str, str]
+    sha256: str = Field(default="", description="The SHA-256 (hex) of the table file's text.")
 
     # caches; read through __pydantic_private__ because attribute access to a private
     # attribute costs microseconds (it goes through BaseModel.__getattr__)
@@ -750,6 +752,7 @@ def parse_table(
     return RangeTable(
         name=name,
         path=path,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         rows=tuple(rows),
         sources=dict(sources),
         groups={group: group_aliases.get(group, ()) for group in groups},
