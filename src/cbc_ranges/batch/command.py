@@ -8,11 +8,15 @@ its result cells (:mod:`cbc_ranges.batch.writers`) through a temporary file.
 from __future__ import annotations
 
 import argparse
+import bz2
 import codecs
+import gzip
+import lzma
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
@@ -28,7 +32,8 @@ from cbc_ranges.batch.files import (
     open_input,
     raised_field_size_limit,
 )
-from cbc_ranges.batch.writers import Layout, Writer, write_csv, write_jsonl
+from cbc_ranges.batch.inputs import open_table
+from cbc_ranges.batch.writers import Layout, RowTexts, Writer, write_csv, write_jsonl
 from cbc_ranges.errors import BatchError, CBCError
 from cbc_ranges.rows import RowInterpreter
 
@@ -118,11 +123,38 @@ class BatchSummary:
         return "\n".join(lines)
 
 
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+
+
 def _default_output(source: str | os.PathLike[str] | IO[bytes], output_format: str) -> str:
+    """``<stem>.wbc.csv`` next to the input (``lab.csv.gz``, ``lab.xlsx``: ``lab.wbc.csv``)."""
     if isinstance(source, (str, os.PathLike)) and os.fspath(source) != "-":
         path = Path(source)
+        if path.suffix.lower() in _COMPRESSED_SUFFIXES:
+            path = path.with_suffix("")
         return str(path.with_name(f"{path.stem}.wbc.{output_format}"))
     return "-"
+
+
+@contextmanager
+def _compressed(stream: IO[bytes], target: object) -> Iterator[IO[bytes]]:
+    """The output stream, compressed when the output path ends in .gz, .bz2 or .xz."""
+    suffix = ""
+    if isinstance(target, (str, os.PathLike)):
+        suffix = Path(os.fspath(target)).suffix.lower()
+    if suffix not in _COMPRESSED_SUFFIXES:
+        yield stream
+        return
+    packed: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile
+    if suffix == ".gz":
+        # mtime=0 and no name: the same input gives the same bytes
+        packed = gzip.GzipFile(filename="", mode="wb", fileobj=stream, mtime=0)
+    elif suffix == ".bz2":
+        packed = bz2.BZ2File(stream, "wb")
+    else:
+        packed = lzma.LZMAFile(stream, "wb")  # noqa: SIM115 - closed by the with below
+    with packed:
+        yield packed  # type: ignore[misc]
 
 
 def _codec_name(encoding: str) -> str:
@@ -148,6 +180,8 @@ def check_csv(
     encoding: str | None = None,
     delimiter: str | None = None,
     output_encoding: str | None = None,
+    sheet: str | None = None,
+    text: bool = False,
     progress: bool = False,
 ) -> BatchSummary:
     """Check every row of a CSV file and write it with the ``wbc_*`` columns appended.
@@ -190,25 +224,29 @@ def check_csv(
     else:
         name = getattr(target, "name", None)
         shown = name if isinstance(name, str) else "<stream>"
-    with raised_field_size_limit(), open_input(source) as opened:
-        check_output(target, opened.identity)
-        csv_source = open_csv_source(opened, encoding=encoding, delimiter=delimiter)
-        records = Records(csv_source)
-        try:
-            summary = _run(
-                records,
-                target,
-                shown=shown,
-                given=given,
-                filters=filters,
-                default_unit=default_unit,
-                table=table,
-                output_format=format,
-                converted=converted,
-                progress=progress,
-            )
-        finally:
-            records.close()
+    with raised_field_size_limit(), open_input(source) as given_input:
+        check_output(target, given_input.identity)
+        with open_table(given_input, sheet=sheet, declared=bool(encoding)) as opened:
+            csv_source = open_csv_source(opened, encoding=encoding, delimiter=delimiter)
+            records = Records(csv_source)
+            try:
+                summary = _run(
+                    records,
+                    target,
+                    shown=shown,
+                    given=given,
+                    filters=filters,
+                    default_unit=default_unit,
+                    table=table,
+                    output_format=format,
+                    converted=converted,
+                    progress=progress,
+                    text=text,
+                )
+            finally:
+                records.close()
+        if opened.notes:
+            summary = replace(summary, warnings=(*opened.notes, *summary.warnings))
     return replace(summary, seconds=time.perf_counter() - started)
 
 
@@ -285,6 +323,7 @@ def _run(
     output_format: OutputFormat,
     converted: str | None,
     progress: bool,
+    text: bool = False,
 ) -> BatchSummary:
     source = records.source
     warnings: list[str] = []
@@ -296,13 +335,17 @@ def _run(
     number = 0
     blanks: list[bytes] = []
     first = records.next(1)
+    if source.separator_line and first is not None:
+        blanks.append(first.body + first.end)  # Excel's "sep=;": kept, never the header
+        number += first.lines
+        first = records.next(number + 1)
     while first is not None and not first.body:
         blanks.append(first.body + first.end)  # blank lines before the header
         number += first.lines
         first = records.next(number + 1)
     if first is None:  # an empty (or blank) file gives the same bytes back
-        with atomic_output(target) as stream:
-            stream.write(b"".join(blanks))
+        with atomic_output(target) as stream, _compressed(stream, target) as packed:
+            packed.write(b"".join(blanks))
         return BatchSummary(
             *base,
             value_column=None,
@@ -348,11 +391,12 @@ def _run(
     if ticker is not None:
         records.lines = ticker.wrap(records.lines)
     try:
-        with atomic_output(target) as stream:
-            out: IO[bytes] = stream
+        with atomic_output(target) as stream, _compressed(stream, target) as packed:
+            out: IO[bytes] = packed
             if transcode is not None:
-                out = _Transcoder(stream, source.decode, transcode, bom)  # type: ignore[assignment]
-            writer = Writer(records, out, layout, interpreter, where_index)
+                out = _Transcoder(packed, source.decode, transcode, bom)  # type: ignore[assignment]
+            texts = RowTexts(interpreter) if text else None
+            writer = Writer(records, out, layout, interpreter, where_index, texts)
             if output_format == "csv":
                 for blank in blanks:
                     out.write(blank)
@@ -434,7 +478,11 @@ class _Progress:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``batch`` arguments to an argument parser (``cbc-ranges batch --help``)."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("input", metavar="INPUT", help="CSV file to check, or - for stdin")
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="CSV file to check (also gzip/bzip2/xz-compressed, or a spreadsheet), or - for stdin",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -474,6 +522,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--delimiter", metavar="D", help="input delimiter (default: sniffed among , ; tab |)"
     )
     parser.add_argument(
+        "--sheet",
+        metavar="NAME",
+        help="the sheet of a spreadsheet input (.xlsx, .xls, .ods) to read: its name or "
+        "1-based number (default: the first)",
+    )
+    parser.add_argument(
+        "--text",
+        action="store_true",
+        help="add wbc_summary and wbc_text: the plain-language explanation of each count",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no summary on stderr"
     )
 
@@ -504,6 +563,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             encoding=args.encoding,
             delimiter=delimiter,
             output_encoding=getattr(args, "output_encoding", None),
+            sheet=getattr(args, "sheet", None),
+            text=getattr(args, "text", False),
             progress=not args.quiet and sys.stderr.isatty(),
         )
     except (CBCError, BrokenPipeError, KeyboardInterrupt):

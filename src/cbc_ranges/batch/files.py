@@ -52,15 +52,18 @@ __all__ = [
     "SAMPLE_BYTES",
     "CSVSource",
     "InputFile",
+    "Prefixed",
     "Record",
     "Records",
     "atomic_output",
     "check_output",
     "detect_encoding",
+    "excel_separator",
     "legacy_fallback",
     "open_csv_source",
     "open_input",
     "raised_field_size_limit",
+    "read_head",
     "sniff_delimiter",
 ]
 
@@ -246,7 +249,24 @@ def sniff_delimiter(sample: str, *, complete: bool = False) -> str:
     return chosen
 
 
-class _Prefixed(io.RawIOBase):
+_SEPARATOR_LINE = re.compile(r"\ufeff?sep=(\\t|[^\r\n\"])\r?\n", re.IGNORECASE)
+
+
+def excel_separator(sample: str) -> str | None:
+    """The delimiter an Excel CSV names on its first line (``sep=;``), None without one.
+
+    >>> excel_separator("sep=;\\nwbc;unit\\n"), excel_separator("sep=\\\\t\\n")
+    (';', '\\t')
+    >>> excel_separator("wbc\\n") is None
+    True
+    """
+    match = _SEPARATOR_LINE.match(sample)
+    if match is None:
+        return None
+    return "\t" if match[1] == "\\t" else match[1]
+
+
+class Prefixed(io.RawIOBase):
     """A binary stream that first replays the bytes already read for sniffing."""
 
     def __init__(self, head: bytes, rest: IO[bytes], name: str) -> None:
@@ -276,7 +296,7 @@ class _Prefixed(io.RawIOBase):
         return n
 
 
-def _read_head(stream: IO[bytes]) -> bytes:
+def read_head(stream: IO[bytes]) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while size < SAMPLE_BYTES:
@@ -290,12 +310,21 @@ def _read_head(stream: IO[bytes]) -> bytes:
 
 @dataclass
 class InputFile:
-    """An opened input: its binary stream, size and identity (device, inode) when a file."""
+    """An opened input: its binary stream, size and identity (device, inode) when a file.
+
+    ``head`` holds the first bytes when they were already read from ``binary``
+    (they come first); ``position`` says how many bytes of the file were read
+    (the compressed bytes of a compressed file), for the progress line;
+    ``notes`` what was done to the file to reach its CSV (decompressed...).
+    """
 
     name: str
     binary: IO[bytes]
     size: int | None = None
     identity: tuple[int, int] | None = None
+    head: bytes | None = None
+    position: Callable[[], int] | None = None
+    notes: tuple[str, ...] = ()
 
 
 def _identity(stream: object) -> tuple[int, int] | None:
@@ -352,7 +381,8 @@ class CSVSource:
 
     ``lines`` yields each physical line with its terminator, as bytes in
     ``line_codec`` (the file's own bytes, except for UTF-16/32 files, whose
-    lines are re-encoded as UTF-8 and encoded back on output). ``decode``
+    lines are re-encoded as UTF-8 and encoded back on output).
+    ``separator_line`` says the first line is Excel's ``sep=;`` (kept, not a header). ``decode``
     reads a cell or a line for interpretation; ``plain`` says whether a
     non-ASCII line is what the file's encoding says it is (no note needed).
     """
@@ -367,6 +397,7 @@ class CSVSource:
     size: int | None
     position: Callable[[], int]
     bom: bytes = b""
+    separator_line: bool = False
     decode: Callable[[bytes], str] = field(default=lambda raw: raw.decode("utf-8"))
     plain: Callable[[bytes], bool] = field(default=lambda raw: True)
 
@@ -504,7 +535,7 @@ def open_csv_source(
     """
     name, binary = opened.name, opened.binary
     try:
-        head = _read_head(binary)
+        head = read_head(binary) if opened.head is None else opened.head
     except OSError as error:
         raise BatchError(f"cannot read {name}: {error.strerror}", raw=name) from None
     codec, errors = detect_encoding(head, encoding)
@@ -517,7 +548,7 @@ def open_csv_source(
     line_codec = codec
     if codec in ("utf-16", "utf-32"):
         line_codec = codec + ("-le" if bom in (codecs.BOM_UTF16_LE, codecs.BOM_UTF32_LE) else "-be")
-    prefixed = _Prefixed(head[len(bom) :] if line_codec != codec else head, binary, name)
+    prefixed = Prefixed(head[len(bom) :] if line_codec != codec else head, binary, name)
     wide = not _byte_safe(line_codec)
     sample_text = _decode_sample(head, codec, errors, name)
     lines: Iterator[bytes]
@@ -528,7 +559,10 @@ def open_csv_source(
         lines = iter(io.BufferedReader(prefixed, buffer_size=1 << 16))
         carried = "utf-8" if codec == "utf-8-sig" else codec
     complete = len(head) < SAMPLE_BYTES
-    chosen = delimiter or sniff_delimiter(sample_text, complete=complete)
+    stated = excel_separator(sample_text)
+    if stated is not None:  # Excel's "sep=;" line: it names the delimiter and is no header
+        sample_text = sample_text[sample_text.index("\n") + 1 :]
+    chosen = delimiter or stated or sniff_delimiter(sample_text, complete=complete)
     if len(chosen) != 1 or chosen in '\r\n"':
         raise BatchError(f"a delimiter is one character, not {chosen!r}", raw=chosen)
     newline_at = sample_text.find("\n")
@@ -553,8 +587,9 @@ def open_csv_source(
         delimiter=chosen,
         lineterminator=terminator,
         size=opened.size,
-        position=lambda: prefixed.consumed,
+        position=opened.position or (lambda: prefixed.consumed),
         bom=bom,
+        separator_line=stated is not None,
         decode=decode,
         plain=_plain_check(codec, declared, wide, carried),
     )

@@ -20,6 +20,8 @@ from typing import IO, TypeVar
 
 from cbc_ranges.batch.columns import Columns
 from cbc_ranges.batch.files import APPENDED, Record, Records
+from cbc_ranges.interpretation import interpret_count
+from cbc_ranges.ranges import BoundedCache
 from cbc_ranges.rows import (
     CATEGORIES,
     EMPTY_CELLS,
@@ -31,7 +33,22 @@ from cbc_ranges.rows import (
     RowResult,
 )
 
-__all__ = ["MESSAGE_LIMIT", "Layout", "RowSteps", "Writer", "write_csv", "write_jsonl"]
+__all__ = [
+    "MESSAGE_LIMIT",
+    "TEXT_COLUMNS",
+    "Layout",
+    "RowSteps",
+    "RowTexts",
+    "Writer",
+    "write_csv",
+    "write_jsonl",
+]
+
+#: the columns ``--text`` appends after the result columns
+TEXT_COLUMNS: tuple[str, ...] = ("wbc_summary", "wbc_text")
+_NO_TEXT = ("", "")
+# how many distinct (value, unit, age, sex, ethnicity) texts a run keeps (each a few hundred bytes)
+_TEXT_CACHE_SIZE = 1 << 12
 
 _ERROR = CATEGORIES.index("error")
 _WARNINGS = RESULT_COLUMNS.index("wbc_warnings")
@@ -262,8 +279,54 @@ class RowSteps:
         return head, tail, outcome.category
 
 
+class RowTexts:
+    """``wbc_summary`` and ``wbc_text`` of a row, from :func:`.interpretation.interpret_count`.
+
+    The text can name the exact age, so it is composed once per distinct
+    (value, unit, age, sex, ethnicity) cells, in a bounded cache; the count is
+    the one the row engine parsed (same table, same analyte), so the text and
+    the row's flag come from the same step. A row with no count, or whose
+    person cannot be read, gets empty text cells (its ``wbc_error`` says why).
+
+    >>> texts = RowTexts(RowInterpreter())
+    >>> summary, text = texts.cells(("3.2", "K/uL", "40", "F", ""))
+    >>> bool(summary) and bool(text), texts.cells(("abc", None, "", "", ""))
+    (True, ('', ''))
+    """
+
+    def __init__(self, interpreter: RowInterpreter, size: int = _TEXT_CACHE_SIZE) -> None:
+        self.interpreter = interpreter
+        self.cache = BoundedCache(size)
+
+    def cells(self, texts: tuple[str, str | None, str, str, str]) -> tuple[str, str]:
+        """The two text cells of a row's value, unit, age, sex and ethnicity cells."""
+        found = self.cache.get(texts)
+        if found is None:
+            found = self.cache.put(texts, self._compose(*texts))
+        return found  # type: ignore[no-any-return]
+
+    def _compose(
+        self, value: str, unit: str | None, age: str, sex: str, ethnicity: str
+    ) -> tuple[str, str]:
+        count = self.interpreter.parse(value, unit).count
+        if count is None:
+            return _NO_TEXT
+        try:
+            result = interpret_count(
+                count,
+                analyte=self.interpreter.analyte,
+                age=age.strip() or None,
+                sex=sex.strip() or None,
+                ethnicity=ethnicity.strip() or None,
+                table=self.interpreter.table,
+            )
+        except Exception:  # the row's wbc_error says why; a text bug must not stop the file
+            return _NO_TEXT
+        return result.summary, result.text
+
+
 class Writer:
-    """Shared state of one output: layout, interpreter, filters, counts."""
+    """Shared state of one output: layout, interpreter, filters, counts, texts (``--text``)."""
 
     def __init__(
         self,
@@ -272,7 +335,9 @@ class Writer:
         layout: Layout,
         interpreter: RowInterpreter,
         where_index: list[tuple[int, frozenset[str]]],
+        texts: RowTexts | None = None,
     ) -> None:
+        self.texts = texts
         self.records = records
         self.stream = stream
         self.layout = layout
@@ -284,7 +349,18 @@ class Writer:
         self.skipped = 0
 
     def result(self, record: Record, number: int) -> tuple[tuple[str, ...], int, RowResult | None]:
-        """The result cells, category (-1: skipped) and typed result of a record."""
+        """The result cells, category (-1: skipped) and typed result of a record.
+
+        With ``texts``, the cells end with ``wbc_summary`` and ``wbc_text``.
+        """
+        cells, category, result = self._result(record, number)
+        if self.texts is None:
+            return cells, category, result
+        if category in (-1, _ERROR):
+            return (*cells, *_NO_TEXT), category, result
+        return (*cells, *self.texts.cells(self.layout.texts(record.fields))), category, result
+
+    def _result(self, record: Record, number: int) -> tuple[tuple[str, ...], int, RowResult | None]:
         fields, width = record.fields, self.layout.width
         if record.unclosed:
             result = RowResult(error=unclosed(number))
@@ -316,8 +392,11 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
     end = records.source.lineterminator
     header_close = b'"' if header.unclosed else b""
     header_pad = delimiter_bytes * max(0, layout.width - len(header.fields))
+    names = RESULT_COLUMNS if writer.texts is None else (*RESULT_COLUMNS, *TEXT_COLUMNS)
     write(header.body + header_close + header_pad + delimiter_bytes
-          + layout.csv_line(RESULT_COLUMNS) + header.end)  # fmt: skip
+          + layout.csv_line(names) + header.end)  # fmt: skip
+    # --text: every row takes the careful path (its text depends on the exact person cells)
+    all_careful = writer.texts is not None
     heads: dict[str, bytes] = {}
     tails: dict[tuple[str, ...], bytes] = {}
     end_text = end.decode("ascii")
@@ -365,7 +444,9 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
         pad = delimiter_bytes * max(0, width - len(record.fields))
         cells = with_note(cells, record.note)
         encoded = careful_cells.get(cells)  # results repeat: each distinct one is written once
-        if encoded is None:
+        if encoded is None and all_careful:
+            encoded = layout.csv_line(cells)  # text cells are long: not kept
+        elif encoded is None:
             if len(careful_cells) >= _ROW_CACHE_SIZE:
                 careful_cells.clear()
             encoded = careful_cells[cells] = layout.csv_line(cells)
@@ -383,7 +464,7 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
     while True:
         start = line_number
         for line_number, line in enumerate(lines, start=start + 1):
-            if b'"' in line or not (line.isascii() or plain(line)):
+            if all_careful or b'"' in line or not (line.isascii() or plain(line)):
                 careful(line, line_number)
                 continue
             body = line.rstrip(b"\r\n")
@@ -450,10 +531,14 @@ def write_jsonl(writer: Writer, header: Record, line_number: int) -> None:
             fields[key] = None
         for extra, cell in enumerate(row[width:], start=width + 1):
             fields[f"field_{extra}"] = cell
-        _, category, result = writer.result(record, number - record.lines + 1)
+        cells, category, result = writer.result(record, number - record.lines + 1)
         writer.count(category)
         result = empty if result is None else _short_result(result, row)
         if record.note:
             result = result._replace(warnings=(*result.warnings, record.note))
         body = dumps(fields)[:-1] + (", " if fields else "")
-        stream.write((body + dumps(result.json_fields())[1:-1] + "}\n").encode("utf-8"))
+        out = result.json_fields()
+        if writer.texts is not None:
+            text_cells = zip(TEXT_COLUMNS, cells[-2:], strict=True)
+            out.update((name, cell or None) for name, cell in text_cells)
+        stream.write((body + dumps(out)[1:-1] + "}\n").encode("utf-8"))
