@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,20 @@ def test_case_spacing_and_micro_sign_variants_read_the_same(row: object) -> None
         ("x E9/L", 1.0),
         ("cells/mL", 1e-6),
         ("10^6/mL", 1.0),
+        # the caret typed as an x, and abbreviated number words (lab test catalogues)
+        ("10x3/uL", 1.0),
+        ("10X3/UL", 1.0),
+        ("x10x9/L", 1.0),
+        ("10 x 9 / L", 1.0),
+        ("10x3/mm3", 1.0),
+        ("10x6/mL", 1.0),
+        ("Bill/L", 1.0),
+        ("thou/mcL", 1.0),
+        ("thous/cumm", 1.0),
+        ("10x99/L", None),  # no lab's power of ten
+        ("10x/L", None),  # no exponent
+        ("bill/uL", None),  # billions per microlitre: giga only for litres
+        ("billl/L", None),
     ],
 )
 def test_more_spellings(spelling: str, factor: float | None) -> None:
@@ -209,3 +224,15 @@ def test_reading_any_unit_text_never_imports_pint() -> None:
         "assert 'pint' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("piece", ["10x", "x10x", "10x9", "bill", "bil", "10x3/", "thou"])
+def test_the_x_exponent_and_number_words_stay_linear(piece: str) -> None:
+    # texts under the 100-character bound reach the grammar; longer ones are refused unread
+    for length in (95, 1_000, 100_000):
+        text = (piece * (length // len(piece) + 1))[:length]
+        started = time.perf_counter()
+        for unit in (text, text[:-3] + "/L", "x" + text[:-4] + "!/uL"):
+            with pytest.raises(UnitError):
+                read_unit(unit)
+        assert time.perf_counter() - started < 0.2, (piece, length)

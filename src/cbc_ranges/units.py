@@ -198,6 +198,7 @@ _MULTIPLIER_WORDS: dict[str, int] = {
     "giga": 9,
     "gpt": 9,  # German: Gigapartikel per litre
     "bil": 9,  # US: billion per litre
+    "bill": 9,  # lab catalogues: bill/L
     "billion": 9,
 }
 _COUNT_WORDS = (
@@ -240,11 +241,11 @@ _UNIT_GRAMMAR = re.compile(
     r"""
     ^[x*]?                                                # x10^9, *10^9, ×10^9
     (?:
-        10(?:\^|\*\*|\*|exp|e)\+?(?P<exp>[0-9]{1,2})    # 10^9 10*9 10**9 10e9 (lab E: 10E9 = 10^9)
+        10(?:\^|\*\*|\*|exp|e|x)\+?(?P<exp>[0-9]{1,2})  # 10^9 10*9 10**9 10e9 (10E9 = 10^9) 10x9
       | 10\((?P<bracketed>[0-9]{1,2})\)                   # 10(9)
       | 10(?P<lost>2|3|6|9|12)(?=[^0-9])                  # 10³ that lost its superscript: 103, 109
       | e(?P<bare_exp>[0-9]{1,2})                         # x E9/L
-      | (?P<word>k|th|thous?|thousands?|tsd\.?|tausend|miles|mil|1000|g|giga|gpt|bil|billion)
+      | (?P<word>k|th|thous?|thousands?|tsd\.?|tausend|miles|mil|1000|g|giga|gpt|bill?|billion)
     )?
     (?P<count>(?:"""
     + _COUNT_WORDS
@@ -257,7 +258,7 @@ _UNIT_GRAMMAR = re.compile(
 # a multiplier and/or a count word and nothing else: "10*3", "K", "cells" (one of each at most;
 # the old "(...)+" over overlapping words backtracked exponentially on "leukleukleuk...x")
 _NO_VOLUME = re.compile(
-    r"[x*]?(?:10(?:\^|\*\*|\*|e)[0-9]{1,2}|10\([0-9]{1,2}\)|k|thou|thousand)?(?:"
+    r"[x*]?(?:10(?:\^|\*\*|\*|e|x)[0-9]{1,2}|10\([0-9]{1,2}\)|k|thou|thousand)?(?:"
     + _COUNT_WORDS
     + r")?"
 )
@@ -636,10 +637,11 @@ def units_markdown() -> str:
         "",
         "- any letter case and spacing (`K/UL`, `x 10^9 / L`), `per` for `/`;",
         "- micro written `u`, `µ` (U+00B5), `μ` (U+03BC), `mc` or the mojibake `Âµ`;",
-        "- the multiplier `10^n` as `10*n`, `10**n`, `10En` (10E9 is 10⁹ in lab use),",
-        "  `10(n)`, `10ⁿ`, with or without `x`/`×`/`*` before it, or with its superscript lost",
-        "  (`103`, `109`); or as a word: `K`, `thou`, `thousand`, `Tsd`, `miles`, `mil` (10³),",
-        "  `G`, `Giga` (10⁹, litres only; lower-case `g/L` is grams per litre and is refused);",
+        "- the multiplier `10^n` as `10*n`, `10**n`, `10En` (10E9 is 10⁹ in lab use), `10xn`",
+        "  (the caret typed as an x: `10x9/L`), `10(n)`, `10ⁿ`, with or without `x`/`×`/`*`",
+        "  before it, or with its superscript lost (`103`, `109`); or as a word: `K`, `thou`,",
+        "  `thous`, `thousand`, `Tsd`, `miles`, `mil` (10³), `G`, `Giga`, `bil`, `bill`,",
+        "  `billion` (10⁹, litres only; lower-case `g/L` is grams per litre and is refused);",
         "- an optional count word: `cells`, `#`, `WBC`, `leukocytes` or a UCUM annotation `{…}`;",
         "- the volume: `uL`, `mm3`/`mm³`/`cumm`/`cmm`/`cu mm` (all 1 µL), `L`, `nL`, `mL`.",
         "",
