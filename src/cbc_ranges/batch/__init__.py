@@ -12,9 +12,13 @@ unit, valueuom; age, anchor_age; sex, gender; ethnicity, race; any case)
 unless given. UTF-8 (with or without BOM), UTF-16/32 with a BOM and
 Latin-1/cp1252 files are read, even mixed; the output keeps the input's
 encoding unless --output-encoding converts it. The , ; and tab delimiters are
-sniffed, and in ; files a decimal comma is a decimal. The output is written to
-a temporary file and renamed into place when complete; only a regular file is
-written, never the input. Exit status: 0 when the file was processed (even
+sniffed (or taken from Excel's sep= first line), and in ; files a decimal
+comma is a decimal. gzip, bzip2 and xz files are decompressed as they are
+read (by content, stdin too); .xlsx, .xls and .ods sheets are read with the
+excel extra (--sheet); other binary files are refused by name. --text adds
+wbc_summary and wbc_text, the plain-language explanation. The output is
+written to a temporary file and renamed into place when complete; only a
+regular file is written, never the input. Exit status: 0 when the file was processed (even
 with row errors), 2 when it could not be. Educational only: a flag compares a
 value with a published range, it is not a diagnosis. Full rules: docs/batch.md.
 """

@@ -147,8 +147,8 @@ def _compressed(stream: IO[bytes], target: object) -> Iterator[IO[bytes]]:
         return
     packed: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile
     if suffix == ".gz":
-        # mtime=0 and no name: the same input gives the same bytes
-        packed = gzip.GzipFile(filename="", mode="wb", fileobj=stream, mtime=0)
+        # mtime=0 and no name: the same input gives the same bytes; level 6 as gzip(1)
+        packed = gzip.GzipFile(filename="", mode="wb", fileobj=stream, compresslevel=6, mtime=0)
     elif suffix == ".bz2":
         packed = bz2.BZ2File(stream, "wb")
     else:
