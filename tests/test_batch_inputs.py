@@ -361,6 +361,10 @@ def test_recognise() -> None:
     assert recognise(b"\xfd7zXZ\x00\x00") == "xz"
     assert recognise(b"PK\x03\x04") == "zip"
     assert recognise(b"id,wbc\n") is None
+    # text headers that start like a magic number stay text
+    for header in (b"MZB,wbc\n1,4\n", b"PAR1,wbc\n", b"GIF8,wbc\n", b"%PDF,wbc\n"):
+        assert recognise(header) is None
+    assert recognise(b"MZ\x90\x00\x03\x00") == "a Windows program"
 
 
 # ---------------------------------------------------------------- Excel's sep= line

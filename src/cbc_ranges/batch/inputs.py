@@ -53,21 +53,23 @@ _ODS = b"application/vnd.oasis.opendocument.spreadsheet"
 
 # formats a lab file is sometimes by mistake, by their first bytes
 _NOT_TABLES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF", "a PDF file"),
+    (b"%PDF-", "a PDF file"),
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
     (b"II*\x00", "a TIFF image"),
     (b"MM\x00*", "a TIFF image"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive (extract the CSV first)"),
     (b"Rar!\x1a\x07", "a RAR archive (extract the CSV first)"),
     (b"\x28\xb5\x2f\xfd", "a zstd-compressed file (decompress it first: zstd -d)"),
-    (b"PAR1", "a Parquet file"),
+    (b"PAR1\x15", "a Parquet file"),
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"{\\rtf", "an RTF document"),
     (b"\x7fELF", "a program (ELF executable)"),
-    (b"MZ", "a Windows program"),
 )
+# magic bytes a text header could start with too ("MZB,wbc"): only with NUL bytes after them
+_BINARY_ONLY: tuple[tuple[bytes, str], ...] = ((b"MZ", "a Windows program"),)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 # a spreadsheet is copied here (it must be seekable), and so is the CSV made from it
@@ -98,6 +100,9 @@ def recognise(head: bytes) -> str | None:
         return "a tar archive (extract the CSV first)"
     for magic, what in _NOT_TABLES:
         if head.startswith(magic):
+            return what
+    for magic, what in _BINARY_ONLY:
+        if head.startswith(magic) and b"\x00" in head[:1024]:
             return what
     return None
 
