@@ -771,9 +771,10 @@ def _prepare(
     )
     warnings: list[str] = []
     if ethnicity and group is None and ethnicity.strip():
+        # the text is in person.ethnicity_text; one wording keeps such people in one class
         warnings.append(
-            f"ethnicity {_clean_text(ethnicity)[:40]!r} matches no ancestry group of table "
-            f"{table.name!r}: no ancestry note was added"
+            f"the ethnicity given matches no ancestry group of table {table.name!r}: "
+            "no ancestry note was added"
         )
     if duffy_read == "null" and (
         selection.reference is None

@@ -350,6 +350,7 @@ class RowInterpreter:
         self._parses = BoundedCache(cache_size)
         self._persons = BoundedCache(cache_size)
         self._classes = BoundedCache(_CLASS_LIMIT)
+        self._outcomes = BoundedCache(cache_size)
 
     # -- the whole row -------------------------------------------------------------------
 
@@ -383,7 +384,7 @@ class RowInterpreter:
         'low'
         >>> rows.clear()
         """
-        for cache in (self._rows, self._parses, self._persons, self._classes):
+        for cache in (self._rows, self._parses, self._persons, self._classes, self._outcomes):
             cache.clear()
 
     # -- the three steps -----------------------------------------------------------------
@@ -444,6 +445,16 @@ class RowInterpreter:
         count = parsed.count
         prepared = person.prepared
         assert count is not None and prepared is not None
+        # a value a class has met before (another person of the class, another spelling)
+        seen_key = (person, count.value, count.comparator, parsed.warnings)
+        seen: Outcome | None = self._outcomes.get(seen_key)
+        if seen is not None:
+            return seen
+        return self._outcomes.put(seen_key, self._assessed(count, parsed, person, prepared))  # type: ignore[no-any-return]
+
+    def _assessed(
+        self, count: Count, parsed: ParsedCell, person: PersonClass, prepared: Prepared
+    ) -> Outcome:
         assessment = assess(count.value, count.comparator, prepared)
         flag, leukopenia = assessment.flag, assessment.leukopenia
         severity = assessment.severity
