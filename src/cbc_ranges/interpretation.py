@@ -171,6 +171,8 @@ class Prepared:
     threshold_index: int | None
     # the Duffy-null reference interval that puts the value in context, if any
     context: RangeRow | None
+    # whether a decision limit has severity levels (only then is a severity looked for)
+    has_levels: bool = False
     # (flag, leukopenia, comparator, severity, grade, context flags, implausible) -> text
     explanations: dict[tuple[Any, ...], Explanation] = field(default_factory=dict)
     # the context range's flag -> its model
@@ -521,7 +523,7 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
     implausible = flag == "indeterminate" and _implausible(value, comparator, prepared)
     rows = prepared.limits
     limits: list[LimitResult] = _NO_LIMITS
-    severity = None
+    severity: str | None = None
     if rows and not implausible:
         sides = tuple([in_region(value, comparator, row.low, row.high) for row in rows])
         found = prepared.limit_results.get(sides)
@@ -531,10 +533,11 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
             else prepared.limit_results.setdefault(sides, _limit_results(rows, sides))
         )
         # the severity: the level of the first limit with levels that the value is beyond
-        severity = next(
-            (row.level for row, side in zip(rows, sides, strict=True) if row.level and side),
-            None,
-        )
+        if prepared.has_levels:
+            for limit_row, side in zip(rows, sides, strict=True):
+                if side and limit_row.level:
+                    severity = limit_row.level
+                    break
     grade = None
     for band in () if implausible else prepared.grades:
         if in_region(value, comparator, band.low, band.high):
@@ -833,6 +836,7 @@ def _prepare(
         grades=_grade_bands(table, selection, system),
         threshold_index=None if threshold is None else selection.limits.index(threshold),
         context=context,
+        has_levels=any(row.level for row in selection.limits),
     )
 
 
