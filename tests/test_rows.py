@@ -97,7 +97,7 @@ def expected_cells(
         "" if reference is None else reference.source.id,
         result.severity or "",
         "" if result.grade is None else str(result.grade.grade),
-        result.person.ethnicity_group or "",
+        result.person.ethnicity or "",  # the table's group: the one that can change a result
         "; ".join(dict.fromkeys(result.warnings)),
         "",
     )

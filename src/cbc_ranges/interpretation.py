@@ -72,6 +72,7 @@ from cbc_ranges.ranges import (
     RangeRow,
     RangeTable,
     Selection,
+    ancestry_groups,
     get_table,
     grading_systems,
     split_grade_name,
@@ -157,6 +158,7 @@ class Prepared:
     age: Age | None
     sex: Sex
     group: str | None
+    recognised_group: str | None
     ethnicity_text: str | None
     duffy: Literal["null", "positive"] | None
     grading: str | None
@@ -191,7 +193,7 @@ class Prepared:
             "sex": self.sex,
             "ethnicity": self.group,
             "ethnicity_text": self.ethnicity_text,
-            "ethnicity_group": self.group,
+            "ethnicity_group": self.recognised_group,
             "duffy": self.duffy,
         }
         # every field is read and checked already: no second validation
@@ -762,6 +764,10 @@ def _prepare(
     sex_read = parse_sex(sex)
     duffy_read = parse_duffy(duffy)
     group = match_ethnicity(ethnicity, table.groups) if ethnicity else None
+    # an ancestry the table has no rows for is still recognised (no warning), never used
+    recognised = group
+    if ethnicity and group is None:
+        recognised = match_ethnicity(ethnicity, ancestry_groups())
     duffy_populations = _duffy_populations(duffy_cohort)
     populations = duffy_populations if duffy_read == "null" else ()
     selection = table.select(
@@ -773,7 +779,7 @@ def _prepare(
         populations=populations,
     )
     warnings: list[str] = []
-    if ethnicity and group is None and ethnicity.strip():
+    if ethnicity and recognised is None and ethnicity.strip():
         # the text is in person.ethnicity_text; one wording keeps such people in one class
         warnings.append(
             f"the ethnicity given matches no ancestry group of table {table.name!r}: "
@@ -824,6 +830,7 @@ def _prepare(
         age=age_read,
         sex=sex_read,
         group=group,
+        recognised_group=recognised,
         ethnicity_text=_clean_text(ethnicity) if ethnicity else None,
         duffy=duffy_read,
         grading=system,

@@ -566,14 +566,6 @@ def match_ethnicity(text: str | None, groups: Mapping[str, Sequence[str]]) -> st
                     break
             position += 1
     return None
-    words = f" {normalise_words(text)} "
-    for group, aliases in groups.items():
-        if f" {normalise_words(group)} " in words:
-            return group
-        for alias in aliases:
-            if f" {alias} " in words:
-                return group
-    return None
 
 
 #: the Duffy blood group statuses, and the spellings read as each

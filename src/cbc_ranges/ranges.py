@@ -69,6 +69,7 @@ __all__ = [
     "RangeTable",
     "RowKind",
     "Selection",
+    "ancestry_groups",
     "format_number",
     "get_table",
     "grading_systems",
@@ -536,6 +537,18 @@ def _groups() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
         return aliases, labels
 
     return load("groups", build)
+
+
+def ancestry_groups() -> dict[str, tuple[str, ...]]:
+    """Every ancestry group of ``ethnicity_groups.toml`` with its spellings (normalised).
+
+    Tables name a few of them; the others are recognised (no "not matched" warning)
+    and change nothing.
+
+    >>> sorted(ancestry_groups())[:3]
+    ['african', 'asian', 'european']
+    """
+    return _groups()[0]
 
 
 # --- reading a table ----------------------------------------------------------------------
