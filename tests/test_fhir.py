@@ -1126,3 +1126,55 @@ def test_an_option_fhir_cannot_hold_is_a_fhir_error(options: dict[str, Any], wor
 def test_an_option_of_the_wrong_type_is_a_type_error(options: dict[str, Any]) -> None:
     with pytest.raises(TypeError, match=next(iter(options))):
         interpret("3.1", "K/uL", age=40).to_fhir(**options)
+
+
+def _observation_with_range(value: float, unit: str, low: float | None, high: float | None,
+                            code: str | None = None) -> dict[str, Any]:  # fmt: skip
+    reference: dict[str, Any] = {}
+    if low is not None:
+        reference["low"] = {"value": low, "unit": unit, "code": unit}
+    if high is not None:
+        reference["high"] = {"value": high, "unit": unit, "code": unit}
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]},
+        "valueQuantity": {
+            "value": value,
+            "unit": unit,
+            "code": unit,
+            "system": "http://unitsofmeasure.org",
+        },
+        "referenceRange": [reference],
+    }
+    if code is not None:
+        observation["interpretation"] = [{"coding": [{"code": code}]}]
+    return observation
+
+
+@pytest.mark.parametrize("unit", ["10*3/uL", "/uL"])
+def test_the_observations_own_range_decides_the_flag(unit: str) -> None:
+    """The measured case: a lab range of 3.5-10.5 with N came back low with no warning."""
+    scale = 1000 if unit == "/uL" else 1
+    observation = _observation_with_range(4.2 * scale, unit, 3.5 * scale, 10.5 * scale, "N")
+    result = from_fhir(observation, age=40, sex="male")
+    assert result.reference is not None
+    assert (result.reference.low, result.reference.high) == (3.5, 10.5)
+    assert (result.flag, result.table_flag) == ("normal", "low")
+    assert any("would give low" in w for w in result.warnings)
+    assert not any("own interpretation" in w for w in result.warnings)
+
+
+def test_a_disagreeing_interpretation_of_the_observation_is_warned() -> None:
+    observation = _observation_with_range(4.2, "10*3/uL", 4.5, 11.0, "N")
+    result = from_fhir(observation, age=40, sex="female")
+    assert result.flag == "low"
+    assert any("own interpretation is 'N'" in w for w in result.warnings)
+
+
+def test_a_range_for_another_population_or_without_figures_is_not_used() -> None:
+    observation = _observation_with_range(4.2, "10*3/uL", 3.5, 10.5)
+    observation["referenceRange"][0]["appliesTo"] = [{"text": "pregnant women"}]
+    assert from_fhir(observation, age=40, sex="female").table_flag is None
+    bare = _observation_with_range(4.2, "10*3/uL", None, None)
+    assert from_fhir(bare, age=40, sex="female").reference.source.id == "cleveland-2022"  # type: ignore[union-attr]

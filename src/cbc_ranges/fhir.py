@@ -460,10 +460,75 @@ def _from_resource(
         if deceased:
             warnings.append(deceased)
 
-    result = interpret_count(count, age=age, sex=sex, ethnicity=ethnicity, table=table)
+    lab_range = _lab_range(resource, warnings)
+    result = interpret_count(
+        count, age=age, sex=sex, ethnicity=ethnicity, table=table, lab_range=lab_range
+    )
+    warnings += _interpretation_disagreement(resource, result.code)
     if warnings:
         result = result.model_copy(update={"warnings": [*result.warnings, *warnings]})
     return result
+
+
+def _lab_range(observation: Mapping[str, Any], warnings: list[str]) -> str | None:
+    """The Observation's own ``referenceRange`` (its first entry with a low or a high, for the
+    whole population: no ``appliesTo`` or ``age``), as text in 10^9/L; None when none.
+
+    The range the lab printed with the result comes first, as the text says; a range
+    that cannot be read is left out with a warning, never guessed. It is handed on as
+    text in 10^9/L ("4.5-11 10*9/L", "<=11 10*9/L"), whatever unit the value had.
+    """
+    from cbc_ranges.count import parse_count
+    from cbc_ranges.models import format_number
+
+    for entry in map(_mapping, _sequence(observation.get("referenceRange"))):
+        if entry.get("appliesTo") or entry.get("age"):
+            continue  # a range for another population than the person's
+        limits: list[float | None] = []
+        for side in ("low", "high"):
+            quantity = _mapping(entry.get(side))
+            if quantity.get("value") is None:
+                limits.append(None)
+                continue
+            unit = quantity.get("code") or quantity.get("unit")
+            try:
+                read = parse_count(
+                    _value_text(quantity.get("value"), None),
+                    unit if isinstance(unit, str) and unit.strip() else None,
+                    decimal_comma=False,
+                )
+            except CBCError as error:
+                warnings.append(f"the Observation's referenceRange {side} was not read: {error}")
+                limits = []
+                break
+            limits.append(read.value)
+        if len(limits) != 2 or (limits[0] is None and limits[1] is None):
+            continue
+        low, high = (None if x is None else format_number(x, places=6) for x in limits)
+        if low is not None and high is not None:
+            return f"{low}-{high} 10*9/L"
+        return f"<={high} 10*9/L" if high is not None else f">={low} 10*9/L"
+    return None
+
+
+# the HL7 v3 ObservationInterpretation codes a lab may send, as the library's L/N/H
+_LAB_CODES = {"L": "L", "LL": "L", "LU": "L", "N": "N", "H": "H", "HH": "H", "HU": "H"}
+
+
+def _interpretation_disagreement(observation: Mapping[str, Any], code: str | None) -> list[str]:
+    """A warning when the Observation's own interpretation differs from the library's."""
+    for concept in map(_mapping, _sequence(observation.get("interpretation"))):
+        for coding in map(_mapping, _sequence(concept.get("coding"))):
+            theirs = coding.get("code")
+            if not isinstance(theirs, str) or theirs not in _LAB_CODES:
+                continue
+            if code is not None and _LAB_CODES[theirs] != code:
+                return [
+                    f"the Observation's own interpretation is {theirs!r}; this library's is "
+                    f"{code!r}"
+                ]
+            return []
+    return []
 
 
 def _age_from_dates(

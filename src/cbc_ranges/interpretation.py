@@ -386,7 +386,9 @@ def interpret_count(
         )
     assessment = outcome.assessment
     warnings = [*count.warnings, *extra, *prepared.warnings, *outcome.warnings]
+    table_flag: Flag | None = None
     if table_prepared is not None:
+        table_flag = flag_and_leukopenia(value, comparator, table_prepared)[0]
         warnings += _lab_range_warnings(value, comparator, assessment.flag, table_prepared)
     fields: dict[str, Any] = {
         "analyte": prepared.analyte.id,
@@ -394,6 +396,7 @@ def interpret_count(
         "person": prepared.person,
         "flag": assessment.flag,
         "code": assessment.code,
+        "table_flag": table_flag,
         "leukopenia": assessment.leukopenia,
         "reference": prepared.reference,
         "leukopenia_threshold": prepared.threshold,
@@ -659,6 +662,7 @@ def _construct_is_faithful() -> bool:
         "person": Person(age_years=40.0, sex="female"),
         "flag": "low",
         "code": "L",
+        "table_flag": None,
         "leukopenia": True,
         "reference": None,
         "leukopenia_threshold": None,

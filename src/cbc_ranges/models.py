@@ -299,6 +299,10 @@ class Interpretation(FrozenModel):
     code: InterpretationCode | None = Field(
         description="HL7 v3 ObservationInterpretation code (L/N/H), None when indeterminate."
     )
+    table_flag: Flag | None = Field(
+        default=None,
+        description="With the lab's own range: where the value lies against the table's range.",
+    )
     leukopenia: bool | None = Field(
         description="Below the adult leukopenia threshold; None when no threshold applies."
     )
