@@ -351,3 +351,14 @@ def test_check_takes_duffy_wbc_and_grading(capsys: pytest.CaptureFixture[str]) -
     assert "Duffy status 'maybe' cannot be read" in capsys.readouterr().err
     assert main(["check", "2", "--grading", "ctcae-5"]) == 2
     assert "did you mean 'ctcae-v5'" in capsys.readouterr().err
+
+
+def test_check_text_shows_summary_severity_and_grade(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "0.8", "--unit", "K/uL", "--analyte", "ANC", "--age", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "summary: This count of neutrophils is far below" in out
+    assert "severity: moderate" in out
+    assert "grade: 3 (CTCAE v5.0, Neutrophil count decreased)" in out
+    assert "leukopenia:" not in out  # a total-count threshold, not shown for neutrophils
+    assert main(["check", "4.2", "--unit", "K/uL", "--age", "40", "--sex", "M"]) == 0
+    assert "table's flag" not in capsys.readouterr().out

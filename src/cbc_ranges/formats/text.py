@@ -28,22 +28,27 @@ def render(result: Interpretation) -> str:
     from cbc_ranges.ranges import format_number
 
     count = result.count
-    value = f"{count.comparator or ''}{format_number(count.value)} × 10⁹/L"
+    unit = " %" if count.unit == "%" else " × 10⁹/L"
+    value = f"{count.comparator or ''}{format_number(count.value)}{unit}"
     written = count.raw if count.unit_text in count.raw else f"{count.raw} {count.unit_text}"
     if count.unit_text and count.unit != "10*9/L":
         value += f" (read from {written!r})"
     lines = [
         f"flag: {result.flag}" + (f" ({result.code})" if result.code else ""),
-        f"value: {value}",
+        f"summary: {result.summary}" if result.summary else "",
+        f"value: {value}" + ("" if result.analyte == "wbc" else f" ({result.analyte})"),
     ]
+    lines = [line for line in lines if line]
     reference = result.reference
     if reference is None:
         lines.append("range: none applies")
     else:
         lines.append(
             f"range: {format_number(reference.low or 0.0)}–{format_number(reference.high or 0.0)}"
-            f" × 10⁹/L for {reference.population.description} [{reference.source.id}]"
+            f"{unit} for {reference.population.description} [{reference.source.id}]"
         )
+    if result.table_flag is not None:
+        lines.append(f"table's flag: {result.table_flag}")
     threshold = result.leukopenia_threshold
     if threshold is not None and threshold.low is not None:
         answer = _LEUKOPENIA_ANSWERS[result.leukopenia]
@@ -51,8 +56,13 @@ def render(result: Interpretation) -> str:
             f"leukopenia: {answer} (threshold: below {format_number(threshold.low)} × 10⁹/L"
             f" [{threshold.source.id}])"
         )
-    else:
+    elif result.analyte == "wbc":
         lines.append("leukopenia: not assessed (no threshold applies)")
+    if result.severity is not None:
+        lines.append(f"severity: {result.severity}")
+    if result.grade is not None:
+        grade = result.grade
+        lines.append(f"grade: {grade.grade} ({grade.system}, {grade.term})")
     lines += [f"warning: {warning}" for warning in result.warnings]
     lines += ["", result.text, "", "sources:"]
     lines += [
