@@ -307,3 +307,21 @@ def test_the_row_engine_carries_severity_grade_and_ancestry(tmp_path: Path) -> N
                        table=str(table))  # fmt: skip
     assert (result.severity, result.grade and result.grade.grade) == ("severe", 4)
     assert result.person.ethnicity_group == "african"
+
+
+def test_a_rows_own_reference_range_is_used_as_interpret_uses_it() -> None:
+    rows = RowInterpreter()
+    for lab_range, disagrees in (("3.5-10.5", True), ("3500-10500 /uL", True), ("<10.5", False)):
+        entry = rows.lookup("4.2", "K/uL", "40", "M", None, lab_range)
+        expected = interpret("4.2", "K/uL", age="40", sex="M", lab_range=lab_range)
+        cells = dict(zip(RESULT_COLUMNS, entry.cells, strict=True))
+        assert cells["wbc_flag"] == expected.flag
+        assert expected.reference is not None
+        assert cells["wbc_ref_low"] == format_number(expected.reference.low or 0.0)
+        assert cells["wbc_source"] == "reporting-laboratory"
+        assert ("would give low" in cells["wbc_warnings"]) is disagrees
+    entry = rows.lookup("4.2", "K/uL", "40", "M", None, "n/a?")
+    warnings = entry.cells[RESULT_COLUMNS.index("wbc_warnings")]
+    assert entry.result.flag == "low" and "range was not read" in warnings
+    blank = rows.lookup("4.2", "K/uL", "40", "M", None, " ")
+    assert blank.cells == rows.lookup("4.2", "K/uL", "40", "M").cells

@@ -86,9 +86,11 @@ __all__ = [
     "implausible_warning",
     "interpret",
     "interpret_count",
+    "lab_range_warnings",
     "prepare",
     "read_value",
     "straddle_warning",
+    "with_lab_range",
 ]
 
 # how many distinct people (age, sex, ethnicity inputs) a table remembers per analyte
@@ -1100,6 +1102,26 @@ def _with_lab_range(
         warnings=(*prepared.warnings, *notes),
     )
     return caches.people.put(key, found)  # type: ignore[no-any-return]
+
+
+def with_lab_range(
+    table: RangeTable, prepared: Prepared, lab_range: LabRange, count: Count
+) -> tuple[Prepared, tuple[str, ...]]:
+    """A prepared person with a lab's own range as its reference interval, for one count,
+    and the warnings of the lab range itself (the row engine's way to ``lab_range=``).
+
+    Raises :class:`~cbc_ranges.errors.ParseError` / :class:`~cbc_ranges.errors.UnitError`
+    for a range that cannot be read.
+    """
+    lab = _with_lab_range(_caches(table), prepared, _read_lab_range(lab_range, count))
+    return lab, lab.warnings[len(prepared.warnings) :]
+
+
+def lab_range_warnings(
+    value: float, comparator: Comparator | None, flag: Flag, table_prepared: Prepared
+) -> list[str]:
+    """The table's reading of a value flagged against a lab's range, when it differs."""
+    return _lab_range_warnings(value, comparator, flag, table_prepared)
 
 
 def _lab_range_warnings(

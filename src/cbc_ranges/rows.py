@@ -46,9 +46,11 @@ from cbc_ranges.interpretation import (
     Prepared,
     assess,
     implausible_warning,
+    lab_range_warnings,
     prepare,
     read_value,
     straddle_warning,
+    with_lab_range,
 )
 from cbc_ranges.models import Count, Flag
 from cbc_ranges.models import format_number as _format
@@ -361,20 +363,75 @@ class RowInterpreter:
         age: str | None = None,
         sex: str | None = None,
         ethnicity: str | None = None,
+        lab_range: str | None = None,
     ) -> Entry:
         """The :class:`Entry` for raw text cells, cached on the whole tuple.
+
+        ``lab_range`` is the row's own reference range as text in the value's unit
+        (``"3.5-10.5"``, ``"<10.5"``); with it, the row is flagged against it as
+        ``interpret(..., lab_range=)`` does. A range that cannot be read leaves the
+        table's range in use, with a warning.
 
         >>> entry = RowInterpreter().lookup("12.5", "K/uL", "50", "M")
         >>> entry.cells[:3], CATEGORIES[entry.category]
         (('12.5', 'high', 'H'), 'high')
+        >>> RowInterpreter().lookup("4.2", "K/uL", "40", "M", None, "3.5-10.5").cells[:3]
+        ('4.2', 'normal', 'N')
         """
-        key = (value, unit, age, sex, ethnicity)
+        key = (value, unit, age, sex, ethnicity, lab_range)
         found = self._rows.get(key)
         if found is None:
-            found = self._rows.put(
-                key, self.combine(self.parse(value, unit), self.person(age, sex, ethnicity))
-            )
+            parsed, person = self.parse(value, unit), self.person(age, sex, ethnicity)
+            if lab_range is not None and lab_range.strip():
+                made = self._lab_entry(parsed, person, lab_range.strip())
+            else:
+                made = self.combine(parsed, person)
+            found = self._rows.put(key, made)
         return found  # type: ignore[no-any-return]
+
+    def _lab_entry(self, parsed: ParsedCell, person: PersonClass, lab_range: str) -> Entry:
+        """A row with its own reference range: flagged against it, the table's reading told."""
+        if parsed.error is not None or person.error is not None or parsed.count is None:
+            return self.combine(parsed, person)
+        count, prepared = parsed.count, person.prepared
+        assert prepared is not None
+        try:
+            lab, notes = with_lab_range(self.table, prepared, lab_range, count)
+        except CBCError as error:
+            entry = self.combine(parsed, person)
+            note = _one_line(f"the row's reference range was not read ({error}); "
+                             "the table's range was used")  # fmt: skip
+            result = entry.result._replace(warnings=(*entry.result.warnings, note))
+            return self._entry_of(parsed, result)
+        assessment = assess(count.value, count.comparator, lab)
+        reference = lab.reference
+        assert reference is not None
+        extra = lab_range_warnings(count.value, count.comparator, assessment.flag, prepared)
+        warnings = tuple(
+            dict.fromkeys(
+                (*parsed.warnings, *person.warnings, *map(_one_line, notes), *map(_one_line, extra))
+            )
+        )
+        result = RowResult(
+            value=count.value,
+            comparator=count.comparator,
+            flag=assessment.flag,
+            code=CODES[assessment.flag],
+            leukopenia=assessment.leukopenia,
+            ref_low=reference.low,
+            ref_high=reference.high,
+            source=reference.source.id,
+            severity=assessment.severity,
+            grade=None if assessment.grade is None else assessment.grade.grade,
+            ancestry=person.ancestry,
+            warnings=warnings,
+        )
+        return self._entry_of(parsed, result)
+
+    def _entry_of(self, parsed: ParsedCell, result: RowResult) -> Entry:
+        cells = result.cells(self.decimal_separator)
+        category = _CATEGORY[result.flag]
+        return Entry(cells, category, result, cells[1:])
 
     def clear(self) -> None:
         """Forget every cached result (a table edited in place, a test).
