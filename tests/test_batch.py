@@ -88,6 +88,9 @@ def test_summary_counts_and_flags() -> None:
         "age": "age",
         "sex": "sex",
         "ethnicity": None,
+        "ref_low": None,
+        "ref_high": None,
+        "ref_range": None,
     }
 
 

@@ -18,6 +18,7 @@ from cbc_ranges.errors import BatchError
 __all__ = [
     "COLUMN_NAMES",
     "OPTIONS",
+    "RANGE_ROLES",
     "ROLES",
     "Columns",
     "Role",
@@ -27,10 +28,13 @@ __all__ = [
 ]
 
 
-Role = Literal["value", "unit", "age", "sex", "ethnicity"]
+Role = Literal["value", "unit", "age", "sex", "ethnicity", "ref_low", "ref_high", "ref_range"]
 
 #: the columns batch reads, in the order the interpreter takes them
 ROLES: tuple[Role, ...] = ("value", "unit", "age", "sex", "ethnicity")
+#: the columns of the row's own reference range (the lab's): a low/high pair, or one text
+RANGE_ROLES: tuple[Role, ...] = ("ref_low", "ref_high", "ref_range")
+_ALL_ROLES: tuple[Role, ...] = (*ROLES, *RANGE_ROLES)
 
 #: header names (normalised: lower case, runs of other characters as ``_``) per role.
 #: For the value, earlier tiers win over later ones; two matches in one tier are ambiguous.
@@ -126,6 +130,28 @@ COLUMN_NAMES: Mapping[Role, tuple[frozenset[str], ...]] = {
             }
         ),
     ),
+    "ref_low": (
+        frozenset({"ref_range_lower", "ref_low", "reference_low", "normal_low", "lower_limit"}),
+    ),
+    "ref_high": (
+        frozenset({"ref_range_upper", "ref_high", "reference_high", "normal_high", "upper_limit"}),
+    ),
+    "ref_range": (
+        frozenset(
+            {
+                "reference_range",
+                "ref_range",
+                "reference_interval",
+                "normal_range",
+                "referenzbereich",
+                "normbereich",
+                "valeurs_de_reference",
+                "valeurs_de_référence",
+                "intervalo_de_referencia",
+                "rango_de_referencia",
+            }
+        ),
+    ),
 }
 
 OPTIONS = {
@@ -134,6 +160,9 @@ OPTIONS = {
     "age": "--age-col",
     "sex": "--sex-col",
     "ethnicity": "--ethnicity-col",
+    "ref_low": "--ref-low-col",
+    "ref_high": "--ref-high-col",
+    "ref_range": "--ref-range-col",
 }
 
 # "WBC (x10^9/L)", "Leukocytes [G/L]": a WBC header that carries the unit of its cells
@@ -198,14 +227,28 @@ def detect_columns(
 
 def detect(header: Sequence[str], given: Mapping[str, str | None]) -> Columns:
     index: dict[Role, int] = {}
-    for role in ROLES:
+    for role in _ALL_ROLES:
         name = given.get(role)
         if name:
             index[role] = find_column(header, name, OPTIONS[role])
+            same = [other for other in index if other != role and index[other] == index[role]]
+            if same:
+                raise BatchError(
+                    f"{OPTIONS[role]} {name!r} is the column already given to "
+                    f"{OPTIONS[same[0]]}: one column cannot be both",
+                    raw=name,
+                )
+    if "ref_range" in index and ("ref_low" in index or "ref_high" in index):
+        raise BatchError(
+            "give the lab's range either as one column (--ref-range-col) or as "
+            "low/high columns (--ref-low-col, --ref-high-col), not both",
+            raw=given.get("ref_range"),
+        )
+    explicit = set(index)
     taken = set(index.values())
     normalised = [_normalise(h) for h in header]
     header_unit: str | None = None
-    for role in ROLES:
+    for role in _ALL_ROLES:
         if role in index or given.get(role) == "":
             continue
         found: list[int] = []
@@ -233,6 +276,7 @@ def detect(header: Sequence[str], given: Mapping[str, str | None]) -> Columns:
             + (", ".join(repr(h) for h in header[:40]) or "no columns"),
             raw=list(header),
         )
+    _lab_range_columns(index, explicit)
     match = _HEADER_UNIT.match(header[index["value"]])
     if match:
         header_unit = match.group("unit").strip()
@@ -242,6 +286,21 @@ def detect(header: Sequence[str], given: Mapping[str, str | None]) -> Columns:
         texts = [i for i, h in enumerate(normalised) if h == "value" and i not in taken]
         fallback = texts[0] if len(texts) == 1 else None
     return Columns(index=index, names=chosen, header_unit=header_unit, fallback=fallback)
+
+
+def _lab_range_columns(index: dict[Role, int], explicit: set[Role]) -> None:
+    """Keep only a usable lab range: a detected low or high needs its partner, a range
+    column and a pair are not used together (what the user named wins, else the pair)."""
+    for role, partner in (("ref_low", "ref_high"), ("ref_high", "ref_low")):
+        if role in index and role not in explicit and partner not in index:
+            del index[role]  # half a pair found by its name: not used
+    pair = "ref_low" in index or "ref_high" in index
+    if pair and "ref_range" in index:
+        if "ref_range" in explicit:
+            index.pop("ref_low", None)
+            index.pop("ref_high", None)
+        else:
+            del index["ref_range"]
 
 
 def _unit_headers(header: Sequence[str]) -> list[int]:

@@ -21,7 +21,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
 
-from cbc_ranges.batch.columns import OPTIONS, ROLES, detect, find_column, where_filters
+from cbc_ranges.batch.columns import (
+    OPTIONS,
+    RANGE_ROLES,
+    ROLES,
+    detect,
+    find_column,
+    where_filters,
+)
 from cbc_ranges.batch.files import (
     APPENDED,
     CSVSource,
@@ -76,6 +83,9 @@ class BatchSummary:
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
     output_encoding: str = "utf-8"
+    ref_low_column: str | None = None
+    ref_high_column: str | None = None
+    ref_range_column: str | None = None
 
     @property
     def checked(self) -> int:
@@ -84,13 +94,17 @@ class BatchSummary:
 
     @property
     def columns(self) -> dict[str, str | None]:
-        """The header used for each role (``value``, ``unit``...), None when not used."""
+        """The header used for each role (``value``, ``unit``... and the lab's own range:
+        ``ref_low``, ``ref_high``, ``ref_range``), None when not used."""
         return {
             "value": self.value_column,
             "unit": self.unit_column,
             "age": self.age_column,
             "sex": self.sex_column,
             "ethnicity": self.ethnicity_column,
+            "ref_low": self.ref_low_column,
+            "ref_high": self.ref_high_column,
+            "ref_range": self.ref_range_column,
         }
 
     def text(self) -> str:
@@ -173,6 +187,9 @@ def check_csv(
     age_col: str | None = None,
     sex_col: str | None = None,
     ethnicity_col: str | None = None,
+    ref_low_col: str | None = None,
+    ref_high_col: str | None = None,
+    ref_range_col: str | None = None,
     default_unit: str | None = None,
     where: Mapping[str, Iterable[str]] | Sequence[str] | str | None = None,
     table: RangeTable | str | None = None,
@@ -191,8 +208,11 @@ def check_csv(
     ``<stem>.wbc.csv`` (or ``.wbc.jsonl``) next to the input. ``where`` keeps
     only matching rows for checking (``"itemid=51300,51301"``, a list of such
     strings, or ``{"itemid": ["51300", "51301"]}``); the others pass through
-    with empty result columns. The CSV output keeps the input's bytes and
-    encoding unless ``output_encoding`` converts it. Returns a
+    with empty result columns. ``ref_low_col``/``ref_high_col`` or
+    ``ref_range_col`` name the columns of the lab's own reference range (found
+    by their header otherwise, such as MIMIC-IV's ``ref_range_lower`` and
+    ``ref_range_upper``): a row with one is flagged against it. The CSV output
+    keeps the input's bytes and encoding unless ``output_encoding`` converts it. Returns a
     :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
     when the file cannot be processed.
 
@@ -217,6 +237,9 @@ def check_csv(
         "age": age_col,
         "sex": sex_col,
         "ethnicity": ethnicity_col,
+        "ref_low": ref_low_col,
+        "ref_high": ref_high_col,
+        "ref_range": ref_range_col,
     }
     started = time.perf_counter()
     if isinstance(target, (str, os.PathLike)):
@@ -420,6 +443,9 @@ def _run(
         age_column=columns.names.get("age"),
         sex_column=columns.names.get("sex"),
         ethnicity_column=columns.names.get("ethnicity"),
+        ref_low_column=columns.names.get("ref_low"),
+        ref_high_column=columns.names.get("ref_high"),
+        ref_range_column=columns.names.get("ref_range"),
         rows_read=sum(counts) + writer.skipped,
         low=counts[0],
         normal=counts[1],
@@ -496,6 +522,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
             metavar="C",
             help=f"the {role} column: header name or 1-based number ('' for none)",
         )
+    helps = {
+        "ref_low": "the column of the lab's own lower reference limit (in the value's unit)",
+        "ref_high": "the column of the lab's own upper reference limit (in the value's unit)",
+        "ref_range": "the column of the lab's own reference range as text (3.5-10.5, <10.5)",
+    }
+    for role in RANGE_ROLES:
+        parser.add_argument(
+            OPTIONS[role],
+            dest=f"{role}_col",
+            metavar="C",
+            help=f"{helps[role]}: header name or 1-based number ('' for none)",
+        )
     parser.add_argument(
         "--default-unit",
         metavar="U",
@@ -556,6 +594,9 @@ def run_from_args(args: argparse.Namespace) -> int:
             age_col=args.age_col,
             sex_col=args.sex_col,
             ethnicity_col=args.ethnicity_col,
+            ref_low_col=getattr(args, "ref_low_col", None),
+            ref_high_col=getattr(args, "ref_high_col", None),
+            ref_range_col=getattr(args, "ref_range_col", None),
             default_unit=args.default_unit,
             where=args.where,
             table=args.table,

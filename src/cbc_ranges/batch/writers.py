@@ -26,7 +26,6 @@ from cbc_ranges.rows import (
     CATEGORIES,
     EMPTY_CELLS,
     RESULT_COLUMNS,
-    Outcome,
     ParsedCell,
     PersonClass,
     RowInterpreter,
@@ -68,6 +67,8 @@ Cell = TypeVar("Cell", str, bytes)
 
 # what a row gets: (head, tail, category); the output is the input bytes + head + tail
 _Found = tuple[bytes, bytes, int]
+# a row's key below its person and unit: the value cell, or (value, the lab range's two cells)
+_Key = bytes | tuple[bytes, ...]
 
 
 def short_message(message: str, cells: Iterable[str]) -> str:
@@ -159,7 +160,17 @@ class Layout:
         self.age = index.get("age", width)
         self.sex = index.get("sex", width)
         self.ethnicity = index.get("ethnicity", width)
-        self.pad = width in (self.age, self.sex, self.ethnicity)
+        self.ref_range = index.get("ref_range")
+        #: the file carries the lab's own range: its cells are part of the row's key
+        self.has_lab_range = any(role in index for role in ("ref_low", "ref_high", "ref_range"))
+        # the two cells of the lab's range: low and high, or the range column twice
+        if self.ref_range is not None:
+            self.lab_at = (self.ref_range, self.ref_range)
+        else:
+            self.lab_at = (index.get("ref_low", width), index.get("ref_high", width))
+        self.pad = width in (self.age, self.sex, self.ethnicity) or (
+            self.has_lab_range and width in self.lab_at
+        )
         self.codec = codec
         self.delimiter = delimiter
 
@@ -185,8 +196,40 @@ class Layout:
             row[self.ethnicity],
         )
 
+    def lab_range(self, row: list[str]) -> str | None:
+        """The row's own reference range as the text ``lookup(lab_range=)`` reads, or None.
 
-class _ClassRows(dict[bytes, dict[bytes, _Found]]):
+        A range column gives its cell; low/high columns give ``low-high``,
+        ``>=low`` or ``<=high`` (a decimal comma stays: the reader takes it).
+
+        >>> from cbc_ranges.batch.columns import Columns
+        >>> layout = Layout(Columns({"value": 0, "ref_low": 1, "ref_high": 2}, {}, None), 3,
+        ...                 "utf-8", ";")
+        >>> [layout.lab_range(["4", low, high]) for low, high in
+        ...  (("3,5", "10,5"), ("3.5", ""), ("", " 10.5 "), ("", ""))]
+        ['3,5-10,5', '>=3.5', '<=10.5', None]
+        """
+        if not self.has_lab_range:
+            return None
+        if self.pad:
+            row = [*row, ""]
+        return self.lab_text(row[self.lab_at[0]], row[self.lab_at[1]])
+
+    def lab_text(self, first: str, second: str) -> str | None:
+        """The lab range text of its two cells (low and high, or the range cell twice)."""
+        if self.ref_range is not None:
+            return first.strip() or None
+        low, high = first.strip(), second.strip()
+        if low and high:
+            return f"{low}-{high}"
+        if low:
+            return f">={low}"
+        if high:
+            return f"<={high}"
+        return None
+
+
+class _ClassRows(dict[bytes, dict[_Key, _Found]]):
     """The rows of one person class in this file: unit bytes -> value bytes -> what they get."""
 
     __slots__ = ("person",)
@@ -209,7 +252,7 @@ class RowSteps:
         layout: Layout,
         interpreter: RowInterpreter,
         decode: Callable[[bytes], str],
-        suffix: Callable[[str, Outcome, tuple[bytes, ...]], tuple[bytes, bytes]],
+        suffix: Callable[[str, tuple[str, ...], tuple[bytes, ...]], tuple[bytes, bytes]],
     ) -> None:
         self.layout = layout
         self.interpreter = interpreter
@@ -221,7 +264,7 @@ class RowSteps:
         self.filled = 0
         self.people_seen = 0
         self.found: dict[_Found, _Found] = {}
-        self.keys: dict[bytes, bytes] = {}
+        self.keys: dict[_Key, _Key] = {}
 
     def fill(self, row: list[bytes]) -> _Found:
         """What a (padded) row gets, computed once and stored in the tree."""
@@ -247,11 +290,19 @@ class RowSteps:
             by_ethnicity[ethnicity] = rows
         value, unit = row[layout.value] or row[layout.fallback], row[layout.unit]
         by_value = rows.setdefault(unit, {})
-        found = by_value.get(value)
+        key: _Key = value
+        if layout.has_lab_range:
+            lab = (row[layout.lab_at[0]], row[layout.lab_at[1]])
+            key = (value, *lab)
+        found = by_value.get(key)
         if found is None:
-            found = self.combine(rows.person, value, unit, (age, sex, ethnicity))
+            people = (age, sex, ethnicity)
+            if layout.has_lab_range:
+                found = self.combine_lab(value, unit, people, lab)
+            else:
+                found = self.combine(rows.person, value, unit, people)
             found = self.found.setdefault(found, found)  # one result tuple per distinct text
-            by_value[self.keys.setdefault(value, value)] = found
+            by_value[self.keys.setdefault(key, key)] = found
         return found
 
     def forget_rows(self) -> None:
@@ -276,8 +327,30 @@ class RowSteps:
             self.cells[value, unit] = parsed
         outcome = self.interpreter.outcome(parsed, person)
         text = "" if outcome.category == _ERROR else parsed.value_text
-        head, tail = self.suffix(text, outcome, (value, unit, *people))
+        head, tail = self.suffix(text, outcome.tail, (value, unit, *people))
         return head, tail, outcome.category
+
+    def combine_lab(
+        self,
+        value: bytes,
+        unit: bytes,
+        people: tuple[bytes, bytes, bytes],
+        lab: tuple[bytes, bytes],
+    ) -> _Found:
+        """A row of a file with the lab's own range: the interpreter's whole-row look-up
+        (the same one the careful path makes), kept in the tree under the range's cells."""
+        decode, layout = self.decode, self.layout
+        lab_range = layout.lab_text(decode(lab[0]), decode(lab[1]))
+        entry = self.interpreter.lookup(
+            decode(value),
+            decode(unit) if layout.has_unit else None,
+            decode(people[0]),
+            decode(people[1]),
+            decode(people[2]),
+            lab_range,
+        )
+        head, tail = self.suffix(entry.cells[0], entry.cells[1:], (value, unit, *people, *lab))
+        return head, tail, entry.category
 
 
 class RowTexts:
@@ -299,31 +372,45 @@ class RowTexts:
         self.interpreter = interpreter
         self.cache = BoundedCache(size)
 
-    def cells(self, texts: tuple[str, str | None, str, str, str]) -> tuple[str, str]:
-        """The two text cells of a row's value, unit, age, sex and ethnicity cells."""
-        found = self.cache.get(texts)
+    def cells(
+        self, texts: tuple[str, str | None, str, str, str], lab_range: str | None = None
+    ) -> tuple[str, str]:
+        """The two text cells of a row's value, unit, age, sex and ethnicity cells
+        (and its own reference range, when the file has one)."""
+        key = (*texts, lab_range)
+        found = self.cache.get(key)
         if found is None:
-            found = self.cache.put(texts, self._compose(*texts))
+            found = self.cache.put(key, self._compose(*texts, lab_range=lab_range))
         return found  # type: ignore[no-any-return]
 
     def _compose(
-        self, value: str, unit: str | None, age: str, sex: str, ethnicity: str
+        self,
+        value: str,
+        unit: str | None,
+        age: str,
+        sex: str,
+        ethnicity: str,
+        lab_range: str | None = None,
     ) -> tuple[str, str]:
         count = self.interpreter.parse(value, unit).count
         if count is None:
             return _NO_TEXT
-        try:
-            result = interpret_count(
-                count,
-                analyte=self.interpreter.analyte,
-                age=age.strip() or None,
-                sex=sex.strip() or None,
-                ethnicity=ethnicity.strip() or None,
-                table=self.interpreter.table,
-            )
-        except Exception:  # the row's wbc_error says why; a text bug must not stop the file
-            return _NO_TEXT
-        return result.summary, result.text
+        person = {
+            "age": age.strip() or None,
+            "sex": sex.strip() or None,
+            "ethnicity": ethnicity.strip() or None,
+        }
+        interpreter = self.interpreter
+        for lab in dict.fromkeys((lab_range, None)):  # a range that cannot be read: the table's
+            try:
+                result = interpret_count(
+                    count, analyte=interpreter.analyte, table=interpreter.table,
+                    lab_range=lab, **person,
+                )  # fmt: skip
+            except Exception:  # the row's wbc_error says why; a text bug must not stop the file
+                continue
+            return result.summary, result.text
+        return _NO_TEXT
 
 
 class Writer:
@@ -359,7 +446,10 @@ class Writer:
             return cells, category, result
         if category in (-1, _ERROR):
             return (*cells, *_NO_TEXT), category, result
-        return (*cells, *self.texts.cells(self.layout.texts(record.fields))), category, result
+        layout = self.layout
+        fields = record.fields
+        lab = layout.lab_range(fields) if layout.has_lab_range else None
+        return (*cells, *self.texts.cells(layout.texts(fields), lab)), category, result
 
     def _result(self, record: Record, number: int) -> tuple[tuple[str, ...], int, RowResult | None]:
         fields, width = record.fields, self.layout.width
@@ -372,9 +462,15 @@ class Writer:
         if len(fields) != width:
             result = RowResult(error=ragged(len(fields), width))
             return result.cells(), _ERROR, result
-        texts = self.layout.texts(fields)
-        entry = self.interpreter.lookup(*texts)
-        inputs = [t for t in texts if t]
+        layout = self.layout
+        texts = layout.texts(fields)
+        if layout.has_lab_range:
+            lab = layout.lab_range(fields)
+            entry = self.interpreter.lookup(*texts, lab)
+            inputs = [t for t in (*texts, lab) if t]
+        else:
+            entry = self.interpreter.lookup(*texts)
+            inputs = [t for t in texts if t]
         return _short_cells(entry.cells, inputs), entry.category, entry.result
 
     def count(self, category: int) -> None:
@@ -397,21 +493,23 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
     write(header.body + header_close + header_pad + delimiter_bytes
           + layout.csv_line(names) + header.end)  # fmt: skip
     # --text: every row takes the careful path (its text depends on the exact person cells)
-    all_careful = writer.texts is not None
+    with_text = all_careful = writer.texts is not None
     heads: dict[str, bytes] = {}
     tails: dict[tuple[str, ...], bytes] = {}
     end_text = end.decode("ascii")
 
-    def suffix(value: str, outcome: Outcome, inputs: tuple[bytes, ...]) -> tuple[bytes, bytes]:
-        tail = tails.get(outcome.tail)
+    def suffix(
+        value: str, cells: tuple[str, ...], inputs: tuple[bytes, ...]
+    ) -> tuple[bytes, bytes]:
+        tail = tails.get(cells)
         if tail is None:
             if len(tails) >= _ROW_CACHE_SIZE:
                 tails.clear()
-            cells = outcome.tail
+            key = cells
             if any(len(cell) > MESSAGE_LIMIT for cell in cells[-2:]):
                 decode = records.source.decode
                 cells = _short_cells(("", *cells), [decode(c) for c in inputs])[1:]
-            tail = tails[outcome.tail] = layout.csv_line(cells, end_text)
+            tail = tails[key] = layout.csv_line(cells, end_text)
         head = heads.get(value)
         if head is None:
             if len(heads) >= _ROW_CACHE_SIZE:
@@ -445,7 +543,7 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
         pad = delimiter_bytes * max(0, width - len(record.fields))
         cells = with_note(cells, record.note)
         encoded = careful_cells.get(cells)  # results repeat: each distinct one is written once
-        if encoded is None and all_careful:
+        if encoded is None and with_text:
             encoded = layout.csv_line(cells)  # text cells are long: not kept
         elif encoded is None:
             if len(careful_cells) >= _ROW_CACHE_SIZE:
@@ -457,6 +555,8 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
     # per row five look-ups of its own cell bytes in the tree; anything else is careful
     value_at, unit_at, fallback_at = layout.value, layout.unit, layout.fallback
     age_at, sex_at, ethnicity_at, pad = layout.age, layout.sex, layout.ethnicity, layout.pad
+    lab = layout.has_lab_range
+    low_at, high_at = layout.lab_at
     people_get, fill, plain = steps.people.get, steps.fill, records.source.plain
     split_on = delimiter.encode("ascii")
     end_length = len(end)
@@ -487,7 +587,11 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
                     if rows is not None:
                         by_value = rows.get(row[unit_at])
                         if by_value is not None:
-                            found = by_value.get(row[value_at] or row[fallback_at])
+                            found = by_value.get(
+                                (row[value_at] or row[fallback_at], row[low_at], row[high_at])
+                                if lab
+                                else row[value_at] or row[fallback_at]
+                            )
             if found is None:
                 found = fill(row)
             counts[found[2]] += 1
