@@ -997,7 +997,23 @@ def _lab_number(text: str) -> float:
     return float(text.replace(",", "."))
 
 
+# lab ranges repeat (one per lab and test): each text and unit is read once
+_LAB_RANGES = BoundedCache(1 << 12)
+
+
 def _read_lab_range(lab_range: LabRange, count: Count) -> tuple[float | None, float | None]:
+    """A lab's range in 10^9/L (or %), from a pair in the value's unit or from text (cached)."""
+    try:
+        key = (lab_range, count.unit, count.unit_text)
+        found: tuple[float | None, float | None] | None = _LAB_RANGES.get(key)
+    except TypeError:  # an unhashable range: read it uncached (and most likely refuse it)
+        return _lab_range_limits(lab_range, count)
+    if found is None:
+        found = _LAB_RANGES.put(key, _lab_range_limits(lab_range, count))
+    return found
+
+
+def _lab_range_limits(lab_range: LabRange, count: Count) -> tuple[float | None, float | None]:
     """A lab's range in 10^9/L (or %), from a pair in the value's unit or from text."""
     unit_text: str | None = None
     if isinstance(lab_range, str):
