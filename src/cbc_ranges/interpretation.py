@@ -391,7 +391,7 @@ def interpret_count(
     table_flag: Flag | None = None
     if table_prepared is not None:
         table_flag = flag_and_leukopenia(value, comparator, table_prepared)[0]
-        warnings += _lab_range_warnings(value, comparator, assessment.flag, table_prepared)
+        warnings += lab_range_warnings(assessment.flag, table_flag, table_prepared)
     fields: dict[str, Any] = {
         "analyte": prepared.analyte.id,
         "count": count,
@@ -1133,18 +1133,8 @@ def with_lab_range(
     return lab, lab.warnings[len(prepared.warnings) :]
 
 
-def lab_range_warnings(
-    value: float, comparator: Comparator | None, flag: Flag, table_prepared: Prepared
-) -> list[str]:
+def lab_range_warnings(flag: Flag, table_flag: Flag, table_prepared: Prepared) -> list[str]:
     """The table's reading of a value flagged against a lab's range, when it differs."""
-    return _lab_range_warnings(value, comparator, flag, table_prepared)
-
-
-def _lab_range_warnings(
-    value: float, comparator: Comparator | None, flag: Flag, table_prepared: Prepared
-) -> list[str]:
-    """The table's reading of the value, when it differs from the lab range's."""
-    table_flag, _ = flag_and_leukopenia(value, comparator, table_prepared)
     reference = table_prepared.reference
     if table_flag == flag or reference is None:
         return []

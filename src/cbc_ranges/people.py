@@ -196,6 +196,15 @@ class Age:
         return _checked(_spoken(((float(number), age_unit(unit)),)), number)
 
     @classmethod
+    def of_years(cls, years: float, given: str = "") -> Age:
+        """An age of ``years`` years, unchecked (a band edge, a table's default adult age).
+
+        >>> Age.of_years(1.5).months
+        18.0
+        """
+        return cls(days=years * _DAYS_PER_YEAR, months=years * 12, given=given)
+
+    @classmethod
     def between(cls, birth: dt.date, on: dt.date) -> Age:
         """The age on ``on`` of someone born on ``birth``, calendar-exact.
 

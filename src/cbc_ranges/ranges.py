@@ -202,7 +202,7 @@ class RangeRow(FrozenModel):
         """
         population = self.population
         if not isinstance(age, Age):
-            age = Age(days=age * 365.25, months=age * 12)
+            age = Age.of_years(age)
         start, end = population.start, population.end
         if start is not None and age.in_unit(start.unit) < start.value:
             return False
@@ -300,9 +300,7 @@ class RangeTable(FrozenModel):
         True
         """
         if age is None:
-            age = (
-                _ADULT if age_years is None else Age(days=age_years * 365.25, months=age_years * 12)
-            )
+            age = _ADULT if age_years is None else Age.of_years(age_years)
         groups = populations if ethnicity is None else (*populations, ethnicity)
         key = (analyte, value_kind, age.days, age.months, sex, groups)
         selections: BoundedCache = self._private("_selections")
@@ -352,7 +350,7 @@ class RangeTable(FrozenModel):
         return [source for key, source in self.sources.items() if key in cited]
 
 
-_ADULT = Age(days=ADULT_AGE * 365.25, months=ADULT_AGE * 12, given=f"{ADULT_AGE:g} years")
+_ADULT = Age.of_years(ADULT_AGE, given=f"{ADULT_AGE:g} years")
 
 
 # --- sources and population groups --------------------------------------------------------

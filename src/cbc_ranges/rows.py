@@ -45,6 +45,7 @@ from cbc_ranges.interpretation import (
     Assessment,
     Prepared,
     assess,
+    flag_and_leukopenia,
     implausible_warning,
     lab_range_warnings,
     prepare,
@@ -406,7 +407,8 @@ class RowInterpreter:
         assessment = assess(count.value, count.comparator, lab)
         reference = lab.reference
         assert reference is not None
-        extra = lab_range_warnings(count.value, count.comparator, assessment.flag, prepared)
+        table_flag, _ = flag_and_leukopenia(count.value, count.comparator, prepared)
+        extra = lab_range_warnings(assessment.flag, table_flag, prepared)
         warnings = tuple(
             dict.fromkeys(
                 (*parsed.warnings, *person.warnings, *map(_one_line, notes), *map(_one_line, extra))

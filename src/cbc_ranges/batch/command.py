@@ -515,24 +515,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="OUTPUT",
         help="where to write (- for stdout); default: <input stem>.wbc.csv next to the input",
     )
-    for role in ROLES:
-        parser.add_argument(
-            OPTIONS[role],
-            dest=f"{role}_col",
-            metavar="C",
-            help=f"the {role} column: header name or 1-based number ('' for none)",
-        )
     helps = {
         "ref_low": "the column of the lab's own lower reference limit (in the value's unit)",
         "ref_high": "the column of the lab's own upper reference limit (in the value's unit)",
         "ref_range": "the column of the lab's own reference range as text (3.5-10.5, <10.5)",
     }
-    for role in RANGE_ROLES:
+    for role in (*ROLES, *RANGE_ROLES):
         parser.add_argument(
             OPTIONS[role],
             dest=f"{role}_col",
             metavar="C",
-            help=f"{helps[role]}: header name or 1-based number ('' for none)",
+            help=f"{helps.get(role, f'the {role} column')}: header name or 1-based number "
+            "('' for none)",
         )
     parser.add_argument(
         "--default-unit",
