@@ -42,9 +42,9 @@ import pandas as pd
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_frames import make_data  # noqa: E402
+from bench_frames import make_data
 
-from cbc_ranges import interpret_frame  # noqa: E402
+from cbc_ranges import interpret_frame
 
 OUT = Path(__file__).parent / "out"
 KEYS = {"value": "wbc", "unit": "unit", "age": "age", "sex": "sex", "ethnicity": "ethnicity"}

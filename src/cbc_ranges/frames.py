@@ -47,11 +47,11 @@ from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cbc_ranges.errors import BatchError, suggest
-from cbc_ranges.rows import RESULT_COLUMNS
+from cbc_ranges.rows import RESULT_COLUMNS, RowResult
 
 if TYPE_CHECKING:
     from cbc_ranges.ranges import RangeTable
-    from cbc_ranges.rows import ParsedCell, PersonClass, RowInterpreter, RowResult
+    from cbc_ranges.rows import ParsedCell, PersonClass, RowInterpreter
 
 __all__ = ["FRAME_COLUMNS", "PANDAS_DTYPES", "POLARS_DTYPES", "interpret_frame"]
 
@@ -91,11 +91,9 @@ class _Columns(NamedTuple):
     ethnicity: Hashable | None
 
 
-def _result_values(result: RowResult) -> tuple[Any, ...]:
-    """One typed value per :data:`FRAME_COLUMNS` name; None for a missing one."""
+def _outcome_values(result: RowResult) -> tuple[Any, ...]:
+    """The typed values of :data:`FRAME_COLUMNS` after the count and its comparator."""
     return (
-        result.value,
-        result.comparator,
         result.flag,
         result.code,
         result.leukopenia,
@@ -114,6 +112,22 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+class _Results(NamedTuple):
+    """The results of the distinct (count, class) groups, split in two for spreading.
+
+    A row's count and comparator come from its group (``values``,
+    ``comparators``); the other columns from its group's *outcome* (flag,
+    limits, warnings...), of which there are far fewer: ``outcomes`` numbers
+    each group's outcome, ``outcome_rows`` holds one tuple of typed values per
+    outcome (see :func:`_outcome_values`).
+    """
+
+    values: list[float | None]
+    comparators: list[str | None]
+    outcomes: list[int]
+    outcome_rows: list[tuple[Any, ...]]
+
+
 class _Groups:
     """The work done once per distinct key, the same for pandas and polars.
 
@@ -127,6 +141,8 @@ class _Groups:
     def __init__(self, rows: RowInterpreter) -> None:
         self.rows = rows
         self.parsed: list[ParsedCell] = []
+        #: for each count number, the first parsed cell that reads as it
+        self.count_cells: list[ParsedCell] = []
         self.classes: list[PersonClass] = []
 
     def counts(self, values: Sequence[Any], units: Sequence[Any]) -> list[int]:
@@ -147,7 +163,10 @@ class _Groups:
                 key = ("censored", len(self.parsed))
             else:
                 key = (count.value, tuple(count.warnings))
-            out.append(numbers.setdefault(key, len(numbers)))
+            number = numbers.setdefault(key, len(numbers))
+            if number == len(self.count_cells):
+                self.count_cells.append(parsed)
+            out.append(number)
         return out
 
     def class_numbers(
@@ -168,12 +187,25 @@ class _Groups:
             out.append(number)
         return out
 
-    def results(self, parsed: Sequence[int], classes: Sequence[int]) -> list[tuple[Any, ...]]:
-        """The typed results of (parsed cell number, class number) pairs."""
-        return [
-            _result_values(self.rows.combine(self.parsed[p], self.classes[c]).result)
-            for p, c in zip(parsed, classes, strict=True)
-        ]
+    def results(self, counts: Sequence[int], classes: Sequence[int]) -> _Results:
+        """The results of (count number, class number) pairs, one group each."""
+        combine, count_cells, person_classes = self.rows.combine, self.count_cells, self.classes
+        values: list[float | None] = []
+        comparators: list[str | None] = []
+        outcomes: list[int] = []
+        numbers: dict[tuple[Any, ...], int] = {}
+        for c, k in zip(counts, classes, strict=True):
+            result = combine(count_cells[c], person_classes[k]).result
+            values.append(result.value)
+            comparators.append(result.comparator)
+            # the flag, limits and warnings: one of few outcomes, shared by many groups
+            shape = result[2:]
+            number = numbers.get(shape)
+            if number is None:
+                number = numbers[shape] = len(numbers)
+            outcomes.append(number)
+        rows = [_outcome_values(RowResult(None, None, *shape)) for shape in numbers]
+        return _Results(values, comparators, outcomes, rows)
 
 
 def _pick_column(columns: Sequence[Hashable], name: Hashable | None, role: str) -> Hashable | None:
@@ -334,27 +366,27 @@ def _pandas(df: Any, picked: _Columns, groups: _Groups) -> Any:
         dtype=np.int64,
     )
     if n:
-        row_class = class_of_person[person_codes]
-        combined = count_of_pair[pair_codes] * len(groups.classes) + row_class
+        width = len(groups.classes)
+        combined = count_of_pair[pair_codes] * width + class_of_person[person_codes]
         group_codes, distinct = pd.factorize(combined)
-        group_first = first_rows(group_codes, len(distinct))
-        results = groups.results(pair_codes[group_first], row_class[group_first])
+        results = groups.results((distinct // width).tolist(), (distinct % width).tolist())
     else:
-        group_codes, results = np.zeros(0, dtype=np.int64), []
+        group_codes, results = np.zeros(0, dtype=np.int64), _Results([], [], [], [])
 
     out = df.copy(deep=False)
-    for index, name in enumerate(FRAME_COLUMNS):
-        per_group = [result[index] for result in results]
-        dtype = PANDAS_DTYPES[name]
+    values = np.array([np.nan if v is None else v for v in results.values], dtype=np.float64)
+    out["wbc_value"] = values[group_codes]
+    out["wbc_comparator"] = pd.array(results.comparators, dtype="string").take(group_codes)
+    # the other columns come from the few outcomes: one take of the outcome number per row
+    outcome_codes = np.asarray(results.outcomes, dtype=np.int64)[group_codes]
+    for index, name in enumerate(FRAME_COLUMNS[2:]):
+        per_outcome = [row[index] for row in results.outcome_rows]
+        dtype: Any = PANDAS_DTYPES[name]
         if dtype == "float64":
-            array = np.array([np.nan if v is None else v for v in per_group], dtype=np.float64)
-            out[name] = array[group_codes]
-        elif dtype == "boolean":
-            out[name] = pd.array(per_group, dtype="boolean").take(group_codes)
-        elif dtype == "Int64":
-            out[name] = pd.array(per_group, dtype="Int64").take(group_codes)
+            array = np.array([np.nan if v is None else v for v in per_outcome], dtype=np.float64)
+            out[name] = array[outcome_codes]
         else:
-            out[name] = pd.array(per_group, dtype="string").take(group_codes)
+            out[name] = pd.array(per_outcome, dtype=dtype).take(outcome_codes)
     return out
 
 
@@ -365,77 +397,71 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
     import polars as pl
 
     n = df.height
+    key_name = "__cbc_ranges_key"
+    while key_name in df.columns:
+        key_name += "_"
 
-    def column_codes(name: str) -> Any:
-        """Equal cells get equal non-negative numbers (0 for null); not dense."""
-        column = df[name]
-        if column.dtype == pl.String:
-            # a categorical's physical codes are the quickest way to number strings
-            return (column.cast(pl.Categorical).to_physical().cast(pl.Int64) + 1).fill_null(0)
-        if column.dtype.is_numeric() or column.dtype == pl.Boolean:
-            return column.rank("dense").cast(pl.Int64).fill_null(0)
-        return df.select(pl.struct(name).rank("dense").cast(pl.Int64).alias(name))[name]
+    def codes_of(names: Sequence[Hashable | None]) -> tuple[Any, Any]:
+        columns = list(dict.fromkeys(str(name) for name in names if name is not None))
+        if not columns:
+            return pl.Series(key_name, [0] * n, dtype=pl.Int64), pl.DataFrame({key_name: [0]})
+        return _polars_codes(df.select(columns), key_name)
 
-    def codes_of(names: Sequence[Hashable | None]) -> Any:
-        """A group number (from 0) per row for the distinct combinations of these columns."""
-        combined = None
-        for name in names:
-            if name is None:
-                continue
-            codes = column_codes(str(name))
-            if combined is None:
-                combined = codes
-                continue
-            width = int(codes.max() or 0) + 1
-            if int(combined.max() or 0) >= (1 << 62) // width:  # keep the product in int64
-                combined = combined.rank("dense").cast(pl.Int64)
-            combined = combined * width + codes
-        if combined is None:
-            return pl.Series("g", [0] * n, dtype=pl.Int64)
-        return combined.rank("dense").cast(pl.Int64) - 1
-
-    def first_rows(codes: Any) -> Any:
-        """The position of the first row of each group, in group order."""
-        frame = pl.DataFrame({"g": codes}).with_row_index("row")
-        return frame.group_by("g").agg(pl.col("row").first()).sort("g")["row"]
-
-    def cells(name: Hashable | None, positions: Any) -> Sequence[Any]:
+    def cells(distinct: Any, name: Hashable | None) -> Sequence[Any]:
         if name is None:
-            return [None] * len(positions)
-        return list(df[str(name)].gather(positions).to_list())
+            return [None] * distinct.height
+        return list(distinct[str(name)].to_list())
 
     if n:
-        pair_codes = codes_of([picked.value, picked.unit])
-        pair_first = first_rows(pair_codes)
+        pair_codes, pairs = codes_of([picked.value, picked.unit])
         count_of_pair = pl.Series(
-            groups.counts(cells(picked.value, pair_first), cells(picked.unit, pair_first)),
-            dtype=pl.Int64,
+            groups.counts(cells(pairs, picked.value), cells(pairs, picked.unit)), dtype=pl.Int64
         )
-        person_codes = codes_of([picked.age, picked.sex, picked.ethnicity])
-        person_first = first_rows(person_codes)
+        person_codes, persons = codes_of([picked.age, picked.sex, picked.ethnicity])
         class_of_person = pl.Series(
             groups.class_numbers(
-                cells(picked.age, person_first),
-                cells(picked.sex, person_first),
-                cells(picked.ethnicity, person_first),
+                cells(persons, picked.age), cells(persons, picked.sex),
+                cells(persons, picked.ethnicity),
             ),
             dtype=pl.Int64,
-        )
-        row_class = class_of_person.gather(person_codes)
-        combined = count_of_pair.gather(pair_codes) * len(groups.classes) + row_class
-        group_codes = combined.rank("dense").cast(pl.Int64) - 1
-        group_first = first_rows(group_codes)
-        results = groups.results(
-            pair_codes.gather(group_first).to_list(), row_class.gather(group_first).to_list()
-        )
+        )  # fmt: skip
+        width = len(groups.classes)
+        combined = count_of_pair.gather(pair_codes) * width + class_of_person.gather(person_codes)
+        group_codes, distinct = _polars_codes(pl.DataFrame({"combined": combined}), key_name)
+        keys = distinct["combined"].to_list()
+        results = groups.results([k // width for k in keys], [k % width for k in keys])
     else:
-        group_codes, results = pl.Series("g", [], dtype=pl.Int64), []
+        group_codes = pl.Series(key_name, [], dtype=pl.Int64)
+        results = _Results([], [], [], [])
 
     dtypes = {"Float64": pl.Float64, "Boolean": pl.Boolean, "Int64": pl.Int64, "String": pl.String}
-    appended = [
-        pl.Series(
-            name, [result[index] for result in results], dtype=dtypes[POLARS_DTYPES[name]]
-        ).gather(group_codes)
-        for index, name in enumerate(FRAME_COLUMNS)
-    ]
-    return df.with_columns(appended)
+    schema = {name: dtypes[POLARS_DTYPES[name]] for name in FRAME_COLUMNS}
+    per_group = pl.DataFrame(
+        {"wbc_value": results.values, "wbc_comparator": results.comparators,
+         key_name: results.outcomes},
+        schema={"wbc_value": pl.Float64, "wbc_comparator": pl.String, key_name: pl.Int64},
+    )  # fmt: skip
+    outcome_table = pl.DataFrame(
+        results.outcome_rows, schema={name: schema[name] for name in FRAME_COLUMNS[2:]},
+        orient="row",
+    )  # fmt: skip
+    # two gathers: the groups over the rows, then the few outcomes over the rows
+    by_row = per_group.select(pl.all().gather(group_codes))
+    appended = outcome_table.select(pl.all().gather(by_row[key_name]))
+    return df.with_columns(by_row["wbc_value"], by_row["wbc_comparator"], *appended.get_columns())
+
+
+def _polars_codes(keyed: Any, key_name: str) -> tuple[Any, Any]:
+    """A number per row of ``keyed`` for its distinct rows, and the distinct rows numbered.
+
+    The distinct rows come in order of first appearance, with their number in
+    ``key_name``; they are joined back to the rows (quicker than ranking the columns).
+    """
+    import polars as pl
+
+    distinct = keyed.unique(maintain_order=True).with_row_index(key_name)
+    codes = keyed.join(
+        distinct, on=keyed.columns, how="left", nulls_equal=True, maintain_order="left",
+        validate="m:1",
+    )[key_name].cast(pl.Int64)  # fmt: skip
+    return codes, distinct
