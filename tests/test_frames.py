@@ -269,9 +269,38 @@ def test_something_that_is_not_a_frame_is_refused(thing: Any) -> None:
         interpret_frame(thing, value="wbc")
 
 
-def test_a_lazy_frame_is_refused_with_a_hint() -> None:
-    with pytest.raises(BatchError, match="collect"):
-        interpret_frame(pl.DataFrame({"wbc": ["4.2"]}).lazy(), value="wbc")
+@pytest.mark.parametrize("engine", ["in-memory", "streaming"])
+def test_a_lazy_frame_gives_a_lazy_frame_with_the_same_rows(engine: Any) -> None:
+    frame = pl.DataFrame(_text_table(3000))
+    eager = interpret_frame(frame, **KEYS)
+    lazy = interpret_frame(frame.lazy(), **KEYS)
+    assert isinstance(lazy, pl.LazyFrame)
+    assert dict(lazy.collect_schema()) == dict(eager.schema)
+    collected = lazy.collect(engine=engine)
+    assert collected.equals(eager)  # same rows in the same order, same dtypes and values
+
+
+def test_a_lazy_frame_runs_nothing_until_it_is_collected() -> None:
+    seen: list[str] = []
+
+    def spy(cell: str) -> str:
+        seen.append(cell)
+        return cell
+
+    lazy = pl.LazyFrame({"wbc": ["4.2", "12.5"]}).with_columns(
+        pl.col("wbc").map_elements(spy, return_dtype=pl.String)
+    )
+    out = interpret_frame(lazy, value="wbc", default_unit="K/uL")
+    assert seen == []
+    assert out.collect()["wbc_flag"].to_list() == ["low", "high"]
+    assert sorted(seen) == ["12.5", "4.2"]
+
+
+def test_a_lazy_frame_with_a_missing_column_is_refused_at_once() -> None:
+    with pytest.raises(BatchError, match=r"no value column 'wcb'.*did you mean 'wbc'"):
+        interpret_frame(pl.LazyFrame({"wbc": ["4.2"]}), value="wcb")
+    with pytest.raises(BatchError, match="wbc_flag"):
+        interpret_frame(pl.LazyFrame({"wbc": ["4.2"], "wbc_flag": ["x"]}), value="wbc")
 
 
 def test_a_dask_frame_is_refused_with_a_hint() -> None:

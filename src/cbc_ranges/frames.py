@@ -249,19 +249,19 @@ def _columns(
 
 
 def _library(df: object) -> str:
-    """'pandas' or 'polars', from the classes of the object (a subclass is fine)."""
+    """'pandas', 'polars' or 'polars-lazy', from the classes of the object (a subclass is fine)."""
     for cls in type(df).__mro__:
         library = cls.__module__.split(".")[0]
         if cls.__name__ == "DataFrame" and library in ("pandas", "polars"):
             return library
+        if cls.__name__ == "LazyFrame" and library == "polars":
+            return "polars-lazy"
     hint = ""
     if type(df).__module__.split(".")[0] == "dask":
         hint = "; on a Dask frame, run it per partition with map_partitions"
-    elif type(df).__name__ == "LazyFrame":
-        hint = "; collect() the LazyFrame first, or run it per batch with map_batches"
     raise BatchError(
-        f"interpret_frame takes a pandas or polars DataFrame, got {type(df).__module__}."
-        f"{type(df).__name__}{hint}",
+        f"interpret_frame takes a pandas or polars DataFrame (or a polars LazyFrame), got "
+        f"{type(df).__module__}.{type(df).__name__}{hint}",
         raw=type(df).__name__,
     )
 
@@ -308,10 +308,14 @@ def interpret_frame(
     from cbc_ranges.rows import RowInterpreter
 
     library = _library(df)
-    picked = _columns(list(df.columns), value, unit, age, sex, ethnicity)
+    # a LazyFrame's column names come from its schema, which runs none of its plan
+    names = list(df.collect_schema().names() if library == "polars-lazy" else df.columns)
+    picked = _columns(names, value, unit, age, sex, ethnicity)
     rows = RowInterpreter(get_table(table), default_unit=default_unit, decimal_comma=decimal_comma)
     if library == "pandas":
         return _pandas(df, picked, _Groups(rows))
+    if library == "polars-lazy":
+        return _polars_lazy(df, picked, rows)
     return _polars(df, picked, _Groups(rows))
 
 
@@ -434,8 +438,7 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
         group_codes = pl.Series(key_name, [], dtype=pl.Int64)
         results = _Results([], [], [], [])
 
-    dtypes = {"Float64": pl.Float64, "Boolean": pl.Boolean, "Int64": pl.Int64, "String": pl.String}
-    schema = {name: dtypes[POLARS_DTYPES[name]] for name in FRAME_COLUMNS}
+    schema = _polars_schema()
     per_group = pl.DataFrame(
         {"wbc_value": results.values, "wbc_comparator": results.comparators,
          key_name: results.outcomes},
@@ -449,6 +452,30 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
     by_row = per_group.select(pl.all().gather(group_codes))
     appended = outcome_table.select(pl.all().gather(by_row[key_name]))
     return df.with_columns(by_row["wbc_value"], by_row["wbc_comparator"], *appended.get_columns())
+
+
+def _polars_schema() -> dict[str, Any]:
+    """The polars dtype of each appended column."""
+    import polars as pl
+
+    dtypes = {"Float64": pl.Float64, "Boolean": pl.Boolean, "Int64": pl.Int64, "String": pl.String}
+    return {name: dtypes[POLARS_DTYPES[name]] for name in FRAME_COLUMNS}
+
+
+def _polars_lazy(lf: Any, picked: _Columns, rows: RowInterpreter) -> Any:
+    """A LazyFrame that interprets each batch of ``lf`` when it is collected.
+
+    Each batch goes through the eager path; the batches share one row
+    interpreter, so a key seen in an earlier batch is not parsed again.
+    ``streamable``: the streaming engine (``collect(engine="streaming")``,
+    ``sink_csv``) runs it batch by batch, in bounded memory.
+    """
+    schema = {**lf.collect_schema(), **_polars_schema()}
+
+    def interpret_batch(batch: Any) -> Any:
+        return _polars(batch, picked, _Groups(rows))
+
+    return lf.map_batches(interpret_batch, schema=schema, streamable=True)
 
 
 def _polars_codes(keyed: Any, key_name: str) -> tuple[Any, Any]:
