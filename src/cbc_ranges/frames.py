@@ -372,7 +372,8 @@ def _pandas(df: Any, picked: _Columns, groups: _Groups) -> Any:
     if n:
         width = len(groups.classes)
         combined = count_of_pair[pair_codes] * width + class_of_person[person_codes]
-        group_codes, distinct = pd.factorize(combined)
+        # sorted, so that the groups of one count come together (its cell's cache stays warm)
+        group_codes, distinct = pd.factorize(combined, sort=True)
         results = groups.results((distinct // width).tolist(), (distinct % width).tolist())
     else:
         group_codes, results = np.zeros(0, dtype=np.int64), _Results([], [], [], [])
@@ -431,7 +432,10 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
         )  # fmt: skip
         width = len(groups.classes)
         combined = count_of_pair.gather(pair_codes) * width + class_of_person.gather(person_codes)
-        group_codes, distinct = _polars_codes(pl.DataFrame({"combined": combined}), key_name)
+        # sorted, so that the groups of one count come together (its cell's cache stays warm)
+        group_codes, distinct = _polars_codes(
+            pl.DataFrame({"combined": combined}), key_name, sort=True
+        )
         keys = distinct["combined"].to_list()
         results = groups.results([k // width for k in keys], [k % width for k in keys])
     else:
@@ -478,15 +482,19 @@ def _polars_lazy(lf: Any, picked: _Columns, rows: RowInterpreter) -> Any:
     return lf.map_batches(interpret_batch, schema=schema, streamable=True)
 
 
-def _polars_codes(keyed: Any, key_name: str) -> tuple[Any, Any]:
+def _polars_codes(keyed: Any, key_name: str, *, sort: bool = False) -> tuple[Any, Any]:
     """A number per row of ``keyed`` for its distinct rows, and the distinct rows numbered.
 
-    The distinct rows come in order of first appearance, with their number in
-    ``key_name``; they are joined back to the rows (quicker than ranking the columns).
+    The distinct rows come in order of first appearance (sorted with ``sort``), with
+    their number in ``key_name``; they are joined back to the rows (quicker than
+    ranking the columns).
     """
     import polars as pl
 
-    distinct = keyed.unique(maintain_order=True).with_row_index(key_name)
+    if sort:
+        distinct = keyed.unique().sort(keyed.columns).with_row_index(key_name)
+    else:
+        distinct = keyed.unique(maintain_order=True).with_row_index(key_name)
     codes = keyed.join(
         distinct, on=keyed.columns, how="left", nulls_equal=True, maintain_order="left",
         validate="m:1",
