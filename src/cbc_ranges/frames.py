@@ -36,9 +36,15 @@ distinct (value, unit) pair is parsed once; each distinct (age, sex,
 ethnicity) triple is reduced once to its *person class* (the ranges and
 warnings that apply to it); spellings that read as the same count share one
 result, so each distinct (count, person class) combination is classified once.
-The results are spread back over the rows with array operations (factorise,
-take, gather): there is no Python loop over rows. Neither pandas nor polars is
-imported unless the frame is one of theirs. Read more in ``docs/embedding.md``.
+The distinct keys are numbered with array operations (pandas ``factorize``; polars
+``unique`` joined back to the rows), and the results are spread back with
+``take``/``gather``: a row's count and comparator from its (count, class) group,
+its other columns (flag, limits, source, warnings...) from the group's
+*outcome*, of which there are only a few hundred. There is no Python loop over
+rows. A polars ``LazyFrame`` gives a ``LazyFrame`` that interprets each batch
+when collected (``map_batches``, streamable), the batches sharing one row
+interpreter. Neither pandas nor polars is imported unless the frame is one of
+theirs. Read more in ``docs/embedding.md``; figures in ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -280,6 +286,9 @@ def interpret_frame(
 ) -> Any:
     """Interpret every row of a pandas or polars DataFrame; returns a new frame.
 
+    A polars ``LazyFrame`` gives a ``LazyFrame``: nothing runs until it is
+    collected, then batch by batch (the streaming engine keeps memory bounded).
+
     ``value`` names the column of WBC values (numbers, or text that may hold
     the unit, like ``"4.2 K/uL"``); ``unit``, ``age``, ``sex`` and
     ``ethnicity`` name optional columns. ``default_unit`` is used where the
@@ -469,15 +478,21 @@ def _polars_schema() -> dict[str, Any]:
 def _polars_lazy(lf: Any, picked: _Columns, rows: RowInterpreter) -> Any:
     """A LazyFrame that interprets each batch of ``lf`` when it is collected.
 
-    Each batch goes through the eager path; the batches share one row
-    interpreter, so a key seen in an earlier batch is not parsed again.
+    Each batch goes through the eager path, one batch at a time; the batches share
+    one row interpreter, so a key seen in an earlier batch is not parsed again.
     ``streamable``: the streaming engine (``collect(engine="streaming")``,
     ``sink_csv``) runs it batch by batch, in bounded memory.
     """
+    import threading
+
     schema = {**lf.collect_schema(), **_polars_schema()}
+    # polars runs batches on several threads; one at a time, a batch finds the keys of the
+    # batches before it in the interpreter's caches instead of parsing them at the same time
+    one_at_a_time = threading.Lock()
 
     def interpret_batch(batch: Any) -> Any:
-        return _polars(batch, picked, _Groups(rows))
+        with one_at_a_time:
+            return _polars(batch, picked, _Groups(rows))
 
     return lf.map_batches(interpret_batch, schema=schema, streamable=True)
 
