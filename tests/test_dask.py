@@ -77,7 +77,9 @@ def test_worker_processes_give_the_single_process_result(client: Any) -> None:
     pd.testing.assert_frame_equal(got[results], expected[results])
 
 
-def test_the_dask_recipe_of_the_docs_runs(client: Any) -> None:
+# the recipe starts its own cluster, with the dashboard on its usual port if that is free
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning")
+def test_the_dask_recipe_of_the_docs_runs() -> None:
     labs = lab_frame(500)
     namespace: dict[str, Any] = {"lab_frame": labs}
     assert run_blocks("tests/test_dask.py", namespace) >= 1
