@@ -20,7 +20,9 @@ pandas, then again, for ``--rounds``), so that a busy machine slows them alike:
   and the same write;
 - **interpret_frame polars, lazy**: ``pl.scan_csv``, ``interpret_frame`` on the LazyFrame,
   ``sink_csv``: reading, interpreting and writing overlap, batch by batch (not in the ratios:
-  the hand programs are eager).
+  the hand programs are eager);
+- with ``--version NAME=FILE``, the two eager ``interpret_frame`` programs again with an older
+  copy of ``src/cbc_ranges/frames.py`` (before and after in the same run).
 
 The hand programs are the baseline a data engineer would write in ten minutes: they know ten
 unit spellings, no unit inside the value, no censored values, no warnings and two reference
@@ -33,6 +35,7 @@ prints a Markdown table: best and median seconds per program and the ratios
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
 import re
 import statistics
@@ -130,11 +133,39 @@ def slug(name: str) -> str:
     return re.sub(r"\W+", "_", name).strip("_")
 
 
+def older(name: str, path: str) -> dict[str, Callable[[Path, Path], None]]:
+    """The two eager programs with an older copy of ``frames.py`` (same row engine)."""
+    spec = importlib.util.spec_from_file_location(f"frames_{slug(name)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def on_polars(source: Path, target: Path) -> None:
+        module.interpret_frame(pl.read_csv(source), **KEYS).write_csv(target)
+
+    def on_pandas(source: Path, target: Path) -> None:
+        module.interpret_frame(pd.read_csv(source), **KEYS).to_csv(target, index=False)
+
+    return {
+        f"{name}: interpret_frame polars": on_polars,
+        f"{name}: interpret_frame pandas": on_pandas,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--version", action="append", default=[], metavar="NAME=FILE",
+        help="also time an older copy of src/cbc_ranges/frames.py (git show main:...)",
+    )  # fmt: skip
     args = parser.parse_args()
+    programs = dict(PROGRAMS)
+    for version in args.version:
+        programs.update(older(*version.split("=", 1)))
+    # each library's programs next to each other, so that they meet the same load
+    programs = dict(sorted(programs.items(), key=lambda item: "pandas" in item[0]))
 
     OUT.mkdir(parents=True, exist_ok=True)
     source = OUT / f"hand_{args.rows}.csv"
@@ -142,12 +173,12 @@ def main() -> None:
         pd.DataFrame(make_data(args.rows)).to_csv(source, index=False)
     warm = OUT / "hand_warm_up.csv"
     pd.read_csv(source, nrows=1000).to_csv(warm, index=False)
-    for name, program in PROGRAMS.items():
+    for name, program in programs.items():
         program(warm, OUT / f"hand_warm_up.{slug(name)}.csv")
 
-    times: dict[str, list[float]] = {name: [] for name in PROGRAMS}
+    times: dict[str, list[float]] = {name: [] for name in programs}
     for _ in range(args.rounds):
-        for name, program in PROGRAMS.items():
+        for name, program in programs.items():
             start = time.perf_counter()
             program(source, OUT / f"hand_{args.rows}.{slug(name)}.csv")
             times[name].append(time.perf_counter() - start)
@@ -164,10 +195,13 @@ def main() -> None:
     print("| ratio | best / best | median / median | target |")
     print("| --- | ---: | ---: | ---: |")
     for library, target in (("polars", 1.2), ("pandas", 1.5)):
-        ours, hand = times[f"interpret_frame {library}"], times[f"hand {library}"]
-        best = min(ours) / min(hand)
-        median = statistics.median(ours) / statistics.median(hand)
-        print(f"| interpret_frame / hand, {library} | {best:.2f} | {median:.2f} | {target} |")
+        hand = times[f"hand {library}"]
+        for prefix in ["", *(f"{v.split('=', 1)[0]}: " for v in args.version)]:
+            ours = times[f"{prefix}interpret_frame {library}"]
+            best = min(ours) / min(hand)
+            median = statistics.median(ours) / statistics.median(hand)
+            label = f"{prefix}interpret_frame / hand, {library}"
+            print(f"| {label} | {best:.2f} | {median:.2f} | {target} |")
 
 
 if __name__ == "__main__":
