@@ -111,6 +111,23 @@ def test_spark_rows_are_those_of_interpret_frame(spark: Any) -> None:
     assert any(row[FRAME_COLUMNS.index("wbc_comparator")] == "<" for row in got)
 
 
+def test_batches_gathered_into_chunks_give_the_same_rows(
+    spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cbc_ranges.spark
+
+    # batches of 5 rows gathered into chunks of at least 7: chunk edges cut through batches
+    monkeypatch.setattr(cbc_ranges.spark, "CHUNK_ROWS", 7)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "5")
+    try:
+        labs = lab_rows(203, seed=3)
+        df = spark.createDataFrame(labs).repartition(2)
+        got = spark_rows(interpret_spark_frame(df, **KEYS))
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    assert got == frame_rows(interpret_frame(labs, **KEYS).sort_values("patient"))
+
+
 def test_spark_columns_and_types(spark: Any) -> None:
     labs = lab_rows(20)
     df = spark.createDataFrame(labs)

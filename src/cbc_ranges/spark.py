@@ -6,13 +6,15 @@ columns (:data:`~cbc_ranges.frames.FRAME_COLUMNS`) with the same values, as
 Spark types (:data:`SPARK_TYPES`). It returns a new, lazy Spark DataFrame:
 nothing runs until an action (``collect``, ``write``, ``count``...).
 
-The work runs on the executors through ``mapInArrow``: each Arrow batch's key
+The work runs on the executors through ``mapInArrow``. Spark's Arrow batches
+are gathered into chunks of up to :data:`CHUNK_ROWS` rows (fewer, larger
+numberings of the keys; memory stays bounded by the chunk); each chunk's key
 columns go through the pandas path of ``interpret_frame`` (vectorised by
-distinct keys), and the result columns are appended to the batch; the input
-columns are passed on as the Arrow data they came in, untouched. The batches
-of one partition share one row interpreter, so a key that repeats across
-batches is read once per partition. A float column's missing value is a Spark
-``null``, never ``NaN``.
+distinct keys), and the result columns are appended; the input columns are
+passed on as the Arrow data they came in, untouched. The chunks of one
+partition share one row interpreter, so a key that repeats across chunks is
+read once per partition. A float column's missing value is a Spark ``null``,
+never ``NaN``.
 
 Install with ``pip install 'cbc-ranges[spark]'``; every executor needs
 cbc-ranges, pandas and pyarrow (pyspark's own Arrow support needs the last
@@ -33,10 +35,13 @@ from cbc_ranges.frames import FRAME_COLUMNS, PANDAS_DTYPES, _columns, _Groups, _
 if TYPE_CHECKING:
     from cbc_ranges.ranges import RangeTable
 
-__all__ = ["SPARK_TYPES", "interpret_spark_frame"]
+__all__ = ["CHUNK_ROWS", "SPARK_TYPES", "interpret_spark_frame"]
 
 _SPARK_TYPE_OF_PANDAS = {"float64": "double", "boolean": "boolean", "Int64": "bigint",
                          "string": "string"}  # fmt: skip
+
+#: rows interpreted at once: Arrow batches are gathered up to this many (memory stays bounded)
+CHUNK_ROWS = 100_000
 
 #: Spark SQL type (DDL name) of each appended column
 SPARK_TYPES: dict[str, str] = {
@@ -107,15 +112,25 @@ def interpret_spark_frame(
         result_fields = [pa.field(name, arrow_types[SPARK_TYPES[name]]) for name in FRAME_COLUMNS]
         rows = RowInterpreter(get_table(table), default_unit=default_unit,
                               decimal_comma=decimal_comma)  # fmt: skip
+
+        def interpret_chunk(chunk: list[Any]) -> Iterator[Any]:
+            arrow = pa.Table.from_batches(chunk)
+            out = _pandas(arrow.select(keys).to_pandas(), picked, _Groups(rows))
+            appended = [pa.Array.from_pandas(out[f.name], type=f.type) for f in result_fields]
+            schema = pa.schema([*arrow.schema, *result_fields])
+            yield from pa.Table.from_arrays([*arrow.columns, *appended], schema=schema).to_batches()
+
+        # Spark's Arrow batches hold 10,000 rows by default; a chunk of several costs less
+        # per row (one numbering of its keys), and memory stays bounded by the chunk
+        chunk: list[Any] = []
+        size = 0
         for batch in batches:
-            frame = batch.select(keys).to_pandas()
-            out = _pandas(frame, picked, _Groups(rows))
-            appended = [
-                pa.Array.from_pandas(out[field.name], type=field.type) for field in result_fields
-            ]
-            yield pa.RecordBatch.from_arrays(
-                [*batch.columns, *appended],
-                schema=pa.schema([*batch.schema, *result_fields]),
-            )
+            chunk.append(batch)
+            size += batch.num_rows
+            if size >= CHUNK_ROWS:
+                yield from interpret_chunk(chunk)
+                chunk, size = [], 0
+        if chunk:
+            yield from interpret_chunk(chunk)
 
     return df.mapInArrow(interpret_partition, schema)
