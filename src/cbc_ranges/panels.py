@@ -44,6 +44,7 @@ from cbc_ranges.models import format_number
 
 __all__ = [
     "BANDS",
+    "BOUND",
     "CONFLICT",
     "Item",
     "ItemMap",
@@ -59,17 +60,22 @@ __all__ = [
 BANDS: Final = "bands"
 
 
-class _Conflict:
-    """Two rows of one panel that disagree (or a WBC that is a bound): no conversion."""
+class _Unusable:
+    """A panel value no count can be worked out from: rows that disagree, or a bound."""
 
-    __slots__ = ()
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return "CONFLICT"
+        return self.name
 
 
-#: what a panel holds instead of a number when its rows disagree
-CONFLICT: Final = _Conflict()
+#: what a panel holds instead of a number when two of its rows disagree
+CONFLICT: Final = _Unusable("CONFLICT")
+#: what a panel holds instead of a number when its value is a bound (``<0.1``)
+BOUND: Final = _Unusable("BOUND")
 
 
 class Item(NamedTuple):
@@ -259,8 +265,7 @@ def item_map(spec: str | os.PathLike[str] | Mapping[str, str] | None = None) -> 
         if "=" not in text and path.is_file():
             content = path.read_text(encoding="utf-8-sig")
             content = "\n".join(
-                line if "=" in line else line.replace(",", "=", 1)
-                for line in content.splitlines()
+                line if "=" in line else line.replace(",", "=", 1) for line in content.splitlines()
             )
             pairs, shown = _pairs(content, f"--analyte-map {text}"), text
         elif "=" in text:
@@ -286,14 +291,14 @@ class Panel(NamedTuple):
     Each is a number, :data:`CONFLICT` (rows that disagree, or a bound), or None.
     """
 
-    wbc: float | _Conflict | None = None
-    bands: float | _Conflict | None = None
+    wbc: float | _Unusable | None = None
+    bands: float | _Unusable | None = None
 
 
-def _agree(old: float | _Conflict | None, new: float | _Conflict) -> float | _Conflict:
-    if old is None:
+def _agree(old: float | _Unusable | None, new: float | _Unusable) -> float | _Unusable:
+    if old is None or old is new:
         return new
-    if isinstance(old, _Conflict) or isinstance(new, _Conflict):
+    if isinstance(old, _Unusable) or isinstance(new, _Unusable):
         return CONFLICT
     return old if math.isclose(old, new, rel_tol=1e-9, abs_tol=1e-12) else CONFLICT
 
@@ -316,12 +321,12 @@ class PanelTotals:
     def __len__(self) -> int:
         return len(self._panels)
 
-    def add_wbc(self, key: Any, value: float | _Conflict) -> None:
-        """A WBC row of a panel (in 10^9/L; :data:`CONFLICT` for a bound such as ``<0.1``)."""
+    def add_wbc(self, key: Any, value: float | _Unusable) -> None:
+        """A WBC row of a panel (in 10^9/L; :data:`BOUND` for a bound such as ``<0.1``)."""
         old = self._panels.get(key, _EMPTY)
         self._panels[key] = old._replace(wbc=_agree(old.wbc, value))
 
-    def add_bands(self, key: Any, percent: float | _Conflict) -> None:
+    def add_bands(self, key: Any, percent: float | _Unusable) -> None:
         """A bands row of a panel, as a percentage of white cells."""
         old = self._panels.get(key, _EMPTY)
         self._panels[key] = old._replace(bands=_agree(old.bands, percent))
@@ -331,7 +336,7 @@ class PanelTotals:
         return self._panels.get(key, _EMPTY)
 
     @classmethod
-    def of(cls, rows: Iterable[tuple[Any, str, float | _Conflict]]) -> PanelTotals:
+    def of(cls, rows: Iterable[tuple[Any, str, float | _Unusable]]) -> PanelTotals:
         """Totals of (panel key, ``"wbc"`` or ``"bands"``, value) triples.
 
         >>> PanelTotals.of([("a", "wbc", 5.0), ("a", "bands", 4.0)]).panel("a")
@@ -350,41 +355,44 @@ _EMPTY = Panel()
 
 
 def absolute_count(
-    percent: float, panel: Panel, *, with_bands: bool = False
+    percent: float, panel: Panel, *, with_bands: bool = False, scope: str = "panel"
 ) -> tuple[float | None, str]:
     """A percentage of white cells as a count (10^9/L) with its panel's WBC, and what was done.
 
     ``with_bands`` adds the panel's bands percentage (for neutrophils). The count
     is None when the panel gives no usable WBC or bands; the text then says why.
+    ``scope`` is what holds the WBC in the text: ``"panel"``, or ``"row"`` for a
+    wide file.
 
     >>> absolute_count(50.0, Panel(6.0, 10.0), with_bands=True)[0]
     3.6
-    >>> absolute_count(50.0, Panel(CONFLICT))
-    (None, 'the white cell counts of this panel disagree: the percentage was not turned into a count')
+    >>> absolute_count(50.0, Panel(CONFLICT))[1]
+    'the white cell counts of this panel disagree: the percentage was not turned into a count'
+    >>> absolute_count(50.0, Panel(BOUND), scope="row")[1].split(":")[0]
+    'the white cell count of this row is a bound, not a count'
     """
     wbc, bands = panel.wbc, panel.bands
+    not_done = "the percentage was not turned into a count"
     if wbc is None:
-        return None, (
-            "no white cell count of this panel in the file: the percentage was not turned "
-            "into a count"
-        )
-    if isinstance(wbc, _Conflict):
-        return None, (
-            "the white cell counts of this panel disagree: the percentage was not turned "
-            "into a count"
-        )
+        if scope == "row":
+            return None, f"no white cell count in this row: {not_done}"
+        return None, f"no white cell count of this panel in the file: {not_done}"
+    if wbc is BOUND:
+        return None, f"the white cell count of this {scope} is a bound, not a count: {not_done}"
+    if isinstance(wbc, _Unusable):
+        return None, f"the white cell counts of this panel disagree: {not_done}"
     added, total = "", percent
     if with_bands and bands is not None:
-        if isinstance(bands, _Conflict):
+        if isinstance(bands, _Unusable):
             return None, (
-                "the bands of this panel disagree: the neutrophil percentage was not turned "
-                "into a count"
+                "the bands of this panel disagree or are not a percentage: the neutrophil "
+                "percentage was not turned into a count"
             )
         added = f" plus {format_number(bands)} % bands"
         total += bands
     value = round(total * wbc / 100, 9)
     note = (
         f"worked out as {format_number(percent)} %{added} of the "
-        f"panel's white cell count of {format_number(wbc)} × 10⁹/L"
+        f"{scope}'s white cell count of {format_number(wbc)} × 10⁹/L"
     )
     return value, note

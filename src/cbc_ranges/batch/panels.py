@@ -42,6 +42,7 @@ from cbc_ranges.classify import CODES
 from cbc_ranges.errors import BatchError, CBCError
 from cbc_ranges.panels import (
     BANDS,
+    BOUND,
     CONFLICT,
     Item,
     ItemMap,
@@ -97,8 +98,7 @@ _DRAW_HEADERS: tuple[tuple[str, ...], ...] = (
 )
 
 _BANDS_NOTE = (
-    "bands have no range of their own here; a neutrophil percentage of the same panel "
-    "includes them"
+    "bands have no range of their own here; a neutrophil percentage of the same panel includes them"
 )
 
 
@@ -179,9 +179,7 @@ def long_plan(
                 panel_at = tuple(normalised.index(name) for name in draw)
                 break
     items = analyte_map if isinstance(analyte_map, ItemMap) else item_map(analyte_map)
-    return LongPlan(
-        item_at, header[item_at], panel_at, tuple(header[i] for i in panel_at), items
-    )
+    return LongPlan(item_at, header[item_at], panel_at, tuple(header[i] for i in panel_at), items)
 
 
 @dataclass(frozen=True)
@@ -216,11 +214,12 @@ def wide_plan(header: Sequence[str], columns: Columns) -> WidePlan | None:
             continue
         slots = found.setdefault(kind[0], [None, None])
         slot = 1 if kind[1] == "percent" else 0
-        if slots[slot] is not None:
+        before = slots[slot]
+        if before is not None:
             raise BatchError(
-                f"more than one {kind[1]} column of {kind[0]}: {header[slots[slot]]!r} and "
+                f"more than one {kind[1]} column of {kind[0]}: {header[before]!r} and "
                 f"{name!r}; remove one or rename it",
-                raw=[header[slots[slot]], name],
+                raw=[header[before], name],
             )
         slots[slot] = i
     if not found:
@@ -269,21 +268,21 @@ class PanelRows:
         return found
 
     def wbc_value(self, value: str, unit: str | None) -> float | object | None:
-        """A WBC cell as the number a panel converts with: a count, CONFLICT (a bound), None."""
+        """A WBC cell as the number a panel converts with: a count, BOUND, None (unreadable)."""
         count = self.wbc.parse(value, unit).count
         if count is None:
             return None
-        return CONFLICT if count.comparator else count.value
+        return BOUND if count.comparator else count.value
 
     def bands_value(self, value: str, unit: str | None, item: Item) -> float | object | None:
-        """A bands cell as a percentage; CONFLICT for a bound or a count (it cannot be added)."""
+        """A bands cell as a percentage; BOUND for a bound, CONFLICT for a count (not added)."""
         unit = "%" if item.percent and not (unit or "").strip() else unit
         count = self.interpreter(BANDS).parse(value, unit).count
         if count is None:
             return None
-        if count.comparator or count.unit != "%":
+        if count.unit != "%":
             return CONFLICT
-        return count.value
+        return BOUND if count.comparator else count.value
 
     def result(
         self,
@@ -291,6 +290,7 @@ class PanelRows:
         texts: tuple[str, str | None, str, str, str],
         lab: str | None,
         panel: Panel | None,
+        scope: str = "panel",
     ) -> tuple[RowResult, str, int]:
         """(result, the row's percentage as text or "", summary category) of an item's cells."""
         value, unit, age, sex, ethnicity = texts
@@ -314,7 +314,7 @@ class PanelRows:
             absolute, note = None, _NO_PANEL
         else:
             with_bands = item.analyte == "neutrophils"
-            absolute, note = absolute_count(count.value, panel, with_bands=with_bands)
+            absolute, note = absolute_count(count.value, panel, with_bands=with_bands, scope=scope)
         if absolute is None:
             warnings = (*parsed.warnings, note, "a percentage alone is not flagged")
             return (
@@ -509,8 +509,8 @@ def write_long(
                 )
             else:
                 row: dict[str, object] = dict(zip(keys, fields, strict=False))
-                for key in keys[len(fields) :]:
-                    row[key] = None
+                for name in keys[len(fields) :]:
+                    row[name] = None
                 for extra, cell in enumerate(fields[width:], start=width + 1):
                     row[f"field_{extra}"] = cell
                 out = _json(_short(result or empty, inputs), percent, "cbc_", analyte)
@@ -553,7 +553,7 @@ def _long_row(
     panel = None if key is None else totals.panel(key)
     lab = layout.lab_range(fields) if layout.has_lab_range else None
     result, percent, category = rows.result(item, texts, lab, panel)
-    if item.analyte == "wbc" and panel is not None and panel.wbc is CONFLICT:
+    if item.analyte == "wbc" and panel is not None and panel.wbc in (CONFLICT, BOUND):
         result = result._replace(
             warnings=(
                 *result.warnings,
@@ -622,8 +622,8 @@ def write_wide(
                     extra.append(empty_cells)
                     objects.update(_json(RowResult(), "", f"{analyte}_", None))
                     continue
-                result, percent, _ = rows.result(item, (cell, None, age, sex, ethnicity), None,
-                                                 panel)  # fmt: skip
+                texts = (cell, None, age, sex, ethnicity)
+                result, percent, _ = rows.result(item, texts, None, panel, "row")
                 if not percent and percent_cell.strip() and count_cell.strip():
                     percent = percent_cell.strip()
                 result = _short(result, inputs)
