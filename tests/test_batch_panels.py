@@ -546,3 +546,13 @@ def test_panel_totals_agree_disagree_and_bound() -> None:
     assert len(totals) == 4
     assert absolute_count(50.0, Panel(5.0, CONFLICT), with_bands=True)[0] is None
     assert absolute_count(50.0, Panel(5.0, CONFLICT))[0] == 2.5  # bands only for neutrophils
+
+
+def test_the_row_engine_never_flags_a_percentage_against_a_counts_range() -> None:
+    from cbc_ranges.rows import RowInterpreter
+
+    rows = RowInterpreter(analyte="neutrophils")
+    for lab in (None, "50-70"):
+        entry = rows.lookup("58", "%", "40", "F", None, lab)
+        assert entry.cells[1] == "" and "percentage" in entry.cells[-1]
+    assert rows.lookup("2.5", "K/uL", "40", "F").cells[1] == "normal"
