@@ -21,7 +21,7 @@ import json
 import marshal
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -351,7 +351,9 @@ def _cells(analyte: str, result: RowResult, percent: str, separator: str) -> tup
     )
 
 
-def _json(result: RowResult, percent: str, prefix: str, analyte: str | None) -> dict[str, object]:
+def _json(
+    result: RowResult, percent: str, prefix: str, analyte: str | None, *, long: bool = True
+) -> dict[str, object]:
     fields = result.json_fields()
     number: float | str | None = None
     if percent:
@@ -360,7 +362,7 @@ def _json(result: RowResult, percent: str, prefix: str, analyte: str | None) -> 
         except ValueError:
             number = percent
     out: dict[str, object] = {}
-    if analyte is not None:
+    if long:
         out[f"{prefix}analyte"] = analyte
     out.update(
         {
@@ -398,23 +400,39 @@ def _json_keys(header: list[str], reserved: Sequence[str]) -> list[str]:
     return keys
 
 
-def _spooled(writer: Writer, line_number: int) -> tuple[IO[bytes], int]:
-    """Every record after the header, kept in a temporary file, and how many there are."""
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 24)  # noqa: SIM115
-    records = writer.records
-    number, count = line_number, 0
-    while (record := records.next(number + 1)) is not None:
-        number += record.lines
-        marshal.dump((*record, number - record.lines + 1), spool)
-        count += 1
-    spool.seek(0)
-    return spool, count
+class _Spool:
+    """Records kept in a temporary file between the two passes, in marshalled chunks.
 
+    In memory up to 4 MiB, on disk beyond; a chunk is read back with two reads.
+    """
 
-def _replay(spool: IO[bytes], count: int) -> Any:
-    for _ in range(count):
-        *fields, number = marshal.load(spool)
-        yield Record(*fields), number
+    def __init__(self, chunk: int = 1024) -> None:
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 22)  # noqa: SIM115
+        self.size = chunk
+        self.chunk: list[tuple[Any, ...]] = []
+
+    def add(self, record: Record, number: int) -> None:
+        self.chunk.append((*record, number))
+        if len(self.chunk) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.chunk:
+            blob = marshal.dumps(self.chunk)
+            self.file.write(len(blob).to_bytes(8, "little") + blob)
+            self.chunk = []
+
+    def replay(self) -> Iterator[tuple[Record, int]]:
+        """Every record added, in order, with its first line number."""
+        self.flush()
+        read = self.file.read
+        self.file.seek(0)
+        while size := int.from_bytes(read(8), "little"):
+            for *fields, number in marshal.loads(read(size)):
+                yield Record(*fields), number
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def write_long(
@@ -444,11 +462,15 @@ def write_long(
             return False
         return matches is None or where_reach >= len(fields) or matches(fields)
 
-    spool, total = _spooled(writer, line_number)
+    # the first pass: every record to the spool, each panel's WBC and bands to the totals
+    spool = _Spool()
     totals = PanelTotals()
     other = 0
-    with spool:
-        for record, _ in _replay(spool, total):
+    records, number = writer.records, line_number
+    try:
+        while (record := records.next(number + 1)) is not None:
+            spool.add(record, number + 1)
+            number += record.lines
             if not record.fields or not readable(record):
                 continue
             item = plan.items.item(record.fields[item_at])
@@ -466,7 +488,6 @@ def write_long(
                 got = rows.bands_value(value, unit, item)
                 if got is not None:
                     totals.add_bands(key, got)  # type: ignore[arg-type]
-        spool.seek(0)
         separator = writer.interpreter.decimal_separator
         stream = writer.stream
         keys = _json_keys(header.fields, PANEL_COLUMNS)
@@ -479,7 +500,8 @@ def write_long(
                 header.body + close + pad + delimiter + layout.csv_line(PANEL_COLUMNS) + header.end
             )
         empty = RowResult()
-        for record, number in _replay(spool, total):
+        written: dict[tuple[str, ...], bytes] = {}
+        for record, number in spool.replay():
             fields = record.fields
             if not record.body and not fields:
                 if output_format == "csv":
@@ -488,7 +510,7 @@ def write_long(
             result, percent, category, analyte = _long_row(
                 plan, rows, layout, record, number, totals, readable, key_of
             )
-            if category == _SKIPPED and analyte is None:
+            if result is None and analyte == "":
                 other += 1
             writer.count(category)
             inputs = [cell for cell in fields if cell]
@@ -502,22 +524,25 @@ def write_long(
                     if result is None
                     else _cells(analyte or "", _short(result, inputs), percent, separator)
                 )
+                encoded = written.get(cells)  # results repeat: each distinct one encoded once
+                if encoded is None:
+                    if len(written) >= 1 << 15:
+                        written.clear()
+                    encoded = written[cells] = layout.csv_line(cells)
                 close = b'"' if record.unclosed else b""
                 pad = delimiter * max(0, width - len(fields))
-                stream.write(
-                    record.body + close + pad + delimiter + layout.csv_line(cells) + record.end
-                )
+                stream.write(record.body + close + pad + delimiter + encoded + record.end)
             else:
                 row: dict[str, object] = dict(zip(keys, fields, strict=False))
                 for name in keys[len(fields) :]:
                     row[name] = None
                 for extra, cell in enumerate(fields[width:], start=width + 1):
                     row[f"field_{extra}"] = cell
-                out = _json(_short(result or empty, inputs), percent, "cbc_", analyte)
-                if analyte is None:
-                    out = {"cbc_analyte": None, **out}
+                out = _json(_short(result or empty, inputs), percent, "cbc_", analyte or None)
                 body = dumps(row)[:-1] + (", " if row else "")
                 stream.write((body + dumps(out)[1:-1] + "}\n").encode("utf-8"))
+    finally:
+        spool.close()
     notes = plan.notes()
     if other:
         notes.append(
@@ -537,7 +562,10 @@ def _long_row(
     readable: Callable[[Record], bool],
     key_of: Callable[[list[str]], tuple[str, ...] | None],
 ) -> tuple[RowResult | None, str, int, str | None]:
-    """(result or None, percentage text, category, analyte id or None) of one record."""
+    """(result or None, percentage text, category, analyte id) of one record.
+
+    The analyte is None for a row ``--where`` leaves out, ``""`` for another test.
+    """
     fields = record.fields
     if record.unclosed:
         return RowResult(error=unclosed(number)), "", _ERROR, ""
@@ -547,7 +575,7 @@ def _long_row(
         return None, "", _SKIPPED, None
     item = plan.items.item(fields[plan.item_at])
     if item is None:
-        return None, "", _SKIPPED, None
+        return None, "", _SKIPPED, ""  # another test: passes through
     texts = layout.texts(fields)
     key = key_of(fields)
     panel = None if key is None else totals.panel(key)
@@ -620,7 +648,7 @@ def write_wide(
                     item, cell = Item(analyte, percent=True), percent_cell
                 else:
                     extra.append(empty_cells)
-                    objects.update(_json(RowResult(), "", f"{analyte}_", None))
+                    objects.update(_json(RowResult(), "", f"{analyte}_", None, long=False))
                     continue
                 texts = (cell, None, age, sex, ethnicity)
                 result, percent, _ = rows.result(item, texts, None, panel, "row")
@@ -628,11 +656,11 @@ def write_wide(
                     percent = percent_cell.strip()
                 result = _short(result, inputs)
                 extra.append(_cells(analyte, result, percent, separator)[1:])
-                objects.update(_json(result, percent, f"{analyte}_", None))
+                objects.update(_json(result, percent, f"{analyte}_", None, long=False))
         else:
             extra = [empty_cells] * len(plan.columns)
             for analyte in plan.columns:
-                objects.update(_json(RowResult(), "", f"{analyte}_", None))
+                objects.update(_json(RowResult(), "", f"{analyte}_", None, long=False))
         if output_format == "csv":
             cells = with_note(cells, record.note)
             flat = [cell for group in extra for cell in group]
