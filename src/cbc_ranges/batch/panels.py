@@ -456,6 +456,18 @@ def write_long(
         key = tuple(fields[i].strip() for i in panel_at)
         return key if any(key) else None
 
+    seen_items: dict[str, Item | None] = {}
+
+    def item_of(cell: str) -> Item | None:
+        """The item of a cell (item cells are few: each is looked up once)."""
+        try:
+            return seen_items[cell]
+        except KeyError:
+            if len(seen_items) >= 1 << 15:
+                seen_items.clear()
+            found = seen_items[cell] = plan.items.item(cell)
+            return found
+
     def readable(record: Record) -> bool:
         fields = record.fields
         if record.unclosed or len(fields) != width or reach >= len(fields):
@@ -473,7 +485,7 @@ def write_long(
             number += record.lines
             if not record.fields or not readable(record):
                 continue
-            item = plan.items.item(record.fields[item_at])
+            item = item_of(record.fields[item_at])
             if item is None or item.analyte not in ("wbc", BANDS):
                 continue
             key = key_of(record.fields)
@@ -508,7 +520,7 @@ def write_long(
                     stream.write(record.body + record.end)
                 continue
             result, percent, category, analyte = _long_row(
-                plan, rows, layout, record, number, totals, readable, key_of
+                item_of, rows, layout, record, number, totals, readable, key_of, item_at
             )
             if result is None and analyte == "":
                 other += 1
@@ -553,7 +565,7 @@ def write_long(
 
 
 def _long_row(
-    plan: LongPlan,
+    item_of: Callable[[str], Item | None],
     rows: PanelRows,
     layout: Layout,
     record: Record,
@@ -561,6 +573,7 @@ def _long_row(
     totals: PanelTotals,
     readable: Callable[[Record], bool],
     key_of: Callable[[list[str]], tuple[str, ...] | None],
+    item_at: int,
 ) -> tuple[RowResult | None, str, int, str | None]:
     """(result or None, percentage text, category, analyte id) of one record.
 
@@ -573,7 +586,7 @@ def _long_row(
         return RowResult(error=ragged(len(fields), layout.width)), "", _ERROR, ""
     if not readable(record):
         return None, "", _SKIPPED, None
-    item = plan.items.item(fields[plan.item_at])
+    item = item_of(fields[item_at])
     if item is None:
         return None, "", _SKIPPED, ""  # another test: passes through
     texts = layout.texts(fields)
