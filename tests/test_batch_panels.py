@@ -556,3 +556,22 @@ def test_the_row_engine_never_flags_a_percentage_against_a_counts_range() -> Non
         entry = rows.lookup("58", "%", "40", "F", None, lab)
         assert entry.cells[1] == "" and "percentage" in entry.cells[-1]
     assert rows.lookup("2.5", "K/uL", "40", "F").cells[1] == "normal"
+
+
+def test_the_panels_example(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "panels_sample.csv"
+    out = tmp_path / "out.csv"
+    summary = check_csv(example, out, analyte_col="itemid")
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    given_rows = list(csv.reader(io.StringIO(example.read_text(encoding="utf-8"))))
+    assert [row[:WIDTH] for row in rows] == given_rows
+    by_analyte: dict[str, list[list[str]]] = {}
+    for row in rows[1:]:
+        by_analyte.setdefault(cell(row, "cbc_analyte"), []).append(row)
+    assert set(by_analyte) == {"", "wbc", "neutrophils", "lymphocytes", "monocytes",
+                               "eosinophils", "basophils", "bands"}  # fmt: skip
+    converted = [r for r in by_analyte["neutrophils"] if cell(r, "cbc_percent")]
+    assert sum(1 for r in converted if cell(r, "cbc_value")) >= 35  # all but the two odd draws
+    assert {cell(r, "cbc_flag") for r in converted if not cell(r, "cbc_value")} == {"indeterminate"}
+    assert any("plus" in cell(r, "cbc_warnings") for r in converted)  # bands added
+    assert summary.errors == 0 and summary.skipped == len(by_analyte[""]) + len(by_analyte["bands"])
