@@ -575,3 +575,47 @@ def test_the_panels_example(tmp_path: Path) -> None:
     assert {cell(r, "cbc_flag") for r in converted if not cell(r, "cbc_value")} == {"indeterminate"}
     assert any("plus" in cell(r, "cbc_warnings") for r in converted)  # bands added
     assert summary.errors == 0 and summary.skipped == len(by_analyte[""]) + len(by_analyte["bands"])
+
+
+@pytest.mark.parametrize("output_format", ["csv", "jsonl"])
+def test_blank_ragged_and_unclosed_rows_of_panel_files(output_format: str) -> None:
+    long = (
+        HEADER
+        + line(1, "10", 100, "51301", "6.0", "K/uL")
+        + "\n"
+        + "1,10,100,51256\n"
+        + line(1, "10", 100, "51256", "50", "%")
+        + '1,10,100,51244,"2180-01-01 08:00,5\n'
+    )
+    summary, _, raw = run(
+        long, analyte_col="itemid", panel_cols=["specimen_id"], format=output_format
+    )
+    text = raw.decode()
+    if output_format == "csv":
+        lines = text.splitlines()
+        assert len(lines) == 6 and lines[2] == ""
+        assert "row has 4 fields" in lines[3] and "never closed" in lines[5]
+    else:
+        objects = [json.loads(row) for row in text.splitlines()]
+        assert len(objects) == 4  # blank lines are not written
+        assert "row has 4 fields" in objects[1]["cbc_error"] and objects[2]["cbc_value"] == 3.0
+        assert "never closed" in objects[3]["cbc_error"]
+    assert summary.errors == 2 and summary.normal == 2
+    wide = WIDE + "1,40,F,6.0,50,1.2,8,K/uL\n\n2,40,F\n" + '3,40,F,"6.0,50,,,\n'
+    summary, _, raw = run(wide, format=output_format)
+    if output_format == "jsonl":
+        objects = [json.loads(row) for row in raw.decode().splitlines()]
+        assert objects[0]["neutrophils_value"] == 3.0 and objects[1]["wbc_error"]
+        assert objects[1]["neutrophils_value"] is None and "never closed" in objects[2]["wbc_error"]
+    else:
+        records = list(csv.reader(io.StringIO(raw.decode(), newline="")))
+        assert records[2] == [] and "row has 3 fields" in records[3][8 + 11]
+    assert summary.errors == 2
+
+
+def test_a_cp1252_long_file_keeps_its_bytes_and_says_how_a_line_was_read() -> None:
+    data = (HEADER + line(1, "10", 100, "51301", "6.0", "K/µL")).encode("cp1252")
+    out = io.BytesIO()
+    summary = check_csv(io.BytesIO(data), out, analyte_col="itemid")
+    assert out.getvalue().startswith(data.rstrip(b"\n"))
+    assert summary.encoding == "cp1252" and summary.normal == 1

@@ -39,7 +39,7 @@ from cbc_ranges.batch.writers import (
     with_note,
 )
 from cbc_ranges.classify import CODES
-from cbc_ranges.errors import BatchError, CBCError
+from cbc_ranges.errors import BatchError
 from cbc_ranges.panels import (
     BANDS,
     BOUND,
@@ -249,21 +249,14 @@ class PanelRows:
         found = self.interpreters.get(analyte)
         if found is None:
             base = self.wbc
-            try:
-                found = RowInterpreter(
-                    base.table,
-                    default_unit=base.default_unit,
-                    decimal_comma=base.decimal_comma,
-                    decimal_separator=base.decimal_separator,
-                    analyte="neutrophils" if analyte == BANDS else analyte,
-                )
-            except CBCError:  # a default unit a count of this analyte cannot take
-                found = RowInterpreter(
-                    base.table,
-                    decimal_comma=base.decimal_comma,
-                    decimal_separator=base.decimal_separator,
-                    analyte="neutrophils" if analyte == BANDS else analyte,
-                )
+            # the WBC interpreter's options: its default unit was checked for a count already
+            found = RowInterpreter(
+                base.table,
+                default_unit=base.default_unit,
+                decimal_comma=base.decimal_comma,
+                decimal_separator=base.decimal_separator,
+                analyte="neutrophils" if analyte == BANDS else analyte,
+            )
             self.interpreters[analyte] = found
         return found
 
