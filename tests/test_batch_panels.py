@@ -436,9 +436,10 @@ def test_a_wbc_only_file_keeps_exactly_its_columns() -> None:
     assert records[0][5:] == list(RESULT_COLUMNS)
 
 
-def test_two_percentage_columns_of_one_analyte_are_refused() -> None:
-    with pytest.raises(BatchError, match="more than one percent column of neutrophils"):
-        run("wbc,neut%,neutrophils %\n6,50,50\n")
+def test_of_two_percentage_columns_of_one_analyte_the_first_is_read() -> None:
+    summary, records, _ = run("wbc,neut%,neutrophils %\n6,50,80\n")
+    assert records[1][records[0].index("neutrophils_value")] == "3"
+    assert any("not read" in w and "'neutrophils %'" in w for w in summary.warnings)
 
 
 # -- the item maps -----------------------------------------------------------------------------

@@ -188,6 +188,7 @@ class WidePlan:
 
     columns: dict[str, tuple[int | None, int | None]]
     names: dict[str, tuple[str | None, str | None]]
+    ignored: tuple[str, ...] = ()
 
     def header(self) -> tuple[str, ...]:
         return tuple(f"{analyte}_{name}" for analyte in self.columns for name in WIDE_FIELDS)
@@ -197,7 +198,13 @@ class WidePlan:
             f"{analyte}: " + ", ".join(repr(n) for n in names if n)
             for analyte, names in self.names.items()
         )
-        return [f"whole panels: differential columns {shown}"]
+        notes = [f"whole panels: differential columns {shown}"]
+        if self.ignored:
+            notes.append(
+                "not read (another column of the same analyte and kind comes first): "
+                + ", ".join(repr(name) for name in self.ignored)
+            )
+        return notes
 
 
 def wide_plan(header: Sequence[str], columns: Columns) -> WidePlan | None:
@@ -206,6 +213,7 @@ def wide_plan(header: Sequence[str], columns: Columns) -> WidePlan | None:
     if columns.fallback is not None:
         taken.add(columns.fallback)
     found: dict[str, list[int | None]] = {}
+    ignored: list[str] = []
     for i, name in enumerate(header):
         if i in taken:
             continue
@@ -214,13 +222,9 @@ def wide_plan(header: Sequence[str], columns: Columns) -> WidePlan | None:
             continue
         slots = found.setdefault(kind[0], [None, None])
         slot = 1 if kind[1] == "percent" else 0
-        before = slots[slot]
-        if before is not None:
-            raise BatchError(
-                f"more than one {kind[1]} column of {kind[0]}: {header[before]!r} and "
-                f"{name!r}; remove one or rename it",
-                raw=[header[before], name],
-            )
+        if slots[slot] is not None:
+            ignored.append(name)  # the first such column is read; the summary names this one
+            continue
         slots[slot] = i
     if not found:
         return None
@@ -231,6 +235,7 @@ def wide_plan(header: Sequence[str], columns: Columns) -> WidePlan | None:
             a: tuple(None if i is None else header[i] for i in found[a])  # type: ignore[misc]
             for a in order
         },
+        tuple(ignored),
     )
 
 
