@@ -29,6 +29,7 @@ from cbc_ranges.batch.columns import (
     find_column,
     where_filters,
 )
+from cbc_ranges.batch.dates import DatedLayout, dated_layout
 from cbc_ranges.batch.files import (
     APPENDED,
     CSVSource,
@@ -40,7 +41,7 @@ from cbc_ranges.batch.files import (
     raised_field_size_limit,
 )
 from cbc_ranges.batch.inputs import open_table
-from cbc_ranges.batch.panels import long_plan, wide_plan, write_long, write_wide
+from cbc_ranges.batch.panels import WidePlan, long_plan, wide_plan, write_long, write_wide
 from cbc_ranges.batch.writers import Layout, RowTexts, Writer, write_csv, write_jsonl
 from cbc_ranges.errors import BatchError, CBCError
 from cbc_ranges.rows import RowInterpreter
@@ -204,6 +205,8 @@ def check_csv(
     analyte_col: str | None = None,
     analyte_map: str | Mapping[str, str] | None = None,
     panel_cols: str | Sequence[str] | None = None,
+    birth_date_col: str | None = None,
+    date_col: str | None = None,
 ) -> BatchSummary:
     """Check every row of a CSV file and write it with the ``wbc_*`` columns appended.
 
@@ -221,6 +224,8 @@ def check_csv(
     when the file cannot be processed. ``analyte_col``, ``analyte_map`` and
     ``panel_cols`` read a long file as whole panels (``docs/batch.md``, "Whole
     panels"); a wide file with differential columns gets their results too.
+    ``birth_date_col`` and ``date_col`` (both) give each row its exact age on
+    the test date ("Exact ages from dates").
 
     >>> import io
     >>> out = io.BytesIO()
@@ -276,6 +281,7 @@ def check_csv(
                         "analyte_map": analyte_map,
                         "panel_cols": panel_cols,
                     },
+                    dates={"birth_date_col": birth_date_col, "date_col": date_col},
                 )
             finally:
                 records.close()
@@ -359,6 +365,7 @@ def _run(
     progress: bool,
     text: bool = False,
     panels: Mapping[str, object] | None = None,
+    dates: Mapping[str, str | None] | None = None,
 ) -> BatchSummary:
     source = records.source
     warnings: list[str] = []
@@ -422,6 +429,9 @@ def _run(
             "(each such row says so in wbc_warnings)"
         )
     layout = Layout(columns, len(header), source.line_codec, source.delimiter)
+    # exact ages from a birth date and a test date (batch/dates.py): every row read carefully
+    layout, notes = dated_layout(layout, columns, header, **(dates or {}))
+    warnings += notes
     # whole panels (batch/panels.py): a long file by item when asked, a wide one by its headers
     long = long_plan(header, columns, **(panels or {}))  # type: ignore[arg-type]
     wide = None if long is not None else wide_plan(header, columns)
@@ -446,6 +456,8 @@ def _run(
                 warnings += write_long(long, writer, first, number, output_format)
             elif wide is not None:
                 warnings += write_wide(wide, writer, first, number, output_format)
+            elif isinstance(layout, DatedLayout) and output_format == "csv":
+                write_wide(WidePlan({}, {}), writer, first, number, output_format)
             elif output_format == "csv":
                 write_csv(writer, first, number)
             else:
@@ -606,6 +618,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "subject_id,hadm_id,charttime)",
     )
     parser.add_argument(
+        "--birth-date-col",
+        metavar="C",
+        help="the birth date column (YYYY-MM-DD): with --date-col, each row's exact age",
+    )
+    parser.add_argument(
+        "--date-col",
+        metavar="C",
+        help="the column of the test's date (YYYY-MM-DD, a time after it is ignored)",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no summary on stderr"
     )
 
@@ -645,6 +667,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             analyte_col=getattr(args, "analyte_col", None),
             analyte_map=getattr(args, "analyte_map", None),
             panel_cols=getattr(args, "panel_cols", None),
+            birth_date_col=getattr(args, "birth_date_col", None),
+            date_col=getattr(args, "date_col", None),
         )
     except (CBCError, BrokenPipeError, KeyboardInterrupt):
         raise

@@ -39,7 +39,7 @@ from cbc_ranges.batch.writers import (
     with_note,
 )
 from cbc_ranges.classify import CODES
-from cbc_ranges.errors import BatchError
+from cbc_ranges.errors import BatchError, CBCError
 from cbc_ranges.panels import (
     BANDS,
     BOUND,
@@ -489,7 +489,7 @@ def write_long(
             key = key_of(record.fields)
             if key is None:
                 continue
-            value, unit, *_ = layout.texts(record.fields)
+            value, unit, *_ = Layout.texts(layout, record.fields)  # not the row's dates
             if item.analyte == "wbc":
                 got = rows.wbc_value(value, unit)
                 if got is not None:
@@ -587,7 +587,10 @@ def _long_row(
     item = item_of(fields[item_at])
     if item is None:
         return None, "", _SKIPPED, ""  # another test: passes through
-    texts = layout.texts(fields)
+    try:
+        texts = layout.texts(fields)
+    except CBCError as error:  # the row's own dates (batch/dates.py)
+        return RowResult(error=str(error)), "", _ERROR, item.analyte
     key = key_of(fields)
     panel = None if key is None else totals.panel(key)
     lab = layout.lab_range(fields) if layout.has_lab_range else None
@@ -643,9 +646,13 @@ def write_wide(
         extra: list[tuple[str, ...]] = []
         objects: dict[str, object] = {}
         checked = category != _SKIPPED and wbc_result is not None and len(fields) == width
-        checked = checked and not record.unclosed
+        checked = checked and not record.unclosed and bool(plan.columns)
         if checked:
-            value, unit, age, sex, ethnicity = layout.texts(fields)
+            try:
+                value, unit, age, sex, ethnicity = layout.texts(fields)
+            except CBCError:  # the row's own dates: wbc_error says why
+                checked = False
+        if checked:
             got = rows.wbc_value(value, unit)
             panel = Panel(wbc=got)  # type: ignore[arg-type]
             padded = [*fields, ""]
