@@ -102,6 +102,9 @@ _BANDS_NOTE = (
 )
 
 
+# entries each cache of the panel rows keeps (worked-out counts are many and rarely repeat)
+_CACHE_SIZE = 1 << 12
+
 _NO_PANEL = (
     "no panel columns to find this row's white cell count: the percentage was not turned "
     "into a count"
@@ -261,6 +264,7 @@ class PanelRows:
                 decimal_comma=base.decimal_comma,
                 decimal_separator=base.decimal_separator,
                 analyte="neutrophils" if analyte == BANDS else analyte,
+                cache_size=_CACHE_SIZE,
             )
             self.interpreters[analyte] = found
         return found
@@ -536,7 +540,7 @@ def write_long(
                 )
                 encoded = written.get(cells)  # results repeat: each distinct one encoded once
                 if encoded is None:
-                    if len(written) >= 1 << 15:
+                    if len(written) >= _CACHE_SIZE:
                         written.clear()
                     encoded = written[cells] = layout.csv_line(cells)
                 close = b'"' if record.unclosed else b""
