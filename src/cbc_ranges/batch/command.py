@@ -41,7 +41,14 @@ from cbc_ranges.batch.files import (
     raised_field_size_limit,
 )
 from cbc_ranges.batch.inputs import open_table
-from cbc_ranges.batch.panels import WidePlan, long_plan, wide_plan, write_long, write_wide
+from cbc_ranges.batch.panels import (
+    PanelOptions,
+    WidePlan,
+    long_plan,
+    wide_plan,
+    write_long,
+    write_wide,
+)
 from cbc_ranges.batch.writers import Layout, RowTexts, Writer, write_csv, write_jsonl
 from cbc_ranges.errors import BatchError, CBCError
 from cbc_ranges.rows import RowInterpreter
@@ -140,6 +147,7 @@ class BatchSummary:
 
 
 _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+_NO_PANELS = PanelOptions()
 
 
 def _default_output(source: str | os.PathLike[str] | IO[bytes], output_format: str) -> str:
@@ -276,12 +284,8 @@ def check_csv(
                     converted=converted,
                     progress=progress,
                     text=text,
-                    panels={
-                        "analyte_col": analyte_col,
-                        "analyte_map": analyte_map,
-                        "panel_cols": panel_cols,
-                    },
-                    dates={"birth_date_col": birth_date_col, "date_col": date_col},
+                    panels=PanelOptions(analyte_col, analyte_map, panel_cols),
+                    dates=(birth_date_col, date_col),
                 )
             finally:
                 records.close()
@@ -364,8 +368,8 @@ def _run(
     converted: str | None,
     progress: bool,
     text: bool = False,
-    panels: Mapping[str, object] | None = None,
-    dates: Mapping[str, str | None] | None = None,
+    panels: PanelOptions = _NO_PANELS,
+    dates: tuple[str | None, str | None] = (None, None),
 ) -> BatchSummary:
     source = records.source
     warnings: list[str] = []
@@ -430,10 +434,12 @@ def _run(
         )
     layout = Layout(columns, len(header), source.line_codec, source.delimiter)
     # exact ages from a birth date and a test date (batch/dates.py): every row read carefully
-    layout, notes = dated_layout(layout, columns, header, **(dates or {}))
+    layout, notes = dated_layout(
+        layout, columns, header, birth_date_col=dates[0], date_col=dates[1]
+    )
     warnings += notes
     # whole panels (batch/panels.py): a long file by item when asked, a wide one by its headers
-    long = long_plan(header, columns, **(panels or {}))  # type: ignore[arg-type]
+    long = long_plan(header, columns, panels)
     wide = None if long is not None else wide_plan(header, columns)
     if long is not None and text:
         raise BatchError("--text explains WBC rows only; leave it out when reading whole panels")

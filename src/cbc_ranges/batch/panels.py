@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import marshal
+import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from cbc_ranges.analytes import analyte_for_header, analytes
 from cbc_ranges.batch.columns import Columns, find_column
@@ -58,6 +59,7 @@ __all__ = [
     "PANEL_COLUMNS",
     "WIDE_FIELDS",
     "LongPlan",
+    "PanelOptions",
     "WidePlan",
     "long_plan",
     "wide_plan",
@@ -135,15 +137,17 @@ class LongPlan:
         return [f"whole panels: items from {self.item_name!r} ({self.items.shown}); {panels}"]
 
 
-def long_plan(
-    header: Sequence[str],
-    columns: Columns,
-    *,
-    analyte_col: str | None,
-    analyte_map: Any,
-    panel_cols: str | Sequence[str] | None,
-) -> LongPlan | None:
+class PanelOptions(NamedTuple):
+    """What was asked of a long file: ``--analyte-col``, ``--analyte-map``, ``--panel-cols``."""
+
+    analyte_col: str | None = None
+    analyte_map: str | os.PathLike[str] | Mapping[str, str] | ItemMap | None = None
+    panel_cols: str | Sequence[str] | None = None
+
+
+def long_plan(header: Sequence[str], columns: Columns, options: PanelOptions) -> LongPlan | None:
     """The long-file plan when panels were asked for (any of the three options), else None."""
+    analyte_col, analyte_map, panel_cols = options
     if analyte_col is None and analyte_map is None and panel_cols is None:
         return None
     taken = set(columns.index.values())
