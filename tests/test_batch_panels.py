@@ -621,3 +621,17 @@ def test_a_cp1252_long_file_keeps_its_bytes_and_says_how_a_line_was_read() -> No
     given_line, out_line = data.splitlines()[1], out.getvalue().splitlines()[1]
     assert out_line.startswith(given_line + b",wbc,6,")  # b"K/\xb5L" as it was
     assert summary.encoding == "cp1252" and summary.normal == 1
+
+
+def test_a_semicolon_file_with_decimal_commas_and_label_spellings() -> None:
+    data = (
+        "Probe;Test;Wert;Einheit;Alter;Geschlecht\n"
+        "1;WBC;6,5;G/l;40;F\n"
+        "1;Neutrophils;50,5;%;40;F\n"
+        "1;Lymphs %;20;;40;F\n"
+    )
+    out = io.BytesIO()
+    check_csv(io.BytesIO(data.encode()), out, analyte_col="Test", panel_cols="Probe")
+    records = list(csv.reader(io.StringIO(out.getvalue().decode()), delimiter=";"))
+    assert [cell(r, "cbc_value") for r in records[1:]] == ["6,5", "3,2825", "1,3"]
+    assert [cell(r, "cbc_percent") for r in records[1:]] == ["", "50,5", "20"]
