@@ -635,3 +635,10 @@ def test_a_semicolon_file_with_decimal_commas_and_label_spellings() -> None:
     records = list(csv.reader(io.StringIO(out.getvalue().decode()), delimiter=";"))
     assert [cell(r, "cbc_value") for r in records[1:]] == ["6,5", "3,2825", "1,3"]
     assert [cell(r, "cbc_percent") for r in records[1:]] == ["", "50,5", "20"]
+
+
+def test_a_huge_cell_is_quoted_short_in_the_error() -> None:
+    data = HEADER + line(1, "10", 100, "51244", "9" * 5000 + "x", "%")
+    _, records, _ = run(data, analyte_col="itemid")
+    error = cell(records[1], "cbc_error")
+    assert error and len(error) <= 300 and "characters" in error

@@ -30,6 +30,7 @@ from cbc_ranges.analytes import analyte_for_header, analytes
 from cbc_ranges.batch.columns import Columns, find_column
 from cbc_ranges.batch.files import Record
 from cbc_ranges.batch.writers import (
+    MESSAGE_LIMIT,
     TEXT_COLUMNS,
     Layout,
     Writer,
@@ -388,6 +389,12 @@ def _json(
 
 
 def _short(result: RowResult, inputs: Sequence[str]) -> RowResult:
+    """The result with long input cells its messages quote cut short (most have none)."""
+    if (result.error is None or len(result.error) <= MESSAGE_LIMIT) and all(
+        len(w) <= MESSAGE_LIMIT for w in result.warnings
+    ):
+        return result
+    inputs = [cell for cell in inputs if cell]
     warnings = tuple(short_message(w, inputs) for w in result.warnings)
     error = None if result.error is None else short_message(result.error, inputs)
     return result._replace(warnings=warnings, error=error)
@@ -531,7 +538,7 @@ def write_long(
             if result is None and analyte == "":
                 other += 1
             writer.count(category)
-            inputs = [cell for cell in fields if cell]
+            inputs = fields
             if record.note:
                 result = (result or empty)._replace(
                     warnings=(*(result or empty).warnings, record.note)
@@ -664,7 +671,7 @@ def write_wide(
             got = rows.wbc_value(value, unit)
             panel = Panel(wbc=got)  # type: ignore[arg-type]
             padded = [*fields, ""]
-            inputs = [cell for cell in fields if cell]
+            inputs = fields
             for analyte, (count_at, percent_at) in plan.columns.items():
                 count_cell = "" if count_at is None else padded[count_at]
                 percent_cell = "" if percent_at is None else padded[percent_at]
