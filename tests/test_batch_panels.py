@@ -642,3 +642,13 @@ def test_a_huge_cell_is_quoted_short_in_the_error() -> None:
     _, records, _ = run(data, analyte_col="itemid")
     error = cell(records[1], "cbc_error")
     assert error and len(error) <= 300 and "characters" in error
+
+
+def test_text_in_a_wide_file_keeps_its_place_after_the_wbc_columns() -> None:
+    _, records, _ = run(WIDE + "1,40,F,6.0,50,,,K/uL\n", text=True)
+    header, row = records[0], records[1]
+    assert header[8 + len(RESULT_COLUMNS) : 8 + len(RESULT_COLUMNS) + 2] == [
+        "wbc_summary",
+        "wbc_text",
+    ]
+    assert row[header.index("wbc_text")] and row[header.index("neutrophils_value")] == "3"
