@@ -38,22 +38,29 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from cbc_ranges.analytes import analyte_for_header, analytes, normalise_header
+from cbc_ranges.classify import CODES
 from cbc_ranges.data import find_files, load, read_toml
 from cbc_ranges.errors import BatchError, RangeTableError, suggest
 from cbc_ranges.models import format_number
+from cbc_ranges.rows import CATEGORIES, RowInterpreter, RowResult
+from cbc_ranges.rows import format_number as cell_number
 
 __all__ = [
     "BANDS",
     "BOUND",
     "CONFLICT",
+    "DRAW_HEADERS",
+    "ITEM_HEADERS",
     "Item",
     "ItemMap",
     "Panel",
+    "PanelRows",
     "PanelTotals",
     "Preset",
     "absolute_count",
     "item_map",
     "item_presets",
+    "read_item",
 ]
 
 #: the item of band neutrophils: no range of its own, added to its panel's neutrophil percentage
@@ -104,7 +111,7 @@ def _analyte_ids() -> tuple[str, ...]:
     return (*analytes(), BANDS)
 
 
-def _item(text: str, *, where: str) -> Item:
+def read_item(text: str, *, where: str) -> Item:
     """``"neutrophils"`` or ``"neutrophils%"`` (any analyte spelling) as an :class:`Item`."""
     name = text.strip()
     percent = name.endswith("%")
@@ -145,7 +152,7 @@ def _read_presets() -> dict[str, Preset]:
                 if not isinstance(value, str):
                     raise RangeTableError("an item maps to a text", path=where, field=key)
                 try:
-                    item = _item(value, where=f"{where} {key}")
+                    item = read_item(value, where=f"{where} {key}")
                 except BatchError as error:
                     raise RangeTableError(str(error), path=where, field=key) from None
                 items[normalise_header(key) if labels else key.strip()] = item
@@ -279,7 +286,7 @@ def item_map(spec: str | os.PathLike[str] | Mapping[str, str] | None = None) -> 
                 suggestions=suggest(text, presets),
             )
     for key, value in pairs.items():
-        item = _item(value, where=f"--analyte-map {key}")
+        item = read_item(value, where=f"--analyte-map {key}")
         ids[key] = item
         names[normalise_header(key)] = item
     return ItemMap(ids, names, labels=False, shown=shown)
@@ -396,3 +403,149 @@ def absolute_count(
         f"{scope}'s white cell count of {format_number(wbc)} × 10⁹/L"
     )
     return value, note
+
+
+#: header names (normalised) of the item column and of the panel columns, for detection
+ITEM_HEADERS = ("itemid", "item_id", "analyte", "test_code", "test_name", "test", "label")
+DRAW_HEADERS: tuple[tuple[str, ...], ...] = (
+    ("specimen_id",),
+    ("subject_id", "hadm_id", "charttime"),
+)
+
+#: a row's cells as the row engine reads them: value, unit, age, sex, ethnicity
+Texts = tuple[str | int | float, str | None, str | int | float | None, str | None, str | None]
+
+#: entries each cache of the panel rows keeps (worked-out counts are many and rarely repeat)
+PANEL_CACHE_SIZE = 1 << 12
+#: the summary category of a row that could not be read, that was not checked, that has no flag
+ERROR_CATEGORY = CATEGORIES.index("error")
+INDETERMINATE_CATEGORY = CATEGORIES.index("indeterminate")
+SKIPPED_CATEGORY = -1
+
+_NO_PANEL = (
+    "no panel columns to find this row's white cell count: the percentage was not turned "
+    "into a count"
+)
+
+
+_BANDS_NOTE = (
+    "bands have no range of their own here; a neutrophil percentage of the same panel includes them"
+)
+
+
+class PanelRows:
+    """The result of one analyte's cells: a count, or a percentage made a count with its panel.
+
+    One :class:`~cbc_ranges.rows.RowInterpreter` per analyte (same table and
+    options as the WBC one), so every row takes the same cached steps.
+    """
+
+    def __init__(self, interpreter: RowInterpreter) -> None:
+        self.wbc = interpreter
+        self.interpreters: dict[str, RowInterpreter] = {"wbc": interpreter}
+
+    def interpreter(self, analyte: str) -> RowInterpreter:
+        found = self.interpreters.get(analyte)
+        if found is None:
+            base = self.wbc
+            # the WBC interpreter's options: its default unit was checked for a count already
+            found = RowInterpreter(
+                base.table,
+                default_unit=base.default_unit,
+                decimal_comma=base.decimal_comma,
+                decimal_separator=base.decimal_separator,
+                analyte="neutrophils" if analyte == BANDS else analyte,
+                cache_size=PANEL_CACHE_SIZE,
+            )
+            self.interpreters[analyte] = found
+        return found
+
+    def wbc_value(self, value: str | int | float, unit: str | None) -> float | object | None:
+        """A WBC cell as the number a panel converts with: a count, BOUND, None (unreadable)."""
+        count = self.wbc.parse(value, unit).count
+        if count is None:
+            return None
+        return BOUND if count.comparator else count.value
+
+    def bands_value(
+        self, value: str | int | float, unit: str | None, item: Item
+    ) -> float | object | None:
+        """A bands cell as a percentage; BOUND for a bound, CONFLICT for a count (not added)."""
+        unit = "%" if item.percent and not (unit or "").strip() else unit
+        count = self.interpreter(BANDS).parse(value, unit).count
+        if count is None:
+            return None
+        if count.unit != "%":
+            return CONFLICT
+        return BOUND if count.comparator else count.value
+
+    def result(
+        self,
+        item: Item,
+        texts: tuple[
+            str | int | float, str | None, str | int | float | None, str | None, str | None
+        ],
+        lab: str | None,
+        panel: Panel | None,
+        scope: str = "panel",
+    ) -> tuple[RowResult, str, int]:
+        """(result, the row's percentage as text or "", summary category) of an item's cells."""
+        value, unit, age, sex, ethnicity = texts
+        if item.percent and not (unit or "").strip() and not str(value).rstrip().endswith("%"):
+            unit = "%"
+        interpreter = self.interpreter(item.analyte)
+        parsed = interpreter.parse(value, unit)
+        count = parsed.count
+        if item.analyte == BANDS:
+            if count is None:
+                return RowResult(error=parsed.error), "", ERROR_CATEGORY
+            percent = parsed.value_text if count.unit == "%" else ""
+            shown = None if count.unit == "%" else count.value
+            result = RowResult(value=shown, comparator=count.comparator, warnings=(_BANDS_NOTE,))
+            return result, percent, SKIPPED_CATEGORY
+        if count is None or count.unit != "%":
+            entry = interpreter.lookup(value, unit, age, sex, ethnicity, lab)
+            return entry.result, "", entry.category
+        percent = parsed.value_text
+        if panel is None:
+            absolute, note = None, _NO_PANEL
+        else:
+            with_bands = item.analyte == "neutrophils"
+            absolute, note = absolute_count(count.value, panel, with_bands=with_bands, scope=scope)
+        if absolute is None:
+            warnings = (*parsed.warnings, note, "a percentage alone is not flagged")
+            return (
+                RowResult(flag="indeterminate", code=CODES["indeterminate"], warnings=warnings),
+                percent,
+                INDETERMINATE_CATEGORY,
+            )
+        separator = interpreter.decimal_separator
+        text = (count.comparator or "") + cell_number(absolute, separator)
+        entry = interpreter.lookup(text, "10^9/L", age, sex, ethnicity)
+        notes = [*parsed.warnings, note]
+        if lab:
+            notes.append("the lab's range is for the percentage, not the count")
+        result = entry.result._replace(warnings=(*entry.result.warnings, *notes))
+        return result, percent, entry.category
+
+    def long_result(
+        self,
+        item: Item,
+        texts: tuple[
+            str | int | float, str | None, str | int | float | None, str | None, str | None
+        ],
+        lab: str | None,
+        panel: Panel | None,
+    ) -> tuple[RowResult, str, int]:
+        """:meth:`result` for a row of a long file: a WBC row whose panel has other WBC
+        rows that differ (or a bound) says so, since its panel's percentages stay as they are."""
+        result, percent, category = self.result(item, texts, lab, panel)
+        if item.analyte == "wbc" and panel is not None and panel.wbc in (CONFLICT, BOUND):
+            result = result._replace(
+                warnings=(
+                    *result.warnings,
+                    "another white cell count of this panel differs (or is a bound): its "
+                    "percentages were not turned into counts",
+                )
+            )
+        return result, percent, category

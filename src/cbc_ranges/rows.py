@@ -361,9 +361,9 @@ class RowInterpreter:
 
     def lookup(
         self,
-        value: str | None,
+        value: str | int | float | None,
         unit: str | None = None,
-        age: str | None = None,
+        age: str | int | float | None = None,
         sex: str | None = None,
         ethnicity: str | None = None,
         lab_range: str | None = None,

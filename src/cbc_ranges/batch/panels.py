@@ -40,20 +40,20 @@ from cbc_ranges.batch.writers import (
     unclosed,
     with_note,
 )
-from cbc_ranges.classify import CODES
 from cbc_ranges.errors import BatchError, CBCError
 from cbc_ranges.panels import (
     BANDS,
-    BOUND,
-    CONFLICT,
+    DRAW_HEADERS,
+    ITEM_HEADERS,
+    PANEL_CACHE_SIZE,
     Item,
     ItemMap,
     Panel,
+    PanelRows,
     PanelTotals,
-    absolute_count,
     item_map,
 )
-from cbc_ranges.rows import CATEGORIES, RESULT_COLUMNS, RowInterpreter, RowResult, format_number
+from cbc_ranges.rows import CATEGORIES, RESULT_COLUMNS, RowResult
 
 __all__ = [
     "ANALYTE_COLUMNS",
@@ -88,30 +88,9 @@ WIDE_FIELDS: tuple[str, ...] = tuple(name.removeprefix("cbc_") for name in PANEL
 ANALYTE_COLUMNS = WIDE_FIELDS
 
 _ERROR = CATEGORIES.index("error")
-_INDETERMINATE = CATEGORIES.index("indeterminate")
 _CATEGORY = {flag: i for i, flag in enumerate(CATEGORIES)}
 _SKIPPED = -1
 _EMPTY = ("",) * len(PANEL_COLUMNS)
-
-# header names (normalised) of the item column and of the panel columns, for detection
-_ITEM_HEADERS = ("itemid", "item_id", "analyte", "test_code", "test_name", "test", "label")
-_DRAW_HEADERS: tuple[tuple[str, ...], ...] = (
-    ("specimen_id",),
-    ("subject_id", "hadm_id", "charttime"),
-)
-
-_BANDS_NOTE = (
-    "bands have no range of their own here; a neutrophil percentage of the same panel includes them"
-)
-
-
-# entries each cache of the panel rows keeps (worked-out counts are many and rarely repeat)
-_CACHE_SIZE = 1 << 12
-
-_NO_PANEL = (
-    "no panel columns to find this row's white cell count: the percentage was not turned "
-    "into a count"
-)
 
 
 def _normalise(header: str) -> str:
@@ -156,7 +135,7 @@ def long_plan(header: Sequence[str], columns: Columns, options: PanelOptions) ->
         item_at = find_column(header, analyte_col, "--analyte-col")
     else:
         normalised = [_normalise(h) for h in header]
-        found = [i for name in _ITEM_HEADERS for i, h in enumerate(normalised) if h == name]
+        found = [i for name in ITEM_HEADERS for i, h in enumerate(normalised) if h == name]
         if not found:
             raise BatchError(
                 "whole panels need the column that names each row's test: give --analyte-col "
@@ -182,7 +161,7 @@ def long_plan(header: Sequence[str], columns: Columns, options: PanelOptions) ->
     else:
         normalised = [_normalise(h) for h in header]
         panel_at = ()
-        for draw in _DRAW_HEADERS:
+        for draw in DRAW_HEADERS:
             if all(name in normalised for name in draw):
                 panel_at = tuple(normalised.index(name) for name in draw)
                 break
@@ -245,98 +224,6 @@ def wide_plan(header: Sequence[str], columns: Columns) -> WidePlan | None:
         },
         tuple(ignored),
     )
-
-
-class PanelRows:
-    """The result of one analyte's cells: a count, or a percentage made a count with its panel.
-
-    One :class:`~cbc_ranges.rows.RowInterpreter` per analyte (same table and
-    options as the WBC one), so every row takes the same cached steps.
-    """
-
-    def __init__(self, interpreter: RowInterpreter) -> None:
-        self.wbc = interpreter
-        self.interpreters: dict[str, RowInterpreter] = {"wbc": interpreter}
-
-    def interpreter(self, analyte: str) -> RowInterpreter:
-        found = self.interpreters.get(analyte)
-        if found is None:
-            base = self.wbc
-            # the WBC interpreter's options: its default unit was checked for a count already
-            found = RowInterpreter(
-                base.table,
-                default_unit=base.default_unit,
-                decimal_comma=base.decimal_comma,
-                decimal_separator=base.decimal_separator,
-                analyte="neutrophils" if analyte == BANDS else analyte,
-                cache_size=_CACHE_SIZE,
-            )
-            self.interpreters[analyte] = found
-        return found
-
-    def wbc_value(self, value: str, unit: str | None) -> float | object | None:
-        """A WBC cell as the number a panel converts with: a count, BOUND, None (unreadable)."""
-        count = self.wbc.parse(value, unit).count
-        if count is None:
-            return None
-        return BOUND if count.comparator else count.value
-
-    def bands_value(self, value: str, unit: str | None, item: Item) -> float | object | None:
-        """A bands cell as a percentage; BOUND for a bound, CONFLICT for a count (not added)."""
-        unit = "%" if item.percent and not (unit or "").strip() else unit
-        count = self.interpreter(BANDS).parse(value, unit).count
-        if count is None:
-            return None
-        if count.unit != "%":
-            return CONFLICT
-        return BOUND if count.comparator else count.value
-
-    def result(
-        self,
-        item: Item,
-        texts: tuple[str, str | None, str, str, str],
-        lab: str | None,
-        panel: Panel | None,
-        scope: str = "panel",
-    ) -> tuple[RowResult, str, int]:
-        """(result, the row's percentage as text or "", summary category) of an item's cells."""
-        value, unit, age, sex, ethnicity = texts
-        if item.percent and not (unit or "").strip() and not value.rstrip().endswith("%"):
-            unit = "%"
-        interpreter = self.interpreter(item.analyte)
-        parsed = interpreter.parse(value, unit)
-        count = parsed.count
-        if item.analyte == BANDS:
-            if count is None:
-                return RowResult(error=parsed.error), "", _ERROR
-            percent = parsed.value_text if count.unit == "%" else ""
-            shown = None if count.unit == "%" else count.value
-            result = RowResult(value=shown, comparator=count.comparator, warnings=(_BANDS_NOTE,))
-            return result, percent, _SKIPPED
-        if count is None or count.unit != "%":
-            entry = interpreter.lookup(value, unit, age, sex, ethnicity, lab)
-            return entry.result, "", entry.category
-        percent = parsed.value_text
-        if panel is None:
-            absolute, note = None, _NO_PANEL
-        else:
-            with_bands = item.analyte == "neutrophils"
-            absolute, note = absolute_count(count.value, panel, with_bands=with_bands, scope=scope)
-        if absolute is None:
-            warnings = (*parsed.warnings, note, "a percentage alone is not flagged")
-            return (
-                RowResult(flag="indeterminate", code=CODES["indeterminate"], warnings=warnings),
-                percent,
-                _INDETERMINATE,
-            )
-        separator = interpreter.decimal_separator
-        text = (count.comparator or "") + format_number(absolute, separator)
-        entry = interpreter.lookup(text, "10^9/L", age, sex, ethnicity)
-        notes = [*parsed.warnings, note]
-        if lab:
-            notes.append("the lab's range is for the percentage, not the count")
-        result = entry.result._replace(warnings=(*entry.result.warnings, *notes))
-        return result, percent, entry.category
 
 
 def _cells(analyte: str, result: RowResult, percent: str, separator: str) -> tuple[str, ...]:
@@ -551,7 +438,7 @@ def write_long(
                 )
                 encoded = written.get(cells)  # results repeat: each distinct one encoded once
                 if encoded is None:
-                    if len(written) >= _CACHE_SIZE:
+                    if len(written) >= PANEL_CACHE_SIZE:
                         written.clear()
                     encoded = written[cells] = layout.csv_line(cells)
                 close = b'"' if record.unclosed else b""
@@ -609,15 +496,7 @@ def _long_row(
     key = key_of(fields)
     panel = None if key is None else totals.panel(key)
     lab = layout.lab_range(fields) if layout.has_lab_range else None
-    result, percent, category = rows.result(item, texts, lab, panel)
-    if item.analyte == "wbc" and panel is not None and panel.wbc in (CONFLICT, BOUND):
-        result = result._replace(
-            warnings=(
-                *result.warnings,
-                "another white cell count of this panel differs (or is a bound): its "
-                "percentages were not turned into counts",
-            )
-        )
+    result, percent, category = rows.long_result(item, texts, lab, panel)
     return result, percent, category, item.analyte
 
 
