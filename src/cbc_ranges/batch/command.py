@@ -66,7 +66,9 @@ class BatchSummary:
     """What a batch run did: where it read and wrote, which columns it used, what it found.
 
     ``rows_read`` counts data rows (blank lines aside); it always equals
-    ``low + normal + high + indeterminate + errors + skipped``.
+    ``low + normal + high + indeterminate + errors + skipped``. ``skipped`` counts
+    the rows not checked: left out by ``--where``, and in whole panels the rows
+    of other tests and of bands (which have no range of their own).
     ``output_encoding`` is the encoding of the output (that of the input unless
     converted with ``output_encoding=``).
     """
@@ -98,7 +100,7 @@ class BatchSummary:
 
     @property
     def checked(self) -> int:
-        """Rows that were interpreted or explained (all rows not skipped by ``--where``)."""
+        """Rows that were interpreted or explained (all rows but the ``skipped`` ones)."""
         return self.rows_read - self.skipped
 
     @property
@@ -123,7 +125,7 @@ class BatchSummary:
         ...     None, None, rows_read=3, normal=2, errors=1)
         >>> print(summary.text())  # doctest: +NORMALIZE_WHITESPACE
         cbc-ranges batch: 3 rows read from a.csv (utf-8, ',' delimited)
-          flagged: 0 low, 2 normal, 0 high; 0 indeterminate; 1 error; 0 skipped by --where
+          flagged: 0 low, 2 normal, 0 high; 0 indeterminate; 1 error; 0 not checked
           columns: value='wbc'
           written to a.wbc.csv
         """
@@ -138,7 +140,7 @@ class BatchSummary:
             f"({self.encoding}, {self.delimiter!r} delimited)",
             f"  flagged: {self.low:,} low, {self.normal:,} normal, {self.high:,} high; "
             f"{self.indeterminate:,} indeterminate; {self.errors:,} "
-            f"error{'' if self.errors == 1 else 's'}; {self.skipped:,} skipped by --where",
+            f"error{'' if self.errors == 1 else 's'}; {self.skipped:,} not checked",
             f"  columns: {used or 'none'}",
             written,
         ]
