@@ -296,6 +296,14 @@ def test_a_lazy_frame_runs_nothing_until_it_is_collected() -> None:
     assert sorted(seen) == ["12.5", "4.2"]
 
 
+def test_a_lazy_frame_with_panel_options_is_refused_with_a_hint() -> None:
+    lazy = pl.LazyFrame({"wbc": ["4.2"], "test": ["WBC"]})
+    with pytest.raises(BatchError, match=r"collect\(\) the LazyFrame"):
+        interpret_frame(lazy, value="wbc", differential=True)
+    with pytest.raises(BatchError, match=r"collect\(\) the LazyFrame"):
+        interpret_frame(lazy, value="wbc", analyte_col="test")
+
+
 def test_a_lazy_frame_with_a_missing_column_is_refused_at_once() -> None:
     with pytest.raises(BatchError, match=r"no value column 'wcb'.*did you mean 'wbc'"):
         interpret_frame(pl.LazyFrame({"wbc": ["4.2"]}), value="wcb")

@@ -49,7 +49,7 @@ theirs. Read more in ``docs/embedding.md``; figures in ``docs/performance.md``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cbc_ranges.errors import BatchError, suggest
@@ -283,6 +283,10 @@ def interpret_frame(
     default_unit: str | None = None,
     table: RangeTable | str | None = None,
     decimal_comma: bool | None = None,
+    analyte_col: Hashable | None = None,
+    analyte_map: str | Mapping[str, str] | None = None,
+    panel_cols: str | Sequence[Hashable] | None = None,
+    differential: bool | Mapping[Hashable, str] = False,
 ) -> Any:
     """Interpret every row of a pandas or polars DataFrame; returns a new frame.
 
@@ -302,6 +306,12 @@ def interpret_frame(
     frame that already has ``wbc_*`` result columns, or a bad
     ``default_unit`` raise a :class:`~cbc_ranges.errors.CBCError`.
 
+    Whole panels (:mod:`cbc_ranges.frame_panels`): ``analyte_col``,
+    ``analyte_map`` or ``panel_cols`` read a long frame (one row per test) and
+    append the ``cbc_*`` columns instead of the ``wbc_*`` ones;
+    ``differential=True`` (or a mapping of column to analyte) adds each
+    differential analyte's columns to a wide frame.
+
     >>> import pandas as pd
     >>> frame = pd.DataFrame({"wbc": ["3.1", "7400", "abc"], "unit": ["10^9/L", "/uL", None],
     ...                       "age": [40, 40, 40], "sex": ["F", "F", "F"]})
@@ -319,13 +329,42 @@ def interpret_frame(
     library = _library(df)
     # a LazyFrame's column names come from its schema, which runs none of its plan
     names = list(df.collect_schema().names() if library == "polars-lazy" else df.columns)
-    picked = _columns(names, value, unit, age, sex, ethnicity)
+    panels = analyte_col is not None or analyte_map is not None or panel_cols is not None
+    if library == "polars-lazy" and (panels or differential):
+        raise BatchError(
+            "whole panels (analyte_col, analyte_map, panel_cols, differential) need an eager "
+            "frame: collect() the LazyFrame first",
+            raw=type(df).__name__,
+        )
     rows = RowInterpreter(get_table(table), default_unit=default_unit, decimal_comma=decimal_comma)
-    if library == "pandas":
-        return _pandas(df, picked, _Groups(rows))
+    if panels:
+        from cbc_ranges.frame_panels import long_frame
+
+        cells = _Columns(*(_pick_column(names, c, r) for c, r in (
+            (value, "value"), (unit, "unit"), (age, "age"), (sex, "sex"),
+            (ethnicity, "ethnicity"),
+        )))  # fmt: skip
+        return long_frame(
+            df,
+            library,
+            rows,
+            cells,
+            analyte_col=analyte_col,
+            analyte_map=analyte_map,
+            panel_cols=panel_cols,
+        )
+    picked = _columns(names, value, unit, age, sex, ethnicity)
     if library == "polars-lazy":
         return _polars_lazy(df, picked, rows)
-    return _polars(df, picked, _Groups(rows))
+    if library == "pandas":
+        out = _pandas(df, picked, _Groups(rows))
+    else:
+        out = _polars(df, picked, _Groups(rows))
+    if differential:
+        from cbc_ranges.frame_panels import wide_frame
+
+        out = wide_frame(df, out, library, rows, picked, differential)
+    return out
 
 
 # --------------------------------------------------------------------------- pandas
