@@ -93,7 +93,6 @@ def interpret_spark_frame(
     picked = _columns(list(df.columns), value, unit, age, sex, ethnicity)
     keys = list(dict.fromkeys(str(name) for name in picked if name is not None))
     # fails here, on the driver, for a bad unit or table name; the executors build their own
-    get_table(table)
     RowInterpreter(table, default_unit=default_unit, decimal_comma=decimal_comma)
     spark_types = {"double": types.DoubleType, "boolean": types.BooleanType,
                    "bigint": types.LongType, "string": types.StringType}  # fmt: skip
@@ -117,8 +116,8 @@ def interpret_spark_frame(
             arrow = pa.Table.from_batches(chunk)
             out = _pandas(arrow.select(keys).to_pandas(), picked, _Groups(rows))
             appended = [pa.Array.from_pandas(out[f.name], type=f.type) for f in result_fields]
-            schema = pa.schema([*arrow.schema, *result_fields])
-            yield from pa.Table.from_arrays([*arrow.columns, *appended], schema=schema).to_batches()
+            both = pa.schema([*arrow.schema, *result_fields])
+            yield from pa.Table.from_arrays([*arrow.columns, *appended], schema=both).to_batches()
 
         # Spark's Arrow batches hold 10,000 rows by default; a chunk of several costs less
         # per row (one numbering of its keys), and memory stays bounded by the chunk
