@@ -154,6 +154,17 @@ def test_spark_refuses_bad_arguments_before_any_job(spark: Any) -> None:
         interpret_spark_frame(checked, value="wbc")
 
 
+def test_importing_the_module_imports_no_spark_nor_dataframe_library() -> None:
+    import subprocess
+
+    code = (
+        "import sys, cbc_ranges.spark; "
+        "print(sorted(m for m in ('pyspark', 'pyarrow', 'pandas', 'numpy') if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
 def test_something_that_is_not_a_spark_frame_is_refused() -> None:
     with pytest.raises(BatchError, match=r"pyspark\.sql\.DataFrame.*interpret_frame"):
         interpret_spark_frame(pd.DataFrame({"wbc": ["4.2"]}), value="wbc")
