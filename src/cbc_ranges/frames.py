@@ -291,7 +291,7 @@ def interpret_frame(
     """Interpret every row of a pandas or polars DataFrame; returns a new frame.
 
     A polars ``LazyFrame`` gives a ``LazyFrame``: nothing runs until it is
-    collected, then batch by batch (the streaming engine keeps memory bounded).
+    collected, then batch by batch (the streaming engine need not hold it all).
 
     ``value`` names the column of WBC values (numbers, or text that may hold
     the unit, like ``"4.2 K/uL"``); ``unit``, ``age``, ``sex`` and
@@ -520,7 +520,7 @@ def _polars_lazy(lf: Any, picked: _Columns, rows: RowInterpreter) -> Any:
     Each batch goes through the eager path, one batch at a time; the batches share
     one row interpreter, so a key seen in an earlier batch is not parsed again.
     ``streamable``: the streaming engine (``collect(engine="streaming")``,
-    ``sink_csv``) runs it batch by batch, in bounded memory.
+    ``sink_csv``) runs it batch by batch.
     """
     import threading
 
