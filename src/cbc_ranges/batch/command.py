@@ -11,6 +11,7 @@ import argparse
 import bz2
 import codecs
 import gzip
+import io
 import lzma
 import os
 import sys
@@ -21,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
 
+from cbc_ranges.batch import fast
 from cbc_ranges.batch.columns import (
     OPTIONS,
     RANGE_ROLES,
@@ -200,6 +202,8 @@ def check_csv(
     sheet: str | None = None,
     text: bool = False,
     progress: bool = False,
+    jobs: int | None = None,
+    careful: bool = False,
 ) -> BatchSummary:
     """Check every row of a CSV file and write it with the ``wbc_*`` columns appended.
 
@@ -212,7 +216,9 @@ def check_csv(
     ``ref_range_col`` name the columns of the lab's own reference range (found
     by their header otherwise, such as MIMIC-IV's ``ref_range_lower`` and
     ``ref_range_upper``): a row with one is flagged against it. The CSV output
-    keeps the input's bytes and encoding unless ``output_encoding`` converts it. Returns a
+    keeps the input's bytes and encoding unless ``output_encoding`` converts it. ``jobs``
+    is how many cores the columnar fast path may use (default: all), ``careful=True``
+    turns that path off (:mod:`cbc_ranges.batch.fast`; the output is the same). Returns a
     :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
     when the file cannot be processed.
 
@@ -226,6 +232,8 @@ def check_csv(
     """
     if format not in ("csv", "jsonl"):
         raise BatchError(f"unknown output format {format!r}: choose csv or jsonl", raw=format)
+    if jobs is not None and jobs < 1:
+        raise BatchError(f"--jobs is a number of cores, at least 1, not {jobs}", raw=str(jobs))
     converted = _codec_name(output_encoding) if output_encoding else None
     if format == "jsonl" and converted not in (None, "utf-8"):
         raise BatchError("JSON lines are always UTF-8: --output-encoding applies to CSV only")
@@ -265,6 +273,8 @@ def check_csv(
                     converted=converted,
                     progress=progress,
                     text=text,
+                    jobs=jobs,
+                    careful=careful,
                 )
             finally:
                 records.close()
@@ -347,6 +357,8 @@ def _run(
     converted: str | None,
     progress: bool,
     text: bool = False,
+    jobs: int | None = None,
+    careful: bool = False,
 ) -> BatchSummary:
     source = records.source
     warnings: list[str] = []
@@ -411,7 +423,12 @@ def _run(
         )
     layout = Layout(columns, len(header), source.line_codec, source.delimiter)
     ticker = _Progress(source) if progress else None
-    if ticker is not None:
+    options = fast.FastOptions(
+        output_format, text, transcode is not None, source.line_codec, source.wide,
+        isinstance(source.lines, io.BufferedReader), careful, jobs or fast.default_jobs(),
+    )  # fmt: skip
+    taken = output_format == "csv" and fast.eligible(layout, options)
+    if ticker is not None and not taken:
         records.lines = ticker.wrap(records.lines)
     try:
         with atomic_output(target) as stream, _compressed(stream, target) as packed:
@@ -423,7 +440,14 @@ def _run(
             if output_format == "csv":
                 for blank in blanks:
                     out.write(blank)
-                write_csv(writer, first, number)
+                columnar = None
+                if taken:
+                    columnar = fast.FastCSV(
+                        writer, source.lines, jobs=options.jobs,  # type: ignore[arg-type]
+                        advance=ticker.advance if ticker else None,
+                        wrap=ticker.wrap if ticker else None,
+                    )  # fmt: skip
+                write_csv(writer, first, number, columnar)
             else:
                 write_jsonl(writer, first, number)
     finally:
@@ -469,17 +493,26 @@ class _Progress:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self.shown = False
+        self.rows = 0  # rows counted before wrap (the fast path's blocks)
+        self.last = self.started
 
     def wrap(self, rows: Iterable[bytes]) -> Iterator[bytes]:
         every = self.every
-        last = self.started
-        for n, row in enumerate(rows, start=1):
+        for n, row in enumerate(rows, start=self.rows + 1):
             if n % every == 0:
                 now = time.monotonic()
-                if now - last >= 0.2:
-                    last = now
+                if now - self.last >= 0.2:
+                    self.last = now
                     self.show(n, now)
             yield row
+
+    def advance(self, rows: int) -> None:
+        """Count rows written by a block of the fast path, and show them."""
+        self.rows += rows
+        now = time.monotonic()
+        if now - self.last >= 0.2:
+            self.last = now
+            self.show(self.rows, now)
 
     def show(self, rows: int, now: float) -> None:
         elapsed = max(now - self.started, 1e-9)
@@ -565,6 +598,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="add wbc_summary and wbc_text: the plain-language explanation of each count",
     )
     parser.add_argument(
+        "--jobs",
+        metavar="N",
+        type=int,
+        help="cores the columnar fast path may use (default: all this machine has)",
+    )
+    parser.add_argument(
+        "--careful",
+        action="store_true",
+        help="read every row through the careful path, never the columnar fast path "
+        "(the output is the same)",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no summary on stderr"
     )
 
@@ -600,6 +645,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             output_encoding=getattr(args, "output_encoding", None),
             sheet=getattr(args, "sheet", None),
             text=getattr(args, "text", False),
+            jobs=getattr(args, "jobs", None),
+            careful=getattr(args, "careful", False),
             progress=not args.quiet and sys.stderr.isatty(),
         )
     except (CBCError, BrokenPipeError, KeyboardInterrupt):
