@@ -152,7 +152,7 @@ class FastCSV:
         reader: IO[bytes],
         *,
         jobs: int = 1,
-        block_bytes: int = BLOCK_BYTES,
+        block_bytes: int | None = None,
         advance: Callable[[int], None] | None = None,
         wrap: Callable[[Iterable[bytes]], Iterator[bytes]] | None = None,
     ) -> None:
@@ -160,7 +160,7 @@ class FastCSV:
         self.records: Records = writer.records
         self.reader = reader
         self.jobs = max(1, jobs)
-        self.block_bytes = block_bytes
+        self.block_bytes = block_bytes or BLOCK_BYTES
         self.advance = advance
         self.wrap = wrap
         layout = writer.layout
@@ -188,6 +188,7 @@ class FastCSV:
         self.classes: list[PersonClass] = []
         self.class_numbers: dict[PersonClass, int] = {}
         self.groups: dict[tuple[object, ...], int] = {}
+        self.carry = b""
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -199,56 +200,44 @@ class FastCSV:
         if "polars" not in sys.modules:
             os.environ.setdefault("POLARS_MAX_THREADS", str(self.jobs))
         pool = ThreadPoolExecutor(self.jobs) if self.jobs > 1 else None
+        # blocks read ahead (by the pool, up to ``jobs``), written in their order
         queue: deque[tuple[bytes, Future[_Block | None] | None]] = deque()
         rest: list[bytes] = []
-        blocks = self._blocks(rest)
+        blocks = self._blocks()
         try:
-            for data in blocks:
-                queue.append((data, pool.submit(self._read, data) if pool else None))
-                while len(queue) > self.jobs - 1 and queue:
-                    data, future = queue.popleft()
-                    block = future.result() if future is not None else self._read(data)
-                    if block is None:  # the careful path takes this block and all after it
-                        rest[:0] = [data, *(queued for queued, _ in queue)]
-                        queue.clear()
-                        break
-                    self._write(block, steps)
-                    line_number += block.rows
-                else:
-                    continue
-                break
-            while queue:
+            while True:
+                while len(queue) < self.jobs and (data := next(blocks, None)) is not None:
+                    queue.append((data, pool.submit(self._read, data) if pool else None))
+                if not queue:
+                    break
                 data, future = queue.popleft()
                 block = future.result() if future is not None else self._read(data)
-                if block is None:
-                    rest[:0] = [data, *(queued for queued, _ in queue)]
+                if block is None:  # the careful path takes this block and all after it
+                    rest = [data, *(queued for queued, _ in queue)]
+                    queue.clear()
                     break
                 self._write(block, steps)
                 line_number += block.rows
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+        # the line read in part, completed (or a last line without its line end)
+        rest += (self.carry, self.reader.readline())
         lines: Iterator[bytes] = chain(iter(io.BytesIO(b"".join(rest))), self.reader)
         records.lines = self.wrap(lines) if self.wrap is not None else lines
         return line_number
 
-    def _blocks(self, rest: list[bytes]) -> Iterator[bytes]:
-        """Blocks of whole lines; what is left (a last line without a line end) goes in ``rest``."""
-        carry = b""
+    def _blocks(self) -> Iterator[bytes]:
+        """Blocks of whole lines; the bytes after the last line end wait in :attr:`carry`."""
         read = self.reader.read
-        while True:
-            data = read(self.block_bytes)
-            if not data:
-                break
-            data = carry + data
+        while data := read(self.block_bytes):
+            data = self.carry + data
             cut = data.rfind(b"\n") + 1
             if cut == 0:  # one line longer than a block: read on
-                carry = data
+                self.carry = data
                 continue
-            carry = data[cut:]
+            self.carry = data[cut:]
             yield data[:cut]
-        if carry:
-            rest.append(carry)
 
     # -- one block: read (any thread), then rows (this thread, in order) ----------------------
 
@@ -359,7 +348,7 @@ class FastCSV:
         pl = _polars()
         table = self.tables.get(name)
         new = distinct if table is None else distinct.join(table, on=on, how="anti")
-        if new.height:
+        if table is None or new.height:
             added = compute(new)
             table = added if table is None else pl.concat([table, added], how="vertical")
             self.tables[name] = table
