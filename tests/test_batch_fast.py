@@ -84,9 +84,7 @@ def test_the_labevents_example_with_where_skips_the_same_rows(blocks_written: li
     assert skipped > 0 and out.count(b"\n") == data.count(b"\n")
 
 
-def test_the_benchmark_file_gives_the_same_bytes(
-    tmp_path: Path, blocks_written: list[int]
-) -> None:
+def test_the_benchmark_file_gives_the_same_bytes(tmp_path: Path, blocks_written: list[int]) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         from bench_batch import generate
@@ -100,7 +98,9 @@ def test_the_benchmark_file_gives_the_same_bytes(
 
 
 def test_a_plain_file_is_written_in_blocks_and_each_row_once(blocks_written: list[int]) -> None:
-    rows = b"".join(b"%d,%d,F,%d.%d,K/uL\r\n" % (i, 20 + i % 50, i % 15, i % 10) for i in range(400))
+    rows = b"".join(
+        b"%d,%d,F,%d.%d,K/uL\r\n" % (i, 20 + i % 50, i % 15, i % 10) for i in range(400)
+    )
     data = b"id,age,sex,wbc,unit\r\n" + rows
     out = assert_same(data)
     assert len(blocks_written) > 3 and sum(blocks_written) == 400
