@@ -245,11 +245,10 @@ class FastCSV:
         """The block read by polars, or None when a line of it needs the careful path."""
         end = self.end
         rows = data.count(b"\n")
-        returns = data.count(b"\r")
         if end == b"\n":
-            if returns:
+            if b"\r" in data:
                 return None
-        elif returns != rows or data.count(b"\r\n") != rows:
+        elif data.count(b"\r") != rows or data.count(b"\r\n") != rows:
             return None
         if data.startswith(end) or b"\n" + end in data:
             return None  # a blank line stays a blank line: the careful path writes it
