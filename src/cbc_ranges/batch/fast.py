@@ -8,7 +8,7 @@ polars, hands each distinct key of the block once to the same row steps
 (:class:`~cbc_ranges.batch.writers.RowSteps`, the tree of the careful path's
 hot loop, so the result cells are the same by construction) and writes
 ``line bytes + delimiter + result cells + line end`` for every row of the block
-with polars' writer. Memory stays flat: at most ``jobs + 1`` blocks are held.
+with polars' writer. Memory stays flat: at most ``jobs`` blocks are held at once.
 
 A block is taken only when every line of it is one the careful path's hot
 loop would take or that its careful step reads the same way: valid UTF-8, the
