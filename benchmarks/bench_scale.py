@@ -27,8 +27,8 @@ rounds) so that a busy machine slows all alike; the table gives the best and the
 ``--scale-rows N`` instead writes a MIMIC-like long file (``labevents`` joined with age and
 gender, five analytes, WBC rows picked by ``--where itemid=51300,51301``, the lab's own
 range columns) of N rows and of 1,000,000 rows under ``--scale-dir``, checks both with
-``cbc-ranges batch --jobs`` and prints wall time, CPU, peak RSS and rows per second, then
-deletes the files.
+``cbc-ranges batch --jobs`` (and ``--careful`` too with ``--careful``) and prints wall time,
+CPU, peak RSS and rows per second, then deletes the files.
 """
 
 from __future__ import annotations
@@ -256,11 +256,14 @@ def scale(args: argparse.Namespace) -> None:
                        "--where", "itemid=51300,51301", "-q"]  # fmt: skip
             if args.jobs:
                 command += ["--jobs", str(args.jobs)]
-            wall, cpu, peak = timed(command)
             size = path.stat().st_size / 1e6
-            jobs = args.jobs or os.cpu_count()
-            print(f"| {rows:,} | {size:,.0f} | {jobs} | {wall:.1f} | {cpu:.1f} | "
-                  f"{peak / 1024:.0f} | {rows / wall:,.0f} |")  # fmt: skip
+            runs = [(str(args.jobs or os.cpu_count()), command)]
+            if args.careful:
+                runs.append(("--careful", [*command, "--careful"]))
+            for jobs, run in runs:
+                wall, cpu, peak = timed(run)
+                print(f"| {rows:,} | {size:,.0f} | {jobs} | {wall:.1f} | {cpu:.1f} | "
+                      f"{peak / 1024:.0f} | {rows / wall:,.0f} |")  # fmt: skip
             path.unlink()
             output.unlink()
     finally:
@@ -275,6 +278,7 @@ def main() -> None:
     parser.add_argument("--scale-rows", type=int, help="write and check a long file this big")
     parser.add_argument("--scale-dir", default="/tmp", help="where the long file goes")
     parser.add_argument("--jobs", type=int, help="--jobs of the scale run (default: all cores)")
+    parser.add_argument("--careful", action="store_true", help="scale run: also time --careful")
     args = parser.parse_args()
     if args.scale_rows:
         scale(args)

@@ -621,6 +621,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     the CLI); any other failure is turned into one too, so that the command
     never prints a traceback. A closed pipe (``| head``) passes through.
     """
+    jobs = getattr(args, "jobs", None)
+    if jobs is not None and jobs > 0 and "polars" not in sys.modules:
+        # polars sizes its thread pool when imported (the fast path imports it)
+        os.environ.setdefault("POLARS_MAX_THREADS", str(jobs))
     delimiter = args.delimiter
     if delimiter in ("\\t", "tab", "TAB"):
         delimiter = "\t"
@@ -645,7 +649,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             output_encoding=getattr(args, "output_encoding", None),
             sheet=getattr(args, "sheet", None),
             text=getattr(args, "text", False),
-            jobs=getattr(args, "jobs", None),
+            jobs=jobs,
             careful=getattr(args, "careful", False),
             progress=not args.quiet and sys.stderr.isatty(),
         )

@@ -27,7 +27,6 @@ import importlib.util
 import io
 import os
 import re
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -132,7 +131,6 @@ def _polars() -> Any:
 class _Block:
     """A block read by polars: its lines, the cells the row steps read, its row count."""
 
-    data: bytes
     rows: int
     lines: Any  # polars Series of the lines without their ends
     cells: Any  # polars DataFrame: one column per cell index the row steps read
@@ -173,9 +171,10 @@ class FastCSV:
         roles += [index for index, _ in writer.where_index]
         self.needed = sorted({i for i in roles if i < layout.width})
         self.person_at = [layout.age, layout.sex, layout.ethnicity]
-        self.key_at = sorted({layout.value, layout.unit, layout.fallback}
-                             | (set(layout.lab_at) if layout.has_lab_range else set()))  # fmt: skip
-        self.key_at = [i for i in self.key_at if i < layout.width]
+        keys = {layout.value, layout.unit, layout.fallback}
+        if layout.has_lab_range:
+            keys.update(layout.lab_at)
+        self.key_at = sorted(i for i in keys if i < layout.width)
         quoted_field = b'"(?:[^"]|"")*"'
         plain_field = b'[^"\r\n' + re.escape(self.delimiter) + b"]*"
         field = b"(?:" + plain_field + b"|" + quoted_field + b")"
@@ -183,7 +182,7 @@ class FastCSV:
         self.well_formed = whole.decode("ascii")
         self.quoted_field = quoted_field.decode("ascii")
         self.skipped_suffix = layout.csv_line(EMPTY_CELLS)
-        # what the keys met so far give (polars tables), and the numbers they refer to
+        # what the keys met so far give (polars tables), and the class and count numbers
         self.tables: dict[str, Any] = {}
         self.classes: list[PersonClass] = []
         self.class_numbers: dict[PersonClass, int] = {}
@@ -197,8 +196,6 @@ class FastCSV:
         records = self.records
         if records.resume is not None:  # the header opened a quote never closed
             return line_number
-        if "polars" not in sys.modules:
-            os.environ.setdefault("POLARS_MAX_THREADS", str(self.jobs))
         pool = ThreadPoolExecutor(self.jobs) if self.jobs > 1 else None
         # blocks read ahead (by the pool, up to ``jobs``), written in their order
         queue: deque[tuple[bytes, Future[_Block | None] | None]] = deque()
@@ -285,7 +282,7 @@ class FastCSV:
         if cells.height != rows:
             return None
         cells = cells.select([pl.col(f"c{i}").fill_null("") for i in self.needed])
-        return _Block(data, rows, lines, cells)
+        return _Block(rows, lines, cells)
 
     def _simply_quoted(self, lines: Any, width: int) -> bool:
         """Every line has quotes only around whole fields, and the header's field count."""
