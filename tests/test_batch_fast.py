@@ -34,15 +34,21 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast, "BLOCK_BYTES", 512)
 
 
+lines_written: list[str] = []
+
+
 @pytest.fixture
 def blocks_written(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The row count of every block the fast path wrote."""
+    """The row count of every block the fast path wrote (their lines in ``lines_written``)."""
     written: list[int] = []
     original = fast.FastCSV._write
 
     def spy(self: fast.FastCSV, block: Any, steps: Any) -> None:
         written.append(block.rows)
+        lines_written.extend(block.lines.to_list())
         original(self, block, steps)
+
+    lines_written.clear()
 
     monkeypatch.setattr(fast.FastCSV, "_write", spy)
     return written
@@ -71,9 +77,8 @@ def test_shipped_examples_give_the_same_bytes_and_summary(
     path: Path, jobs: int, blocks_written: list[int]
 ) -> None:
     assert_same(path.read_bytes(), jobs=jobs)
-    # the European example is cp1252 (the fast path reads UTF-8 only); the teaching one
-    # has odd rows from its first block on (ragged, quoted): the careful path takes it whole
-    assert bool(blocks_written) == (path.name == "labevents_sample.csv")
+    # the European example is cp1252: the fast path reads UTF-8 only
+    assert bool(blocks_written) == (path.name != "european_wbc.csv")
 
 
 def test_the_labevents_example_with_where_skips_the_same_rows(blocks_written: list[int]) -> None:
@@ -119,15 +124,18 @@ def test_a_plain_file_is_written_in_blocks_and_each_row_once(blocks_written: lis
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
-def test_an_odd_block_and_the_rest_take_the_careful_path(
+def test_an_odd_block_takes_the_row_loop_and_the_blocks_after_it_the_fast_path(
     odd: bytes, why: str, blocks_written: list[int]
 ) -> None:
     # a byte that is not UTF-8 in the first 64 KiB makes the whole file cp1252: put it after
     before = 4_000 if b"\xb5" in odd else 60
     plain = b"".join(b"%d,40,F,%d.1,K/uL\n" % (i, i % 9) for i in range(before))
-    data = b"id,age,sex,wbc,unit\n" + plain + odd + plain[: 60 * 16]
+    after = b"".join(b"%d,41,M,%d.1,K/uL\n" % (i, i % 9) for i in range(before, before + 60))
+    data = b"id,age,sex,wbc,unit\n" + plain + odd + after
     assert_same(data)
-    assert 0 < sum(blocks_written) <= before, why
+    rows = data.count(b"\n") - 1
+    assert 0 < sum(blocks_written) < rows, why  # the odd block went through the row loop
+    assert after.splitlines()[-1].decode() in lines_written, why  # and the fast path went on
 
 
 def test_simply_quoted_fields_stay_on_the_fast_path(blocks_written: list[int]) -> None:
@@ -230,7 +238,9 @@ def _field(cell: str, delimiter: str, quote: bool) -> str:
     delimiter=st.sampled_from([",", ";", "\t"]),
     last_end=st.booleans(),
     odd=st.lists(
-        st.sampled_from(["", "ragged", "quote", "blank", "wrong end", "broken quote"]),
+        st.sampled_from(
+            ["", "ragged", "quote", "blank", "wrong end", "broken quote", "line break"]
+        ),
         min_size=0, max_size=60,
     ),
     where=st.booleans(),
@@ -250,7 +260,9 @@ def test_any_file_gives_the_same_bytes_fast_and_careful(
         kind = odd[n] if n < len(odd) else ""
         ward = "ICU" if number % 3 else "ED"
         cells = [str(number), age, sex, value, unit, ward]
-        line = delimiter.join(_field(c, delimiter, kind == "quote" and i == 3)
+        if kind == "line break":  # a quoted field over two lines, maybe over two blocks
+            cells[5] = f"{ward}{end}second line"
+        line = delimiter.join(_field(c, delimiter, (kind, i) in (("quote", 3), ("line break", 5)))
                               for i, c in enumerate(cells))  # fmt: skip
         if kind == "ragged":
             line += delimiter + "extra"

@@ -445,7 +445,6 @@ def _run(
                     columnar = fast.FastCSV(
                         writer, source.lines, jobs=options.jobs,  # type: ignore[arg-type]
                         advance=ticker.advance if ticker else None,
-                        wrap=ticker.wrap if ticker else None,
                     )  # fmt: skip
                 write_csv(writer, first, number, columnar)
             else:
@@ -493,7 +492,7 @@ class _Progress:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self.shown = False
-        self.rows = 0  # rows counted before wrap (the fast path's blocks)
+        self.rows = 0  # rows counted by advance (the fast path's blocks)
         self.last = self.started
 
     def wrap(self, rows: Iterable[bytes]) -> Iterator[bytes]:

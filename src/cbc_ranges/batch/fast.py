@@ -28,7 +28,7 @@ import io
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -36,7 +36,7 @@ from itertools import chain
 from typing import IO, Any
 
 from cbc_ranges.batch.files import Records
-from cbc_ranges.batch.writers import Layout, RowSteps, Writer
+from cbc_ranges.batch.writers import Layout, RowLoop, RowSteps, Writer
 from cbc_ranges.rows import EMPTY_CELLS, PersonClass
 
 __all__ = ["BLOCK_BYTES", "FastCSV", "FastOptions", "default_jobs", "eligible"]
@@ -140,8 +140,7 @@ class FastCSV:
     """The fast path of one CSV output: called by ``write_csv`` with its row steps.
 
     ``reader`` is the input's binary stream, positioned after the header;
-    ``advance`` is told how many rows each block wrote (the progress line);
-    ``wrap`` wraps the lines left to the careful path (the progress line too).
+    ``advance`` is told how many lines each block wrote (the progress line).
     """
 
     def __init__(
@@ -152,7 +151,6 @@ class FastCSV:
         jobs: int = 1,
         block_bytes: int | None = None,
         advance: Callable[[int], None] | None = None,
-        wrap: Callable[[Iterable[bytes]], Iterator[bytes]] | None = None,
     ) -> None:
         self.writer = writer
         self.records: Records = writer.records
@@ -160,7 +158,6 @@ class FastCSV:
         self.jobs = max(1, jobs)
         self.block_bytes = block_bytes or BLOCK_BYTES
         self.advance = advance
-        self.wrap = wrap
         layout = writer.layout
         self.layout = layout
         self.end = self.records.source.lineterminator
@@ -191,15 +188,15 @@ class FastCSV:
 
     # -- the run ------------------------------------------------------------------------------
 
-    def __call__(self, steps: RowSteps, line_number: int) -> int:
-        """Write every block the fast path can take; leave the rest in ``records.lines``."""
+    def __call__(self, steps: RowSteps, line_number: int, loop: RowLoop) -> int:
+        """Write every record: the blocks the fast path can take itself, the others (and a
+        last line without its line end) through the row loop, in the file's order."""
         records = self.records
         if records.resume is not None:  # the header opened a quote never closed
             return line_number
         pool = ThreadPoolExecutor(self.jobs) if self.jobs > 1 else None
         # blocks read ahead (by the pool, up to ``jobs``), written in their order
         queue: deque[tuple[bytes, Future[_Block | None] | None]] = deque()
-        rest: list[bytes] = []
         blocks = self._blocks()
         try:
             while True:
@@ -209,32 +206,50 @@ class FastCSV:
                     break
                 data, future = queue.popleft()
                 block = future.result() if future is not None else self._read(data)
-                if block is None:  # the careful path takes this block and all after it
-                    rest = [data, *(queued for queued, _ in queue)]
-                    queue.clear()
-                    break
-                self._write(block, steps)
-                line_number += block.rows
+                if block is not None:
+                    self._write(block, steps)
+                    line_number += block.rows
+                    if self.advance is not None:
+                        self.advance(block.rows)
+                    continue
+                # the row loop takes this block; the blocks read ahead are read again after it
+                ahead = [queued for queued, _ in queue]
+                queue.clear()
+                line_number = self._careful(data, b"".join(ahead), line_number, loop)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        # the line read in part, completed (or a last line without its line end)
-        rest += (self.carry, self.reader.readline())
-        lines: Iterator[bytes] = chain(iter(io.BytesIO(b"".join(rest))), self.reader)
-        records.lines = self.wrap(lines) if self.wrap is not None else lines
+        last, self.carry = self.carry, b""
+        if last:  # a last line without its line end (or lines left after a careful block)
+            line_number = self._careful(last, b"", line_number, loop)
+        records.lines = iter(())
         return line_number
+
+    def _careful(self, data: bytes, ahead: bytes, line_number: int, loop: RowLoop) -> int:
+        """The records of the lines of ``data`` through the row loop. A record may pull lines
+        after them (a quoted line break): from ``ahead``, the line read in part, then the
+        input; what it leaves of them is read in blocks again."""
+        lines = iter(io.BytesIO(data))
+        after = iter(io.BytesIO(ahead + self.carry + self.reader.readline()))
+        self.records.lines = chain(lines, after, self.reader)
+        reached = loop(lines, line_number)
+        self.carry = b"".join(after)
+        if self.advance is not None:
+            self.advance(reached - line_number)
+        return reached
 
     def _blocks(self) -> Iterator[bytes]:
         """Blocks of whole lines; the bytes after the last line end wait in :attr:`carry`."""
         read = self.reader.read
-        while data := read(self.block_bytes):
-            data = self.carry + data
+        while True:
+            more = read(self.block_bytes)
+            data = self.carry + more
             cut = data.rfind(b"\n") + 1
-            if cut == 0:  # one line longer than a block: read on
-                self.carry = data
-                continue
             self.carry = data[cut:]
-            yield data[:cut]
+            if cut:
+                yield data[:cut]
+            elif not more:
+                return
 
     # -- one block: read (any thread), then rows (this thread, in order) ----------------------
 
@@ -330,8 +345,6 @@ class FastCSV:
             line_terminator=self.end.decode("ascii"), null_value="",
         )  # fmt: skip
         writer.stream.write(out.getbuffer())
-        if self.advance is not None:
-            self.advance(block.rows)
 
     def _cell(self, index: int) -> Any:
         """A cell the row steps read, as a polars expression (an absent role: empty)."""
