@@ -14,9 +14,9 @@ A block is taken only when every line of it is one the careful path's hot
 loop would take or that its careful step reads the same way: valid UTF-8, the
 file's own line end on every line (``\\n`` or ``\\r\\n``), no blank line, the
 header's field count on every line, and quotes only around whole fields on one
-line (``"a,b"``, ``"a""b"``). At the first block that is not, that block and
-the rest of the file go through the careful path; so does a last line without
-a line end. Which files may take the path at all is :func:`eligible`, the one
+line (``"a,b"``, ``"a""b"``). A block that is not goes through the row loop
+(the careful path) and the fast path goes on after it; so does a last line
+without a line end. Which files may take the path at all is :func:`eligible`, the one
 predicate to extend. ``--careful`` (``check_csv(careful=True)``) turns it off.
 Read more in ``docs/batch.md`` (Speed).
 """
