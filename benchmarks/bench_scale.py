@@ -169,24 +169,25 @@ def compare(args: argparse.Namespace) -> None:
     )
     print("| program | side | wall (s) | CPU (s) | peak RSS (MiB) |")
     print("| --- | --- | ---: | ---: | ---: |")
-    for (label, side), values in walls.items():
-        peak = max(rss[label, side]) / 1024
-        print(f"| {label} | {side} | {_cell(values)} | {_cell(cpus[label, side])} | {peak:.0f} |")
-    bar = walls["polars by hand (the bar)", "control"]
-    print("\n| ratio to polars by hand (wall, best / median) | before | after |")
+    for (label, side), seconds in walls.items():
+        mib = max(rss[label, side]) / 1024
+        print(f"| {label} | {side} | {_cell(seconds)} | {_cell(cpus[label, side])} | {mib:.0f} |")
+    print("\n| ratio to polars by hand (best / median) | before | after |")
     print("| --- | ---: | ---: |")
     for label in ("`cbc-ranges batch`", "`cbc-ranges batch --jobs 1`",
                   "`cbc-ranges batch --careful`"):  # fmt: skip
-        cells = []
-        for side in ("before", "after"):
-            values = walls.get((label, side))
-            cells.append(
-                f"{min(values) / min(bar):.2f} / "
-                f"{statistics.median(values) / statistics.median(bar):.2f}"
-                if values
-                else ""
-            )
-        print(f"| {label} | {cells[0]} | {cells[1]} |")
+        for measure, figures in (("wall", walls), ("CPU", cpus)):
+            bar = figures["polars by hand (the bar)", "control"]
+            cells = []
+            for side in ("before", "after"):
+                runs = figures.get((label, side))
+                cells.append(
+                    f"{min(runs) / min(bar):.2f} / "
+                    f"{statistics.median(runs) / statistics.median(bar):.2f}"
+                    if runs
+                    else ""
+                )
+            print(f"| {label}, {measure} | {cells[0]} | {cells[1]} |")
 
 
 # a MIMIC-IV labevents-like long file: itemid -> (unit, typical value, spread, low, high)
