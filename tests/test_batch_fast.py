@@ -138,6 +138,13 @@ def test_an_odd_block_takes_the_row_loop_and_the_blocks_after_it_the_fast_path(
     assert after.splitlines()[-1].decode() in lines_written, why  # and the fast path went on
 
 
+def test_a_byte_order_mark_at_the_start_of_a_block_is_kept(blocks_written: list[int]) -> None:
+    # files joined together carry their marks inside; polars drops one that starts its input
+    rows = b"".join(b"\xef\xbb\xbf%d,40,F,%d.1,K/uL\n" % (i, i % 9) for i in range(100))
+    out = assert_same(b"id,age,sex,wbc,unit\n" + rows)
+    assert out.count(b"\xef\xbb\xbf") == 100
+
+
 def test_simply_quoted_fields_stay_on_the_fast_path(blocks_written: list[int]) -> None:
     rows = b"".join(b'%d,40,F,"%d.1",K/uL,"a ""note"", with a comma"\n' % (i, i % 9)
                     for i in range(100))  # fmt: skip

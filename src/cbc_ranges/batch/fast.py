@@ -23,6 +23,7 @@ Read more in ``docs/batch.md`` (Speed).
 
 from __future__ import annotations
 
+import codecs
 import importlib.util
 import io
 import os
@@ -265,6 +266,8 @@ class FastCSV:
             return None
         if data.startswith(end) or b"\n" + end in data:
             return None  # a blank line stays a blank line: the careful path writes it
+        if data.startswith(codecs.BOM_UTF8):
+            return None  # polars drops a byte-order mark at the start of what it reads
         if not data.isascii():
             try:
                 data.decode("utf-8")
