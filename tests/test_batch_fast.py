@@ -290,3 +290,34 @@ def test_any_file_gives_the_same_bytes_fast_and_careful(
         assert_same(data, jobs=2, **options)
     finally:
         fast.BLOCK_BYTES = old
+
+
+_ODD_TEXT = st.text(
+    alphabet=st.sampled_from(
+        [*list('0123456789.,;"\t |abKuL/^ \r\n\x1f\x1e\ufeffµ×'), "\xa0", "\u2028"]
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cells=st.lists(st.lists(_ODD_TEXT, min_size=4, max_size=4), min_size=1, max_size=30),
+    quote=st.booleans(),
+    end=st.sampled_from(["\n", "\r\n"]),
+)
+def test_any_cell_text_gives_the_same_bytes_fast_and_careful(
+    cells: list[list[str]], quote: bool, end: str
+) -> None:
+    lines = ["age,sex,wbc,unit"]
+    for row in cells:
+        if quote:
+            lines.append(",".join('"' + cell.replace('"', '""') + '"' for cell in row))
+        else:
+            lines.append(",".join(row))
+    old = fast.BLOCK_BYTES
+    fast.BLOCK_BYTES = 64
+    try:
+        assert_same((end.join(lines) + end).encode("utf-8"), jobs=1)
+    finally:
+        fast.BLOCK_BYTES = old
