@@ -37,7 +37,7 @@ from itertools import chain
 from typing import IO, Any
 
 from cbc_ranges.batch.files import Records
-from cbc_ranges.batch.writers import Layout, RowLoop, RowSteps, Writer
+from cbc_ranges.batch.writers import Layout, RowSteps, Writer
 from cbc_ranges.rows import EMPTY_CELLS, PersonClass
 
 __all__ = ["BLOCK_BYTES", "FastCSV", "FastOptions", "default_jobs", "eligible"]
@@ -190,12 +190,15 @@ class FastCSV:
 
     # -- the run ------------------------------------------------------------------------------
 
-    def __call__(self, steps: RowSteps, line_number: int, loop: RowLoop) -> int:
-        """Write every record: the blocks the fast path can take itself, the others (and a
-        last line without its line end) through the row loop, in the file's order."""
+    def __call__(self, steps: RowSteps) -> Iterator[bytes]:
+        """The lines left to the row loop of ``write_csv``; the blocks the fast path can take
+        are written as the loop reaches them, in the file's order."""
+        if self.records.resume is not None:  # the header opened a quote never closed
+            return self.records.lines
+        return self._lines(steps)
+
+    def _lines(self, steps: RowSteps) -> Iterator[bytes]:
         records = self.records
-        if records.resume is not None:  # the header opened a quote never closed
-            return line_number
         pool = ThreadPoolExecutor(self.jobs) if self.jobs > 1 else None
         # blocks read ahead (by the pool, up to ``jobs``), written in their order
         queue: deque[tuple[bytes, Future[_Block | None] | None]] = deque()
@@ -210,35 +213,36 @@ class FastCSV:
                 block = future.result() if future is not None else self._read(data)
                 if block is not None:
                     self._write(block, steps)
-                    line_number += block.rows
+                    # the row loop numbers the lines it is handed: these it is not
+                    records.extra += block.rows
                     if self.advance is not None:
                         self.advance(block.rows)
                     continue
                 # the row loop takes this block; the blocks read ahead are read again after it
                 ahead = [queued for queued, _ in queue]
                 queue.clear()
-                line_number = self._careful(data, b"".join(ahead), line_number, loop)
+                yield from self._careful(data, b"".join(ahead))
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         last, self.carry = self.carry, b""
         if last:  # a last line without its line end (or lines left after a careful block)
-            line_number = self._careful(last, b"", line_number, loop)
-        records.lines = iter(())
-        return line_number
+            yield from self._careful(last, b"")
 
-    def _careful(self, data: bytes, ahead: bytes, line_number: int, loop: RowLoop) -> int:
-        """The records of the lines of ``data`` through the row loop. A record may pull lines
-        after them (a quoted line break): from ``ahead``, the line read in part, then the
+    def _careful(self, data: bytes, ahead: bytes) -> Iterator[bytes]:
+        """The lines of ``data``, for the row loop. A record may pull lines after them (a quoted
+        line break) through ``records.lines``: from ``ahead``, the line read in part, then the
         input; what it leaves of them is read in blocks again."""
         lines = iter(io.BytesIO(data))
         after = iter(io.BytesIO(ahead + self.carry + self.reader.readline()))
         self.records.lines = chain(lines, after, self.reader)
-        reached = loop(lines, line_number)
+        handed = 0
+        for line in lines:  # the same iterator: a pulled line is not handed again
+            handed += 1
+            yield line
         self.carry = b"".join(after)
         if self.advance is not None:
-            self.advance(reached - line_number)
-        return reached
+            self.advance(handed)
 
     def _blocks(self) -> Iterator[bytes]:
         """Blocks of whole lines; the bytes after the last line end wait in :attr:`carry`."""

@@ -67,8 +67,6 @@ Cell = TypeVar("Cell", str, bytes)
 
 # what a row gets: (head, tail, category); the output is the input bytes + head + tail
 _Found = tuple[bytes, bytes, int]
-#: the row loop of a CSV output: writes the records of some lines, returns the last line number
-RowLoop = Callable[[Iterator[bytes], int], int]
 # a row's key below its person and unit: the value cell, or (value, the lab range's two cells)
 _Key = bytes | tuple[bytes, ...]
 
@@ -510,14 +508,14 @@ def write_csv(
     writer: Writer,
     header: Record,
     line_number: int,
-    fast: Callable[[RowSteps, int, RowLoop], int] | None = None,
+    fast: Callable[[RowSteps], Iterator[bytes]] | None = None,
 ) -> None:
     """Write the header and every record after it as CSV bytes (the input's bytes kept).
 
-    ``fast`` (:mod:`cbc_ranges.batch.fast`) may write records itself: it gets
-    the row steps, the line number reached and the row loop (for the lines it
-    leaves to it), and returns the line number it reached; the records it
-    leaves in ``records.lines`` go through the row loop after it.
+    ``fast`` (:mod:`cbc_ranges.batch.fast`) gets the row steps and returns the
+    lines for the loop below: it writes the blocks of plain lines itself and
+    hands on the others (and counts what it wrote in ``records.extra``, so that
+    the loop numbers the lines right).
     """
     layout, records, stream = writer.layout, writer.records, writer.stream
     write = stream.write
@@ -597,56 +595,50 @@ def write_csv(
     people_get, fill, plain = steps.people.get, steps.fill, records.source.plain
     split_on = delimiter.encode("ascii")
     end_length = len(end)
-
-    def loop(lines: Iterator[bytes], line_number: int) -> int:
-        """Write the records of ``lines`` (a record may pull further lines from
-        ``records.lines``); returns the number of the last line read."""
-        line_number -= records.extra  # the hot loop counts the lines it is handed
-        while True:
-            start = line_number
-            for line_number, line in enumerate(lines, start=start + 1):
-                if all_careful or b'"' in line or not (line.isascii() or plain(line)):
-                    careful(line, line_number)
-                    continue
-                body = line.rstrip(b"\r\n")
-                if len(line) - len(body) != end_length or not body:
-                    careful(line, line_number)
-                    continue
-                row = body.split(split_on)
-                if len(row) != width or (matches is not None and not matches(row)):
-                    careful(line, line_number)
-                    continue
-                if pad:
-                    row.append(b"")
-                found: _Found | None = None
-                by_sex = people_get(row[age_at])
-                if by_sex is not None:
-                    by_ethnicity = by_sex.get(row[sex_at])
-                    if by_ethnicity is not None:
-                        rows = by_ethnicity.get(row[ethnicity_at])
-                        if rows is not None:
-                            by_value = rows.get(row[unit_at])
-                            if by_value is not None:
-                                found = by_value.get(
-                                    (row[value_at] or row[fallback_at], row[low_at], row[high_at])
-                                    if lab
-                                    else row[value_at] or row[fallback_at]
-                                )
-                if found is None:
-                    found = fill(row)
-                counts[found[2]] += 1
-                write(body + found[0] + found[1])
-            if records.resume is None:
-                break
-            # a quote never closed: the lines after its line are read again
-            line_number = records.reopened_at - records.extra
-            lines = records.lines = records.resume
-            records.resume = None
-        return line_number + records.extra
-
     if fast is not None:
-        line_number = fast(steps, line_number, loop)
-    loop(records.lines, line_number)
+        records.lines = fast(steps)
+    lines = records.lines
+    line_number -= records.extra  # the hot loop counts the lines it is handed
+    while True:
+        start = line_number
+        for line_number, line in enumerate(lines, start=start + 1):
+            if all_careful or b'"' in line or not (line.isascii() or plain(line)):
+                careful(line, line_number)
+                continue
+            body = line.rstrip(b"\r\n")
+            if len(line) - len(body) != end_length or not body:
+                careful(line, line_number)
+                continue
+            row = body.split(split_on)
+            if len(row) != width or (matches is not None and not matches(row)):
+                careful(line, line_number)
+                continue
+            if pad:
+                row.append(b"")
+            found: _Found | None = None
+            by_sex = people_get(row[age_at])
+            if by_sex is not None:
+                by_ethnicity = by_sex.get(row[sex_at])
+                if by_ethnicity is not None:
+                    rows = by_ethnicity.get(row[ethnicity_at])
+                    if rows is not None:
+                        by_value = rows.get(row[unit_at])
+                        if by_value is not None:
+                            found = by_value.get(
+                                (row[value_at] or row[fallback_at], row[low_at], row[high_at])
+                                if lab
+                                else row[value_at] or row[fallback_at]
+                            )
+            if found is None:
+                found = fill(row)
+            counts[found[2]] += 1
+            write(body + found[0] + found[1])
+        if records.resume is None:
+            break
+        # a quote never closed: the lines after its line are read again
+        line_number = records.reopened_at - records.extra
+        lines = records.lines = records.resume
+        records.resume = None
 
 
 def _json_keys(header: list[str]) -> list[str]:
