@@ -40,7 +40,14 @@ from cbc_ranges.batch.files import (
     raised_field_size_limit,
 )
 from cbc_ranges.batch.inputs import open_table
-from cbc_ranges.batch.writers import Layout, RowTexts, Writer, write_csv, write_jsonl
+from cbc_ranges.batch.writers import (
+    Layout,
+    RowObserver,
+    RowTexts,
+    Writer,
+    write_csv,
+    write_jsonl,
+)
 from cbc_ranges.errors import BatchError, CBCError
 from cbc_ranges.rows import RowInterpreter
 
@@ -200,6 +207,7 @@ def check_csv(
     sheet: str | None = None,
     text: bool = False,
     progress: bool = False,
+    observer: RowObserver | None = None,
 ) -> BatchSummary:
     """Check every row of a CSV file and write it with the ``wbc_*`` columns appended.
 
@@ -214,7 +222,9 @@ def check_csv(
     ``ref_range_upper``): a row with one is flagged against it. The CSV output
     keeps the input's bytes and encoding unless ``output_encoding`` converts it. Returns a
     :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
-    when the file cannot be processed.
+    when the file cannot be processed. ``observer`` (a
+    :class:`~cbc_ranges.batch.writers.RowObserver`) is told about every record
+    as it is read; the teaching report (:mod:`cbc_ranges.reporting`) listens so.
 
     >>> import io
     >>> out = io.BytesIO()
@@ -265,6 +275,7 @@ def check_csv(
                     converted=converted,
                     progress=progress,
                     text=text,
+                    observer=observer,
                 )
             finally:
                 records.close()
@@ -347,6 +358,7 @@ def _run(
     converted: str | None,
     progress: bool,
     text: bool = False,
+    observer: RowObserver | None = None,
 ) -> BatchSummary:
     source = records.source
     warnings: list[str] = []
@@ -420,6 +432,9 @@ def _run(
                 out = _Transcoder(packed, source.decode, transcode, bom)  # type: ignore[assignment]
             texts = RowTexts(interpreter) if text else None
             writer = Writer(records, out, layout, interpreter, where_index, texts)
+            if observer is not None:
+                observer.start(writer)
+                writer.observer = observer
             if output_format == "csv":
                 for blank in blanks:
                     out.write(blank)
@@ -501,20 +516,26 @@ class _Progress:
             self.stream.flush()
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the ``batch`` arguments to an argument parser (``cbc-ranges batch --help``)."""
+def configure_parser(parser: argparse.ArgumentParser, *, writes_csv: bool = True) -> None:
+    """Add the ``batch`` arguments to an argument parser (``cbc-ranges batch --help``).
+
+    ``writes_csv=False`` leaves out what only a CSV output takes (``-o``,
+    ``--format``, ``--output-encoding``, ``--text``): ``cbc-ranges report`` reads
+    its input with these arguments and adds its own ``-o``.
+    """
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "input",
         metavar="INPUT",
         help="CSV file to check (also gzip/bzip2/xz-compressed, or a spreadsheet), or - for stdin",
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        metavar="OUTPUT",
-        help="where to write (- for stdout); default: <input stem>.wbc.csv next to the input",
-    )
+    if writes_csv:
+        parser.add_argument(
+            "-o",
+            "--output",
+            metavar="OUTPUT",
+            help="where to write (- for stdout); default: <input stem>.wbc.csv next to the input",
+        )
     helps = {
         "ref_low": "the column of the lab's own lower reference limit (in the value's unit)",
         "ref_high": "the column of the lab's own upper reference limit (in the value's unit)",
@@ -541,15 +562,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "with empty result columns (repeat to require several)",
     )
     parser.add_argument("--table", metavar="T", help="range table name or path (default table)")
-    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format")
+    if writes_csv:
+        parser.add_argument(
+            "--format", choices=("csv", "jsonl"), default="csv", help="output format"
+        )
     parser.add_argument(
         "--encoding", metavar="E", help="input encoding (default: UTF-8, else cp1252)"
     )
-    parser.add_argument(
-        "--output-encoding",
-        metavar="E",
-        help="encoding of the CSV output (default: the input's; e.g. utf-8 converts)",
-    )
+    if writes_csv:
+        parser.add_argument(
+            "--output-encoding",
+            metavar="E",
+            help="encoding of the CSV output (default: the input's; e.g. utf-8 converts)",
+        )
     parser.add_argument(
         "--delimiter", metavar="D", help="input delimiter (default: sniffed among , ; tab |)"
     )
@@ -559,11 +584,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="the sheet of a spreadsheet input (.xlsx, .xls, .ods) to read: its name or "
         "1-based number (default: the first)",
     )
-    parser.add_argument(
-        "--text",
-        action="store_true",
-        help="add wbc_summary and wbc_text: the plain-language explanation of each count",
-    )
+    if writes_csv:
+        parser.add_argument(
+            "--text",
+            action="store_true",
+            help="add wbc_summary and wbc_text: the plain-language explanation of each count",
+        )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no summary on stderr"
     )
