@@ -103,7 +103,7 @@ def nice_step(span: float) -> float:
     """
     if span <= 0 or not math.isfinite(span):
         return 1.0
-    power = 10 ** math.floor(math.log10(span))
+    power = 10.0 ** math.floor(math.log10(span))
     for step in (1, 2, 5, 10):
         if span <= step * power * 1.25:
             return float(step * power)
@@ -112,12 +112,15 @@ def nice_step(span: float) -> float:
 
 @dataclass
 class SampledRow:
-    """One row of the plot sample: age in years (None: not given), sex, value, category."""
+    """One row of the plot sample: age in years (None: not given), sex, value, category,
+    and the range it was compared with (10^9/L)."""
 
     age_years: float | None
     sex: str
     value: float
     category: int
+    low: float | None = None
+    high: float | None = None
 
 
 @dataclass
@@ -377,9 +380,7 @@ class Tally:
             return result
         return self.interpreter.lookup(*self._token_texts(token)).result
 
-    def _token_texts(
-        self, token: _Token
-    ) -> tuple[str, str | None, str, str, str, str | None]:
+    def _token_texts(self, token: _Token) -> tuple[str, str | None, str, str, str, str | None]:
         value, fallback, unit, age, sex, ethnicity, *lab = self.tokens[token]
         layout = self.layout
         lab_range = None
@@ -521,6 +522,8 @@ class Tally:
                     SEX_LABELS[parse_sex(self._text(sex))],
                     result.value,
                     CATEGORIES.index(result.flag),
+                    result.ref_low,
+                    result.ref_high,
                 )
             )
         tally.implausible_examples.sort()
