@@ -185,24 +185,33 @@ def _bands_by_sex(tally: AnalyteTally) -> dict[str, list[tuple[float, float]]]:
     return shaded
 
 
-def _upper(tally: AnalyteTally) -> float:
-    """The top of the value axes: the 99th centile of the sample, at least above the bands."""
+def _axis(tally: AnalyteTally) -> tuple[float, float]:
+    """(the top of the value axes, the histogram's bin width).
+
+    The top is the 99th centile of the sample, raised to clear the bands and
+    held to three times the highest band (a count typed in the wrong unit must
+    not squash every other bar); the last bar holds every higher value.
+    """
+    from cbc_ranges.reporting.tally import nice_step
+
     values = sorted(row.value for row in tally.sample)
     if not values:
-        return 1.0
+        return 1.0, tally.bin_width
     top = values[min(len(values) - 1, int(len(values) * 0.99))]
     highs = [row.high for row in tally.sample if row.high is not None]
-    top = max(top, *(highs or [0.0])) * 1.1
+    if highs:
+        top = min(max(top, max(highs) * 1.1), max(highs) * 3)
     width = tally.bin_width
-    return max(width, math.ceil(top / width) * width)
+    if top / width > 80:
+        width = nice_step(top / 60)
+    return max(width, math.ceil(top / width) * width), width
 
 
 def _values_section(tally: AnalyteTally, prefix: str, draw: bool) -> str:
     sample = tally.sample
     if not sample:
         return "<p>No value could be read, so there is nothing to draw.</p>"
-    upper = _upper(tally)
-    width = tally.bin_width
+    upper, width = _axis(tally)
     bands = _bands_by_sex(tally)
     svg = plots.histogram(sample, bands, width, upper, f"{prefix}-h") if draw else None
     sexes = [sex for sex in ("female", "male", "sex not known") if any(
@@ -245,7 +254,7 @@ def _age_section(tally: AnalyteTally, table: RangeTable, prefix: str, draw: bool
     if any(row.sex == "sex not known" for row in sample):
         sexes.append("sex not known")
     steps = {sex: plots.band_steps(table, tally.analyte, sex) for sex in sexes}
-    upper = _upper(tally)
+    upper, _ = _axis(tally)
     svg = plots.age_plot(sample, steps, upper, f"{prefix}-a") if draw else None
     rows = []
     for sex, (ages, lows, highs) in steps.items():

@@ -99,7 +99,7 @@ def nice_step(span: float) -> float:
     """A round bin width near ``span``: 1, 2 or 5 times a power of ten.
 
     >>> nice_step(0.55), nice_step(0.0042), nice_step(3)
-    (0.5, 0.005, 2.0)
+    (0.5, 0.005, 5.0)
     """
     if span <= 0 or not math.isfinite(span):
         return 1.0
