@@ -119,9 +119,23 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, int):
         return _n(value)
-    if isinstance(value, float):
+    if isinstance(value, float) or value is None:
         return _number(value)
     return escape(str(value))
+
+
+def _age_text(years: float) -> str:
+    """An age edge the way people say it.
+
+    >>> _age_text(0), _age_text(1 / 12), _age_text(2), _age_text(100)
+    ('birth', '1 month', '2 years', '100 years')
+    """
+    if years <= 0:
+        return "birth"
+    if years < 2 and abs(years * 12 - round(years * 12)) < 1e-6:
+        months = round(years * 12)
+        return f"{months} month{'' if months == 1 else 's'}"
+    return f"{round(years, 2):g} year{'' if years == 1 else 's'}"
 
 
 def _number(value: float | None) -> str:
@@ -259,7 +273,7 @@ def _age_section(tally: AnalyteTally, table: RangeTable, prefix: str, draw: bool
     rows = []
     for sex, (ages, lows, highs) in steps.items():
         for start, end, low, high in zip(ages, ages[1:], lows, highs, strict=False):
-            rows.append([sex, f"{_number(start)} to {_number(end)}", _number(low), _number(high)])
+            rows.append([sex, f"{_age_text(start)} to {_age_text(end)}", low, high])
     flags = [
         f"{flag}: {_n(sum(1 for row in sample if row.category == index))}"
         for index, flag in enumerate(CATEGORIES[:4])
@@ -272,7 +286,9 @@ def _age_section(tally: AnalyteTally, table: RangeTable, prefix: str, draw: bool
         "stretched at the young end. The table gives the limits drawn."
     )
     limits = _table(
-        ["sex", "age (years)", "lower limit", "upper limit"], rows, [False, False, True, True]
+        ["sex", "age", "lower limit (× 10⁹/L)", "upper limit (× 10⁹/L)"],
+        rows,
+        [False, False, True, True],
     )
     return _figure(svg, caption, limits)
 
