@@ -334,6 +334,21 @@ def test_a_large_file_gives_a_small_page(tmp_path: Path) -> None:
     assert len(page.html.encode()) < 2_000_000
 
 
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [(b"", None), (b"age,sex,wbc\n", None), (b"age,sex,wbc\n40,F,5.0\n", ["sex=M"])],
+    ids=["empty", "header only", "every row filtered out"],
+)
+def test_a_file_with_nothing_to_check_still_gives_a_sound_page(
+    data: bytes, where: list[str] | None
+) -> None:
+    page = report(io.BytesIO(data), where=where)
+    checker = check_page(page.html)
+    assert page.summary.checked == 0
+    assert NOT_A_DIAGNOSIS in " ".join(checker.text)
+    assert "<svg" not in page.html
+
+
 @pytest.mark.usefixtures("tables_only")
 def test_frames_give_the_counts_of_their_csv(lab_file: Path) -> None:
     pandas = pytest.importorskip("pandas")

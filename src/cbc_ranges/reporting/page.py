@@ -494,6 +494,13 @@ def render_page(
         body.append(_headline_empty(summary))
     for number, tally in enumerate(tallies.values(), start=1):
         key = f"{prefix}-{number}"
+        if not tally.rows:
+            body += [
+                f'<section id="{escape(key)}"><h2>{escape(tally.label)}</h2>',
+                _headline(tally, summary),
+                "<p>No row was checked, so there is nothing more to show.</p></section>",
+            ]
+            continue
         body += [
             f'<section id="{escape(key)}"><h2>{escape(tally.label)}</h2>',
             _headline(tally, summary),
