@@ -8,6 +8,12 @@
   with the patient's ``anchor_age`` and ``gender``: WBC rows (itemid 51300 and
   51301, ``K/uL``) mixed with haemoglobin, platelets and creatinine, so that
   ``--where itemid=51300,51301`` matters.
+* ``panels_sample.csv``: whole blood count panels in a long file shaped like
+  MIMIC-IV ``labevents``: each draw (``specimen_id``) has its WBC and a
+  differential (percentages of itemids 51256, 51244, 51254, 51200, 51146, bands
+  51144, sometimes an absolute neutrophil count 52075), mixed with chemistry, in
+  shuffled order; some draws are outpatient (empty ``hadm_id``), one has two WBC
+  rows that disagree, one has no WBC. For ``--analyte-col itemid``.
 * ``european_wbc.csv``: a German-style export, ``;`` separated with decimal
   commas, encoded in Latin-1 (cp1252), with ``µ`` and ``³`` as single bytes.
 
@@ -17,6 +23,7 @@ Every person and value is invented. Run ``python examples/make_examples.py``.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import random
 from pathlib import Path
@@ -152,6 +159,56 @@ def labevent_rows(rng: random.Random) -> list[list[str]]:
     return rows
 
 
+def _panel_row(
+    draw: tuple[str, ...], itemid: str, value: str, unit: str, low: str, high: str
+) -> list[str]:
+    subject, hadm, specimen, when, age, gender = draw
+    return [subject, hadm, specimen, itemid, when, value, value, unit, low, high, age, gender]
+
+
+def panel_rows(rng: random.Random) -> list[list[str]]:
+    header = ["subject_id", "hadm_id", "specimen_id", "itemid", "charttime", "value",
+              "valuenum", "valueuom", "ref_range_lower", "ref_range_upper", "anchor_age",
+              "gender"]  # fmt: skip
+    # itemid: unit, lower, upper (MIMIC-IV d_labitems; see ranges/item_maps.toml)
+    differential = {
+        "51256": ("%", "50", "70"),  # neutrophils
+        "51244": ("%", "20", "40"),  # lymphocytes
+        "51254": ("%", "2", "10"),  # monocytes
+        "51200": ("%", "0", "7"),  # eosinophils
+        "51146": ("%", "0", "2"),  # basophils
+    }
+    rows: list[list[str]] = []
+    for draw in range(40):
+        subject = 10000000 + rng.randrange(900000)
+        hadm = "" if draw % 5 == 0 else str(20000000 + subject % 1000000)
+        specimen = str(40000000 + draw)
+        when = f"2180-05-{1 + draw % 28:02d} {rng.randint(0, 23):02d}:00:00"
+        age, gender = str(rng.randint(18, 90)), rng.choice("FM")
+
+        draw_cells = (str(subject), hadm, specimen, when, age, gender)
+        row = functools.partial(_panel_row, draw_cells)
+        wbc = max(0.8, rng.gauss(7.0, 3.5))
+        if draw != 7:  # draw 7 has no WBC: its percentages stay percentages
+            rows.append(row("51301", f"{wbc:.1f}", "K/uL", "4", "11"))
+        if draw == 11:  # a second WBC that disagrees: no conversion
+            rows.append(row("51300", f"{wbc + 2:.1f}", "K/uL", "4", "11"))
+        shares = [rng.uniform(35, 75), rng.uniform(10, 45), rng.uniform(2, 11),
+                  rng.uniform(0, 6), rng.uniform(0, 1.5)]  # fmt: skip
+        bands = rng.uniform(2, 12) if draw % 6 == 0 else 0.0
+        scale = (100 - bands) / sum(shares)
+        for (itemid, (unit, low, high)), share in zip(differential.items(), shares, strict=True):
+            rows.append(row(itemid, f"{share * scale:.1f}", unit, low, high))
+        if bands:
+            rows.append(row("51144", f"{bands:.1f}", "%", "0", "5"))
+        if draw % 4 == 1:
+            neutrophils = wbc * shares[0] * scale / 100
+            rows.append(row("52075", f"{neutrophils:.2f}", "K/uL", "1.6", "7.7"))
+        rows.append(row("50912", f"{max(0.3, rng.gauss(1.0, 0.3)):.1f}", "mg/dL", "0.5", "1.2"))
+    rng.shuffle(rows)
+    return [header, *rows]
+
+
 def european_rows(rng: random.Random) -> list[list[str]]:
     header = ["Patient", "Alter", "Geschlecht", "Leukozyten", "Einheit", "Bemerkung"]
     rows = [header]
@@ -176,12 +233,14 @@ def _csv_text(rows: list[list[str]], delimiter: str = ",") -> str:
 
 
 def main() -> None:
-    """Write the three example files next to this script."""
+    """Write the four example files next to this script."""
     rng = random.Random(SEED)
     (HERE / "teaching_wbc.csv").write_bytes(_csv_text(teaching_rows(rng)).encode("utf-8"))
     (HERE / "labevents_sample.csv").write_bytes(_csv_text(labevent_rows(rng)).encode("utf-8"))
     european = _csv_text(european_rows(rng), delimiter=";").replace("\n", "\r\n")
     (HERE / "european_wbc.csv").write_bytes(european.encode("cp1252"))
+    panels = _csv_text(panel_rows(random.Random(SEED + 1)))  # its own seed: the others stay
+    (HERE / "panels_sample.csv").write_bytes(panels.encode("utf-8"))
 
 
 if __name__ == "__main__":

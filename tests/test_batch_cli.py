@@ -63,7 +63,12 @@ def test_examples_are_what_the_generator_writes(tmp_path: Path) -> None:
     script = tmp_path / "make_examples.py"
     script.write_text((EXAMPLES / "make_examples.py").read_text())
     runpy.run_path(str(script), run_name="__main__")
-    for name in ("teaching_wbc.csv", "labevents_sample.csv", "european_wbc.csv"):
+    for name in (
+        "teaching_wbc.csv",
+        "labevents_sample.csv",
+        "european_wbc.csv",
+        "panels_sample.csv",
+    ):
         assert (tmp_path / name).read_bytes() == (EXAMPLES / name).read_bytes(), name
         assert (EXAMPLES / name).stat().st_size < 50_000
 

@@ -350,6 +350,42 @@ def test_a_file_with_nothing_to_check_still_gives_a_sound_page(
 
 
 @pytest.mark.usefixtures("tables_only")
+def test_a_wide_panel_file_and_exact_ages_give_the_batch_wbc_counts(tmp_path: Path) -> None:
+    wide = tmp_path / "wide.csv"
+    wide.write_text(
+        "age,sex,wbc,unit,NEUT%,LYMPH#\n40,F,3.1,K/uL,60,1.2\n50,M,7.5,K/uL,55,2.0\n"
+        "60,F,abc,K/uL,50,1.0\n"
+    )
+    page = report(wide)
+    summary = batch_summary(wide)
+    assert page.tallies["wbc"].flags == [1, 1, 0, 0, 1]
+    assert (summary.low, summary.normal, summary.errors) == (1, 1, 1)
+    dated = tmp_path / "dated.csv"
+    dated.write_text(
+        "birth,drawn,sex,wbc\n2020-01-15,2020-02-01,F,12.0\n1980-05-01,2024-05-01,M,7.5\n"
+        "1980-05-01,05/03/2024,M,7.5\n"
+    )
+    page = report(dated, birth_date_col="birth", date_col="drawn")
+    summary = batch_summary(dated, birth_date_col="birth", date_col="drawn")
+    flags = page.tallies["wbc"].flags
+    assert flags == [summary.low, summary.normal, summary.high, summary.indeterminate,
+                     summary.errors]  # fmt: skip
+    ages = {label for label, _ in page.tallies["wbc"].groups["age"]}
+    assert {"under 1 month", "40 to 64 years", "age could not be read"} <= ages
+
+
+def test_whole_panels_of_a_long_file_are_refused_clearly(tmp_path: Path) -> None:
+    from cbc_ranges.errors import BatchError
+
+    example = next(path for path in EXAMPLES if path.name == "panels_sample.csv")
+    with pytest.raises(BatchError, match="whole panels"):
+        report(example, analyte_col="itemid")
+    assert main(["report", str(example), "--analyte-col", "itemid", "-o",
+                 str(tmp_path / "x.html"), "-q"]) == 2  # fmt: skip
+    assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.usefixtures("tables_only")
 def test_frames_give_the_counts_of_their_csv(lab_file: Path) -> None:
     pandas = pytest.importorskip("pandas")
     polars = pytest.importorskip("polars")

@@ -23,6 +23,7 @@ before it reaches the library, so it can always be printed and serialised.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -30,7 +31,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, overload
 
-from cbc_ranges.errors import CBCError
+from cbc_ranges.errors import CBCError, PersonError
 from cbc_ranges.formats import dumps, format_names
 
 if TYPE_CHECKING:
@@ -189,6 +190,29 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the grading system of the grade: ctcae-v5 (default), ctcae-v6, or none",
     )
     check.add_argument("--table", help="a shipped table's name or the path of a range table CSV")
+    check.add_argument(
+        "--lab-range",
+        metavar="RANGE",
+        help="the lab's own reference range, in the value's unit unless it names one: "
+        "'4.0-11.0', '4.0 - 11.0 K/uL', '<11.0', '>4.0'; the flag then uses it",
+    )
+    check.add_argument(
+        "--birth-date",
+        metavar="YYYY-MM-DD",
+        help="the date of birth: with --date, gives the exact age in days (instead of --age)",
+    )
+    check.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="the date the sample was taken: the age on that day with --birth-date, and "
+        "the effectiveDateTime of --format fhir",
+    )
+    check.add_argument(
+        "--subject",
+        metavar="REF",
+        help="--format fhir: the Observation's subject, e.g. Patient/123",
+    )
+    check.add_argument("--id", metavar="ID", help="--format fhir: the Observation's id")
     names = format_names()
     check.add_argument(
         "--format",
@@ -210,7 +234,7 @@ def _add_ranges(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     ranges = commands.add_parser(
         "ranges",
         help="print a range table with its sources",
-        description="Print a range table (by default the shipped 'documents' table) and the "
+        description="Print a range table (by default the shipped 'standard' table) and the "
         "sources its rows cite, as Markdown.",
     )
     ranges.add_argument("--table", help="a shipped table's name or the path of a range table CSV")
@@ -231,20 +255,52 @@ def run_check(args: argparse.Namespace) -> int:
     """``cbc-ranges check``: one count, printed in the format asked for (text by default)."""
     from cbc_ranges.interpretation import interpret
 
+    age: object = _readable(args.age)
+    birth, date = _date(args.birth_date, "--birth-date"), _date(args.date, "--date")
+    if birth is not None:
+        if age is not None:
+            raise PersonError("give the age as --age or as --birth-date, not both", raw=age)
+        if date is None:
+            raise PersonError("--birth-date needs --date, the day the sample was taken", raw=None)
+        if date < birth:
+            raise PersonError(f"--date {date} is before --birth-date {birth}", raw=str(date))
+        from cbc_ranges.people import Age
+
+        age = Age.between(birth, date)
     result = interpret(
         _readable(args.value),
         _readable(args.unit),
         analyte=_readable(args.analyte) or "wbc",
-        age=_readable(args.age),
+        age=age,  # type: ignore[arg-type]
         sex=_readable(args.sex),
         ethnicity=_readable(args.ethnicity),
         duffy=_readable(args.duffy),
         wbc=_readable(args.wbc),
         table=args.table,  # a path: kept as the file system gave it
         grading=None if args.grading.strip().lower() == "none" else _readable(args.grading),
+        lab_range=_readable(args.lab_range),
     )
-    print(dumps(getattr(args, "format", None) or "text", result))
+    output = getattr(args, "format", None) or "text"
+    options: dict[str, object] = {}
+    if output == "fhir":
+        fhir = {"subject": _readable(args.subject), "id": _readable(args.id), "effective": date}
+        options = {key: value for key, value in fhir.items() if value is not None}
+    elif args.subject is not None or args.id is not None:
+        raise CBCError("--subject and --id are written only with --format fhir", raw=None)
+    print(dumps(output, result, **options))
     return 0
+
+
+def _date(text: str | None, option: str) -> dt.date | None:
+    """A YYYY-MM-DD date of the command line, or a PersonError saying what was wrong."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise PersonError(
+            f"{option} {_readable(text)!r} is not a date: write it as YYYY-MM-DD", raw=text
+        ) from None
 
 
 def format_check(result: Interpretation) -> str:

@@ -44,13 +44,17 @@ from typing import TYPE_CHECKING, Any
 from cbc_ranges.errors import CBCError, FHIRError
 from cbc_ranges.formats.fhir import (
     ACCEPTED_LOINC_CODES,
+    LIBRARY_VERSION_SYSTEM,
     LOINC_SYSTEM,
     OBSERVATION_INTERPRETATION_SYSTEM,
+    RANGE_TABLE_SHA256_SYSTEM,
+    RANGE_TABLE_SYSTEM,
     UCUM_SYSTEM,
     interpretation_to_fhir,
 )
 
 if TYPE_CHECKING:
+    from cbc_ranges.analytes import ValueKind
     from cbc_ranges.models import Count, Interpretation
     from cbc_ranges.people import Age
     from cbc_ranges.ranges import RangeTable
@@ -132,23 +136,46 @@ def _sequence(value: object) -> Sequence[Any]:
     return ()
 
 
-def _check_code(observation: Mapping[str, Any]) -> None:
-    codings = [_mapping(c) for c in _sequence(_mapping(observation.get("code")).get("coding"))]
-    for coding in codings:
+def _codings(observation: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [_mapping(c) for c in _sequence(_mapping(observation.get("code")).get("coding"))]
+
+
+def _analyte_of(observation: Mapping[str, Any]) -> tuple[str, ValueKind] | None:
+    """The analyte and kind of value of an Observation's LOINC code, or None."""
+    from cbc_ranges.analytes import analyte_for_loinc
+
+    for coding in _codings(observation):
         code = coding.get("code")
-        if (
-            coding.get("system") == LOINC_SYSTEM
-            and isinstance(code, str)
-            and code in ACCEPTED_LOINC_CODES
-        ):
-            return
+        if coding.get("system") == LOINC_SYSTEM and isinstance(code, str):
+            found = analyte_for_loinc(code)
+            if found is not None:
+                return found
+    return None
+
+
+def _accepted_codes() -> str:
+    """The LOINC codes read, by analyte, as a message lists them."""
+    from cbc_ranges.analytes import analytes
+
+    return "; ".join(
+        f"{analyte.id} {', '.join((*analyte.loinc, *analyte.loinc_percent))}"
+        for analyte in analytes().values()
+        if analyte.loinc or analyte.loinc_percent
+    )
+
+
+def _check_code(observation: Mapping[str, Any]) -> tuple[str, ValueKind]:
+    """The analyte and kind of an Observation, or a FHIRError naming the code it has."""
+    found = _analyte_of(observation)
+    if found is not None:
+        return found
+    codings = _codings(observation)
     seen = ", ".join(
         f"{_words(c.get('system') or '(no system)')}|{_words(c.get('code'))}" for c in codings
     )
-    accepted = " or ".join(f"{LOINC_SYSTEM}|{code}" for code in ACCEPTED_LOINC_CODES)
     raise FHIRError(
         f"the Observation is not a white blood cell count: its code is {seen or 'missing'}, "
-        f"expected LOINC {accepted}",
+        f"expected a LOINC code ({LOINC_SYSTEM}) of a white cell count: {_accepted_codes()}",
         raw=observation.get("code"),
     )
 
@@ -176,10 +203,14 @@ def _value_text(value: object, comparator: object) -> str | int | float:
     return f"{comparator}{number}"
 
 
-def _read_count(observation: Mapping[str, Any], warnings: list[str]) -> Count:
-    """The Observation's value, through the library's unit-aware parser."""
-    from cbc_ranges.count import parse_count
+def _read_count(observation: Mapping[str, Any], warnings: list[str], analyte: str = "wbc") -> Count:
+    """The Observation's value, through the library's unit-aware parser (a count, or a
+    percentage of white cells in ``%``)."""
     from cbc_ranges.errors import UnitError
+    from cbc_ranges.interpretation import read_value
+
+    def parse_count(value: str | int | float, unit: str | None = None, **_: object) -> Count:
+        return read_value(value, unit, analyte=analyte, decimal_comma=False)
 
     if "valueQuantity" in observation:
         quantity = _mapping(observation["valueQuantity"])
@@ -361,11 +392,18 @@ def from_fhir(
     sex: str | None = None,
     ethnicity: str | None = None,
     table: RangeTable | str | None = None,
+    analyte: str | None = None,
+    wbc: str | float | Count | None = None,
 ) -> Interpretation:
-    """Interpret a FHIR WBC count ``Observation``, or a ``Bundle`` holding one.
+    """Interpret a FHIR white cell count ``Observation``, or a ``Bundle`` holding one.
 
-    The Observation must be coded LOINC 6690-2 or 26464-8 (anything else is a
-    :class:`~cbc_ranges.errors.FHIRError`). Its ``valueQuantity`` goes through
+    The Observation must carry a LOINC code of an analyte of ``analytes.toml``:
+    the WBC count (6690-2, 26464-8) or a count or percentage of the
+    differential (751-8 neutrophils, 770-8 neutrophils %, ...); anything else is
+    a :class:`~cbc_ranges.errors.FHIRError`. In a Bundle of several, the WBC
+    count is read unless ``analyte=`` names another. A percentage becomes a
+    count per volume with ``wbc=`` or, in a Bundle, the WBC Observation of the
+    same date. Its ``valueQuantity`` goes through
     the library's parser: the UCUM ``code`` first (``10*9/L``, ``10*3/uL``,
     ``/uL``, ``/mm3``...), then the ``unit`` text; a bad unit raises
     :class:`~cbc_ranges.errors.UnitError`. ``valueString`` ("4.2 K/uL") is read
@@ -378,7 +416,9 @@ def from_fhir(
     months by :meth:`~cbc_ranges.people.Age.between`) and the ethnicity (US Core
     race or ethnicity extension text). A date known only to the year or month gives the youngest
     age it allows, with a warning. Keyword arguments win over what the
-    resources say.
+    resources say. The range table named in the Observation's ``meta.tag`` (as
+    ``to_fhir()`` writes it) is used when ``table`` is not given and the table
+    is shipped; another version of it, or of the library, is warned about.
 
     >>> observation = {
     ...     "resourceType": "Observation", "status": "final",
@@ -391,7 +431,15 @@ def from_fhir(
     """
     resource = _as_resource(observation)
     try:
-        return _from_resource(resource, age=age, sex=sex, ethnicity=ethnicity, table=table)
+        return _from_resource(
+            resource,
+            age=age,
+            sex=sex,
+            ethnicity=ethnicity,
+            table=table,
+            analyte=analyte,
+            wbc=wbc,
+        )
     except CBCError:
         raise
     except RecursionError:
@@ -401,6 +449,97 @@ def from_fhir(
         raise FHIRError(f"the FHIR resource cannot be read: {error}", raw=None) from error
 
 
+def _choose(observations: Sequence[Mapping[str, Any]], analyte: str | None) -> Mapping[str, Any]:
+    """The Observation of a Bundle to interpret: the one of ``analyte``, else the WBC count."""
+    from cbc_ranges.analytes import get_analyte
+
+    coded = [(obs, _analyte_of(obs)) for obs in observations]
+    cells = [(obs, found) for obs, found in coded if found is not None]
+    if analyte is not None:
+        wanted = get_analyte(analyte).id
+        chosen = [obs for obs, found in cells if found[0] == wanted]
+        what = f"{wanted} Observations"
+    else:
+        chosen = [obs for obs, found in cells if found[0] == "wbc"]
+        what = f"white blood cell count Observations (LOINC {' or '.join(ACCEPTED_LOINC_CODES)})"
+        if not chosen and len(cells) == 1:
+            chosen = [cells[0][0]]  # the Bundle's only white cell result
+    if len(chosen) == 1:
+        return chosen[0]
+    if not cells and len(observations) == 1:
+        _check_code(observations[0])  # raises, naming the code it found
+    hint = ""
+    if analyte is None and len(cells) > 1:
+        hint = (
+            "; pass analyte= to choose one ("
+            + ", ".join(sorted({found[0] for _, found in cells}))
+            + ")"
+        )
+    raise FHIRError(
+        f"the Bundle holds {len(chosen)} {what}; expected exactly one{hint}", raw=len(chosen)
+    )
+
+
+def _bundle_wbc(
+    observations: Sequence[Mapping[str, Any]], chosen: Mapping[str, Any], warnings: list[str]
+) -> Count | None:
+    """The Bundle's total WBC for a percentage Observation: the WBC Observation of the same
+    date (or the only one), or None with a warning when there is none or it cannot be read."""
+    counts = [obs for obs in observations if (_analyte_of(obs) or ("", ""))[0] == "wbc"]
+    when = chosen.get("effectiveDateTime")
+    if len(counts) > 1 and when is not None:
+        counts = [obs for obs in counts if obs.get("effectiveDateTime") == when]
+    if len(counts) != 1:
+        warnings.append(
+            "The Observation is a percentage of white cells and the Bundle holds "
+            + ("no" if not counts else "more than one")
+            + " total white cell count for it, so no count per volume was worked out."
+        )
+        return None
+    try:
+        return _read_count(counts[0], [])
+    except CBCError as error:
+        warnings.append(f"The Bundle's white blood cell count was not read: {error}")
+        return None
+
+
+def _tagged_table(
+    observation: Mapping[str, Any], table: RangeTable | str | None, warnings: list[str]
+) -> RangeTable | str | None:
+    """The range table named in the Observation's ``meta.tag`` (written by ``to_fhir``), when
+    no table is given and this library ships it; a warning when it was another version."""
+    from cbc_ranges import __version__
+    from cbc_ranges.ranges import get_table, shipped_table_names
+
+    tags: dict[str, str] = {}
+    for tag in map(_mapping, _sequence(_mapping(observation.get("meta")).get("tag"))):
+        system, code = tag.get("system"), tag.get("code")
+        if isinstance(system, str) and isinstance(code, str):
+            tags.setdefault(system, code)
+    version = tags.get(LIBRARY_VERSION_SYSTEM)
+    if version is not None and version != __version__:
+        warnings.append(
+            f"The Observation was written by cbc-ranges {_words(version)}; "
+            f"this is {__version__}, and its reading may differ."
+        )
+    name = tags.get(RANGE_TABLE_SYSTEM)
+    if table is not None or name is None:
+        return table
+    if name not in shipped_table_names():
+        warnings.append(
+            f"The Observation was read with a range table named {_words(name)}, which this "
+            "library does not ship; the default table was used."
+        )
+        return None
+    digest = tags.get(RANGE_TABLE_SHA256_SYSTEM)
+    if digest is not None and digest != get_table(name).sha256:
+        warnings.append(
+            f"The Observation was read with another version of the range table {name!r} "
+            "(its digest differs); this version of the table was used."
+        )
+    return name
+
+
 def _from_resource(
     resource: dict[str, Any],
     *,
@@ -408,11 +547,16 @@ def _from_resource(
     sex: str | None,
     ethnicity: str | None,
     table: RangeTable | str | None,
+    analyte: str | None = None,
+    wbc: str | float | Count | None = None,
 ) -> Interpretation:
+    from cbc_ranges.count import parse_count
+    from cbc_ranges.errors import UnitError
     from cbc_ranges.interpretation import interpret_count
 
     warnings: list[str] = []
     patient: Mapping[str, Any] | None = None
+    observations: list[Mapping[str, Any]] = []
     kind = resource.get("resourceType")
     if kind == "Bundle":
         entries = [_mapping(entry) for entry in _sequence(resource.get("entry"))]
@@ -421,22 +565,21 @@ def _from_resource(
             for entry in entries
             if _mapping(entry.get("resource")).get("resourceType") == "Observation"
         ]
-        wbc = [obs for obs in observations if _is_wbc(obs)]
-        if len(wbc) != 1:
-            if not wbc and len(observations) == 1:
-                _check_code(observations[0])  # raises, naming the code it found
-            raise FHIRError(
-                f"the Bundle holds {len(wbc)} white blood cell count Observations "
-                f"(LOINC {' or '.join(ACCEPTED_LOINC_CODES)}); expected exactly one",
-                raw=len(wbc),
-            )
-        resource = dict(wbc[0])
+        resource = dict(_choose(observations, analyte))
         patient = _patient_for(entries, resource)
     elif kind != "Observation":
         raise FHIRError(
             f"expected a FHIR Observation or Bundle, got resourceType {_shown(kind)}", raw=kind
         )
-    _check_code(resource)
+    found, value_kind = _check_code(resource)
+    if analyte is not None:
+        from cbc_ranges.analytes import get_analyte
+
+        if get_analyte(analyte).id != found:
+            raise FHIRError(
+                f"the Observation is a {found} result, not {get_analyte(analyte).id}",
+                raw=resource.get("code"),
+            )
 
     status = resource.get("status")
     if status is not None and not isinstance(status, str):
@@ -446,7 +589,28 @@ def _from_resource(
     if status in _PROVISIONAL_STATUSES:
         warnings.append(f"The FHIR Observation's status is {status!r}, not final.")
 
-    count = _read_count(resource, warnings)
+    count = _read_count(resource, warnings, found)
+    total: Count | None = None
+    if value_kind == "percent":
+        if count.unit != "%":  # a percentage code with a count's unit
+            raise UnitError(
+                f"the Observation is coded as a percentage of white cells but its value is "
+                f"in {_words(count.unit_text or count.unit)}",
+                raw=resource.get("valueQuantity"),
+                unit=count.unit_text or count.unit,
+            )
+        if wbc is not None:
+            total = wbc if not isinstance(wbc, (str, int, float)) else parse_count(wbc)
+        elif observations:
+            total = _bundle_wbc(observations, resource, warnings)
+    elif count.unit == "%":
+        raise UnitError(
+            "the Observation is coded as a count per volume but its value is in %: "
+            "a percentage of white cells has its own LOINC code (770-8 for neutrophils)",
+            raw=resource.get("valueQuantity"),
+            unit="%",
+        )
+    table = _tagged_table(resource, table, warnings)
 
     if patient is not None:
         if sex is None and isinstance(patient.get("gender"), str):
@@ -460,9 +624,16 @@ def _from_resource(
         if deceased:
             warnings.append(deceased)
 
-    lab_range = _lab_range(resource, warnings)
+    lab_range = _lab_range(resource, warnings, total, found)
     result = interpret_count(
-        count, age=age, sex=sex, ethnicity=ethnicity, table=table, lab_range=lab_range
+        count,
+        analyte=found,
+        age=age,
+        sex=sex,
+        ethnicity=ethnicity,
+        table=table,
+        lab_range=lab_range,
+        wbc=total,
     )
     warnings += _interpretation_disagreement(resource, result.code)
     if warnings:
@@ -470,21 +641,29 @@ def _from_resource(
     return result
 
 
-def _lab_range(observation: Mapping[str, Any], warnings: list[str]) -> str | None:
+def _lab_range(
+    observation: Mapping[str, Any],
+    warnings: list[str],
+    total: Count | None = None,
+    analyte: str = "wbc",
+) -> str | None:
     """The Observation's own ``referenceRange`` (its first entry with a low or a high, for the
     whole population: no ``appliesTo`` or ``age``), as text in 10^9/L; None when none.
 
     The range the lab printed with the result comes first, as the text says; a range
     that cannot be read is left out with a warning, never guessed. It is handed on as
-    text in 10^9/L ("4.5-11 10*9/L", "<=11 10*9/L"), whatever unit the value had.
+    text in 10^9/L ("4.5-11 10*9/L", "<=11 10*9/L"), whatever unit the value had. A
+    percentage's range stays in % ("40-70 %"), or, with the total count ``total`` the
+    percentage becomes a count with, is turned into 10^9/L the same way.
     """
-    from cbc_ranges.count import parse_count
+    from cbc_ranges.interpretation import read_value
     from cbc_ranges.models import format_number
 
     for entry in map(_mapping, _sequence(observation.get("referenceRange"))):
         if entry.get("appliesTo") or entry.get("age"):
             continue  # a range for another population than the person's
         limits: list[float | None] = []
+        unit_out = "10*9/L"
         for side in ("low", "high"):
             quantity = _mapping(entry.get(side))
             if quantity.get("value") is None:
@@ -492,22 +671,27 @@ def _lab_range(observation: Mapping[str, Any], warnings: list[str]) -> str | Non
                 continue
             unit = quantity.get("code") or quantity.get("unit")
             try:
-                read = parse_count(
+                read = read_value(
                     _value_text(quantity.get("value"), None),
                     unit if isinstance(unit, str) and unit.strip() else None,
+                    analyte=analyte,
                     decimal_comma=False,
                 )
             except CBCError as error:
                 warnings.append(f"the Observation's referenceRange {side} was not read: {error}")
                 limits = []
                 break
-            limits.append(read.value)
+            if read.unit == "%" and total is not None:
+                limits.append(read.value * total.value / 100)
+            else:
+                limits.append(read.value)
+                unit_out = "%" if read.unit == "%" else unit_out
         if len(limits) != 2 or (limits[0] is None and limits[1] is None):
             continue
         low, high = (None if x is None else format_number(x, places=6) for x in limits)
         if low is not None and high is not None:
-            return f"{low}-{high} 10*9/L"
-        return f"<={high} 10*9/L" if high is not None else f">={low} 10*9/L"
+            return f"{low}-{high} {unit_out}"
+        return f"<={high} {unit_out}" if high is not None else f">={low} {unit_out}"
     return None
 
 
@@ -577,11 +761,3 @@ def _age_from_dates(
             "the dates are too close to the end of the calendar (9999-12-31)",
             raw=birth_text,
         ) from None
-
-
-def _is_wbc(observation: Mapping[str, Any]) -> bool:
-    try:
-        _check_code(observation)
-    except FHIRError:
-        return False
-    return True

@@ -43,7 +43,7 @@ imported unless the frame is one of theirs. Read more in ``docs/embedding.md``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cbc_ranges.errors import BatchError, suggest
@@ -245,6 +245,10 @@ def interpret_frame(
     default_unit: str | None = None,
     table: RangeTable | str | None = None,
     decimal_comma: bool | None = None,
+    analyte_col: Hashable | None = None,
+    analyte_map: str | Mapping[str, str] | None = None,
+    panel_cols: str | Sequence[Hashable] | None = None,
+    differential: bool | Mapping[Hashable, str] = False,
 ) -> Any:
     """Interpret every row of a pandas or polars DataFrame; returns a new frame.
 
@@ -261,6 +265,12 @@ def interpret_frame(
     frame that already has ``wbc_*`` result columns, or a bad
     ``default_unit`` raise a :class:`~cbc_ranges.errors.CBCError`.
 
+    Whole panels (:mod:`cbc_ranges.frame_panels`): ``analyte_col``,
+    ``analyte_map`` or ``panel_cols`` read a long frame (one row per test) and
+    append the ``cbc_*`` columns instead of the ``wbc_*`` ones;
+    ``differential=True`` (or a mapping of column to analyte) adds each
+    differential analyte's columns to a wide frame.
+
     >>> import pandas as pd
     >>> frame = pd.DataFrame({"wbc": ["3.1", "7400", "abc"], "unit": ["10^9/L", "/uL", None],
     ...                       "age": [40, 40, 40], "sex": ["F", "F", "F"]})
@@ -276,11 +286,33 @@ def interpret_frame(
     from cbc_ranges.rows import RowInterpreter
 
     library = _library(df)
-    picked = _columns(list(df.columns), value, unit, age, sex, ethnicity)
     rows = RowInterpreter(get_table(table), default_unit=default_unit, decimal_comma=decimal_comma)
+    if analyte_col is not None or analyte_map is not None or panel_cols is not None:
+        from cbc_ranges.frame_panels import long_frame
+
+        cells = _Columns(*(_pick_column(list(df.columns), c, r) for c, r in (
+            (value, "value"), (unit, "unit"), (age, "age"), (sex, "sex"),
+            (ethnicity, "ethnicity"),
+        )))  # fmt: skip
+        return long_frame(
+            df,
+            library,
+            rows,
+            cells,
+            analyte_col=analyte_col,
+            analyte_map=analyte_map,
+            panel_cols=panel_cols,
+        )
+    picked = _columns(list(df.columns), value, unit, age, sex, ethnicity)
     if library == "pandas":
-        return _pandas(df, picked, _Groups(rows))
-    return _polars(df, picked, _Groups(rows))
+        out = _pandas(df, picked, _Groups(rows))
+    else:
+        out = _polars(df, picked, _Groups(rows))
+    if differential:
+        from cbc_ranges.frame_panels import wide_frame
+
+        out = wide_frame(df, out, library, rows, picked, differential)
+    return out
 
 
 # --------------------------------------------------------------------------- pandas

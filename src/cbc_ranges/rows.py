@@ -102,6 +102,8 @@ _ERROR = _CATEGORY["error"]
 
 # the error of a row whose value cell is empty
 _NO_VALUE = "no WBC value in this row"
+# a percentage is never compared with a count's range (cbc_ranges.panels turns it into a count)
+_PERCENT = "a percentage needs the total white cell count to become a count; it was not flagged"
 
 # how many distinct person classes to keep before starting afresh (free-text junk is bounded)
 _CLASS_LIMIT = 4096
@@ -359,9 +361,9 @@ class RowInterpreter:
 
     def lookup(
         self,
-        value: str | None,
+        value: str | int | float | None,
         unit: str | None = None,
-        age: str | None = None,
+        age: str | int | float | None = None,
         sex: str | None = None,
         ethnicity: str | None = None,
         lab_range: str | None = None,
@@ -392,9 +394,12 @@ class RowInterpreter:
 
     def _lab_entry(self, parsed: ParsedCell, person: PersonClass, lab_range: str) -> Entry:
         """A row with its own reference range: flagged against it, the table's reading told."""
-        if parsed.error is not None or person.error is not None or parsed.count is None:
+        count = parsed.count
+        if parsed.error is not None or person.error is not None or count is None:
             return self.combine(parsed, person)
-        count, prepared = parsed.count, person.prepared
+        if count.unit == "%":  # outcome() refuses it: a percentage is no count
+            return self.combine(parsed, person)
+        prepared = person.prepared
         assert prepared is not None
         try:
             lab, notes = with_lab_range(self.table, prepared, lab_range, count)
@@ -504,6 +509,8 @@ class RowInterpreter:
         count = parsed.count
         prepared = person.prepared
         assert count is not None and prepared is not None
+        if count.unit == "%":
+            return self._failed(_PERCENT)
         # a value a class has met before (another person of the class, another spelling)
         seen_key = (person, count.value, count.comparator, parsed.warnings)
         seen: Outcome | None = self._outcomes.get(seen_key)

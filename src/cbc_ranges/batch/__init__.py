@@ -16,7 +16,12 @@ sniffed (or taken from Excel's sep= first line), and in ; files a decimal
 comma is a decimal. gzip, bzip2 and xz files are decompressed as they are
 read (by content, stdin too); .xlsx, .xls and .ods sheets are read with the
 excel extra (--sheet); other binary files are refused by name. --text adds
-wbc_summary and wbc_text, the plain-language explanation. The output is
+wbc_summary and wbc_text, the plain-language explanation. Whole panels:
+differential columns of a wide file (NEUT%, LYMPH#...) get <analyte>_value,
+<analyte>_flag... after the wbc_* columns; --analyte-col reads a long file by
+test (MIMIC itemid presets) and gives every row cbc_analyte, cbc_value,
+cbc_percent, cbc_flag..., a percentage turned into a count with the WBC of its
+draw (--panel-cols; docs/batch.md, "Whole panels"). The output is
 written to a temporary file and renamed into place when complete; only a
 regular file is written, never the input. Exit status: 0 when the file was processed (even
 with row errors), 2 when it could not be. Educational only: a flag compares a

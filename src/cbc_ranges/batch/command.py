@@ -29,6 +29,7 @@ from cbc_ranges.batch.columns import (
     find_column,
     where_filters,
 )
+from cbc_ranges.batch.dates import DatedLayout, dated_layout
 from cbc_ranges.batch.files import (
     APPENDED,
     CSVSource,
@@ -40,6 +41,14 @@ from cbc_ranges.batch.files import (
     raised_field_size_limit,
 )
 from cbc_ranges.batch.inputs import open_table
+from cbc_ranges.batch.panels import (
+    PanelOptions,
+    WidePlan,
+    long_plan,
+    wide_plan,
+    write_long,
+    write_wide,
+)
 from cbc_ranges.batch.writers import (
     Layout,
     RowObserver,
@@ -64,7 +73,9 @@ class BatchSummary:
     """What a batch run did: where it read and wrote, which columns it used, what it found.
 
     ``rows_read`` counts data rows (blank lines aside); it always equals
-    ``low + normal + high + indeterminate + errors + skipped``.
+    ``low + normal + high + indeterminate + errors + skipped``. ``skipped`` counts
+    the rows not checked: left out by ``--where``, and in whole panels the rows
+    of other tests and of bands (which have no range of their own).
     ``output_encoding`` is the encoding of the output (that of the input unless
     converted with ``output_encoding=``).
     """
@@ -96,7 +107,7 @@ class BatchSummary:
 
     @property
     def checked(self) -> int:
-        """Rows that were interpreted or explained (all rows not skipped by ``--where``)."""
+        """Rows that were interpreted or explained (all rows but the ``skipped`` ones)."""
         return self.rows_read - self.skipped
 
     @property
@@ -121,7 +132,7 @@ class BatchSummary:
         ...     None, None, rows_read=3, normal=2, errors=1)
         >>> print(summary.text())  # doctest: +NORMALIZE_WHITESPACE
         cbc-ranges batch: 3 rows read from a.csv (utf-8, ',' delimited)
-          flagged: 0 low, 2 normal, 0 high; 0 indeterminate; 1 error; 0 skipped by --where
+          flagged: 0 low, 2 normal, 0 high; 0 indeterminate; 1 error; 0 not checked
           columns: value='wbc'
           written to a.wbc.csv
         """
@@ -136,7 +147,7 @@ class BatchSummary:
             f"({self.encoding}, {self.delimiter!r} delimited)",
             f"  flagged: {self.low:,} low, {self.normal:,} normal, {self.high:,} high; "
             f"{self.indeterminate:,} indeterminate; {self.errors:,} "
-            f"error{'' if self.errors == 1 else 's'}; {self.skipped:,} skipped by --where",
+            f"error{'' if self.errors == 1 else 's'}; {self.skipped:,} not checked",
             f"  columns: {used or 'none'}",
             written,
         ]
@@ -145,6 +156,7 @@ class BatchSummary:
 
 
 _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+_NO_PANELS = PanelOptions()
 
 
 def _default_output(source: str | os.PathLike[str] | IO[bytes], output_format: str) -> str:
@@ -207,6 +219,11 @@ def check_csv(
     sheet: str | None = None,
     text: bool = False,
     progress: bool = False,
+    analyte_col: str | None = None,
+    analyte_map: str | Mapping[str, str] | None = None,
+    panel_cols: str | Sequence[str] | None = None,
+    birth_date_col: str | None = None,
+    date_col: str | None = None,
     observer: RowObserver | None = None,
 ) -> BatchSummary:
     """Check every row of a CSV file and write it with the ``wbc_*`` columns appended.
@@ -222,7 +239,11 @@ def check_csv(
     ``ref_range_upper``): a row with one is flagged against it. The CSV output
     keeps the input's bytes and encoding unless ``output_encoding`` converts it. Returns a
     :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
-    when the file cannot be processed. ``observer`` (a
+    when the file cannot be processed. ``analyte_col``, ``analyte_map`` and
+    ``panel_cols`` read a long file as whole panels (``docs/batch.md``, "Whole
+    panels"); a wide file with differential columns gets their results too.
+    ``birth_date_col`` and ``date_col`` (both) give each row its exact age on
+    the test date ("Exact ages from dates"). ``observer`` (a
     :class:`~cbc_ranges.batch.writers.RowObserver`) is told about every record
     as it is read; the teaching report (:mod:`cbc_ranges.reporting`) listens so.
 
@@ -275,6 +296,8 @@ def check_csv(
                     converted=converted,
                     progress=progress,
                     text=text,
+                    panels=PanelOptions(analyte_col, analyte_map, panel_cols),
+                    dates=(birth_date_col, date_col),
                     observer=observer,
                 )
             finally:
@@ -358,6 +381,8 @@ def _run(
     converted: str | None,
     progress: bool,
     text: bool = False,
+    panels: PanelOptions = _NO_PANELS,
+    dates: tuple[str | None, str | None] = (None, None),
     observer: RowObserver | None = None,
 ) -> BatchSummary:
     source = records.source
@@ -422,6 +447,18 @@ def _run(
             "(each such row says so in wbc_warnings)"
         )
     layout = Layout(columns, len(header), source.line_codec, source.delimiter)
+    # exact ages from a birth date and a test date (batch/dates.py): every row read carefully
+    layout, notes = dated_layout(
+        layout, columns, header, birth_date_col=dates[0], date_col=dates[1]
+    )
+    warnings += notes
+    # whole panels (batch/panels.py): a long file by item when asked, a wide one by its headers
+    long = long_plan(header, columns, panels)
+    wide = None if long is not None else wide_plan(header, columns)
+    if long is not None and text:
+        raise BatchError("--text explains WBC rows only; leave it out when reading whole panels")
+    if long is None and not filters and "itemid" in (h.strip().lower() for h in header):
+        warnings.append("a long lab file: --analyte-col itemid reads whole blood count panels")
     ticker = _Progress(source) if progress else None
     if ticker is not None:
         records.lines = ticker.wrap(records.lines)
@@ -438,6 +475,13 @@ def _run(
             if output_format == "csv":
                 for blank in blanks:
                     out.write(blank)
+            if long is not None:
+                warnings += write_long(long, writer, first, number, output_format)
+            elif wide is not None:
+                warnings += write_wide(wide, writer, first, number, output_format)
+            elif isinstance(layout, DatedLayout) and output_format == "csv":
+                write_wide(WidePlan({}, {}), writer, first, number, output_format)
+            elif output_format == "csv":
                 write_csv(writer, first, number)
             else:
                 write_jsonl(writer, first, number)
@@ -591,6 +635,33 @@ def configure_parser(parser: argparse.ArgumentParser, *, writes_csv: bool = True
             help="add wbc_summary and wbc_text: the plain-language explanation of each count",
         )
     parser.add_argument(
+        "--analyte-col",
+        metavar="C",
+        help="whole panels in a long file: the column naming each row's test (item id or label)",
+    )
+    parser.add_argument(
+        "--analyte-map",
+        metavar="MAP",
+        help="which test is which analyte: a preset (mimic-iv, mimic-iii, labels; default all), "
+        "a file, or KEY=ANALYTE,... (51256=neutrophils%%)",
+    )
+    parser.add_argument(
+        "--panel-cols",
+        metavar="C,...",
+        help="the columns that identify one blood draw (default: specimen_id, else "
+        "subject_id,hadm_id,charttime)",
+    )
+    parser.add_argument(
+        "--birth-date-col",
+        metavar="C",
+        help="the birth date column (YYYY-MM-DD): with --date-col, each row's exact age",
+    )
+    parser.add_argument(
+        "--date-col",
+        metavar="C",
+        help="the column of the test's date (YYYY-MM-DD, a time after it is ignored)",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no summary on stderr"
     )
 
@@ -627,6 +698,11 @@ def run_from_args(args: argparse.Namespace) -> int:
             sheet=getattr(args, "sheet", None),
             text=getattr(args, "text", False),
             progress=not args.quiet and sys.stderr.isatty(),
+            analyte_col=getattr(args, "analyte_col", None),
+            analyte_map=getattr(args, "analyte_map", None),
+            panel_cols=getattr(args, "panel_cols", None),
+            birth_date_col=getattr(args, "birth_date_col", None),
+            date_col=getattr(args, "date_col", None),
         )
     except (CBCError, BrokenPipeError, KeyboardInterrupt):
         raise

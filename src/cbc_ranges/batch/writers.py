@@ -20,6 +20,7 @@ from typing import IO, Protocol, TypeVar
 
 from cbc_ranges.batch.columns import Columns
 from cbc_ranges.batch.files import APPENDED, Record, Records
+from cbc_ranges.errors import CBCError
 from cbc_ranges.interpretation import interpret_count
 from cbc_ranges.ranges import BoundedCache
 from cbc_ranges.rows import (
@@ -417,7 +418,7 @@ class RowTexts:
         if count is None:
             return _NO_TEXT
         person = {
-            "age": age.strip() or None,
+            "age": age.strip() or None if isinstance(age, str) else age,  # an exact Age too
             "sex": sex.strip() or None,
             "ethnicity": ethnicity.strip() or None,
         }
@@ -485,7 +486,11 @@ class Writer:
             result = RowResult(error=ragged(len(fields), width))
             return result.cells(), _ERROR, result
         layout = self.layout
-        texts = layout.texts(fields)
+        try:
+            texts = layout.texts(fields)
+        except CBCError as error:  # a row's own dates (batch/dates.py) that cannot be read
+            result = RowResult(error=str(error))
+            return result.cells(), _ERROR, result
         if layout.has_lab_range:
             lab = layout.lab_range(fields)
             entry = self.interpreter.lookup(*texts, lab)

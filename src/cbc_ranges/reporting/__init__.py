@@ -34,6 +34,8 @@ __all__ = ["Report", "default_output", "report"]
 
 # check_csv's options that write a CSV: the report takes none of them
 _OUTPUT_OPTIONS = frozenset({"output", "format", "output_encoding", "text", "progress", "observer"})
+# the options that read a long file as whole panels (several analytes): not in the report yet
+_PANEL_OPTIONS = ("analyte_col", "analyte_map", "panel_cols")
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,14 @@ def report(
     refused = sorted(_OUTPUT_OPTIONS & set(options))
     if refused:
         raise TypeError(f"report() takes no option {', '.join(map(repr, refused))}")
+    panels = [name for name in _PANEL_OPTIONS if options.get(name)]
+    if panels:
+        raise BatchError(
+            "the report covers the white cell count; whole panels of a long file "
+            f"({', '.join(panels)}) are not in it yet: use --where to pick the WBC rows "
+            "(such as --where itemid=51300,51301)",
+            raw=str(source) if isinstance(source, (str, os.PathLike)) else None,
+        )
     row_word = "line"
     input_path: str | None = None
     frame = _frame_csv(source)
@@ -139,6 +149,7 @@ def report(
     with open(os.devnull, "wb") as sink:
         summary = check_csv(readable, sink, observer=tally, **options)
     tallies = tally.finish()
+    _check_counts(tallies, summary)
     table = get_table(options.get("table"))
     provenance = Provenance(
         version=__version__,
@@ -159,6 +170,18 @@ def report(
         tallies, summary, error_rows, tally.errors, provenance, prefix=prefix, row_word=row_word
     )
     return Report(document, fragment, summary, tallies, error_rows, input_path)
+
+
+def _check_counts(tallies: Mapping[str, AnalyteTally], summary: BatchSummary) -> None:
+    """The report's counts are the batch's, or there is no report (never a wrong page)."""
+    flags = [sum(tally.flags[index] for tally in tallies.values()) for index in range(5)]
+    counted = [summary.low, summary.normal, summary.high, summary.indeterminate, summary.errors]
+    if flags != counted:
+        raise BatchError(
+            f"the report counted {sum(flags):,} rows where the batch run checked "
+            f"{sum(counted):,}: this way of reading the file is not in the report yet",
+            raw=summary.input,
+        )
 
 
 def _file_checksum(path: str) -> str:

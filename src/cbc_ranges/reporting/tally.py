@@ -322,7 +322,14 @@ class Tally:
             return
         padded = [*cells, ""]
         sex = padded[layout.sex]
-        person = (padded[layout.age], sex, padded[layout.ethnicity], category)
+        age: Any = padded[layout.age]
+        age_of = getattr(layout, "age_of", None)
+        if age_of is not None:  # exact ages from two dates (batch/dates.py)
+            try:
+                age = str(age_of(padded))
+            except (CBCError, TypeError, ValueError):
+                age = "a date that could not be read"
+        person = (age, sex, padded[layout.ethnicity], category)
         self.people[person] = self.people.get(person, 0) + 1
         if category == ERROR:
             self._error_row(number, cells, result.error or "")
@@ -339,7 +346,7 @@ class Tally:
             self.inline[value] = self.inline.get(value, 0) + 1
         seen = self._careful_seen()
         if seen >= self.reservoir.next_at:
-            self.reservoir.offer(seen, (padded[layout.age], sex, token))
+            self.reservoir.offer(seen, (age, sex, token))
             self._offered()
         if max(len(self.outcomes), len(self.people), len(self.inline)) >= FOLD_AT:
             self.fold()

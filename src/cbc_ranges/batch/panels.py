@@ -1,0 +1,609 @@
+"""Whole panels in the batch: long files read by item, wide files with differential columns.
+
+* **long** (``--analyte-col``, ``--analyte-map``, ``--panel-cols``): each row is
+  one result; the item column says which analyte (an :class:`~cbc_ranges.panels.ItemMap`).
+  A first pass over the file (spooled to a temporary file, so standard input
+  works too) learns the WBC and bands of each panel
+  (:class:`~cbc_ranges.panels.PanelTotals`); the second writes every row with
+  :data:`PANEL_COLUMNS`. A percentage becomes a count with its panel's WBC
+  wherever that row is in the file; rows of other items pass through.
+* **wide**: a file with a WBC column and differential columns (``NEUT#``,
+  ``LYMPH%``, ... from ``ranges/analytes.toml``) keeps the ``wbc_*`` columns
+  and adds ``<analyte>_value``, ``<analyte>_percent``... for each analyte found.
+
+Every row comes back in order with its bytes unchanged. Read more in
+``docs/batch.md`` ("Whole panels").
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, NamedTuple
+
+from cbc_ranges.analytes import analyte_for_header, analytes
+from cbc_ranges.batch.columns import Columns, find_column
+from cbc_ranges.batch.files import Record
+from cbc_ranges.batch.writers import (
+    MESSAGE_LIMIT,
+    TEXT_COLUMNS,
+    Layout,
+    Writer,
+    matcher,
+    ragged,
+    short_message,
+    unclosed,
+    with_note,
+)
+from cbc_ranges.errors import BatchError, CBCError
+from cbc_ranges.panels import (
+    BANDS,
+    DRAW_HEADERS,
+    ITEM_HEADERS,
+    PANEL_CACHE_SIZE,
+    Item,
+    ItemMap,
+    Panel,
+    PanelRows,
+    PanelTotals,
+    item_map,
+)
+from cbc_ranges.rows import CATEGORIES, RESULT_COLUMNS, RowResult
+
+__all__ = [
+    "ANALYTE_COLUMNS",
+    "PANEL_COLUMNS",
+    "WIDE_FIELDS",
+    "LongPlan",
+    "PanelOptions",
+    "WidePlan",
+    "long_plan",
+    "wide_plan",
+    "write_long",
+    "write_wide",
+]
+
+#: the columns a row of a long file gets, in this order
+PANEL_COLUMNS: tuple[str, ...] = (
+    "cbc_analyte",
+    "cbc_value",
+    "cbc_percent",
+    "cbc_flag",
+    "cbc_code",
+    "cbc_ref_low",
+    "cbc_ref_high",
+    "cbc_grade",
+    "cbc_source",
+    "cbc_warnings",
+    "cbc_error",
+)
+#: the fields of one analyte's result: ``cbc_<field>`` in long files, ``<analyte>_<field>`` in wide
+WIDE_FIELDS: tuple[str, ...] = tuple(name.removeprefix("cbc_") for name in PANEL_COLUMNS[1:])
+#: alias: the per-analyte fields, for a reader looking for the wide names
+ANALYTE_COLUMNS = WIDE_FIELDS
+
+_ERROR = CATEGORIES.index("error")
+_CATEGORY = {flag: i for i, flag in enumerate(CATEGORIES)}
+_SKIPPED = -1
+_EMPTY = ("",) * len(PANEL_COLUMNS)
+
+
+def _normalise(header: str) -> str:
+    return re.sub(r"[\W_]+", "_", header.replace("\ufeff", "").strip().lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class LongPlan:
+    """Where a long file keeps its item and panel cells, and how items are read."""
+
+    item_at: int
+    item_name: str
+    panel_at: tuple[int, ...]
+    panel_names: tuple[str, ...]
+    items: ItemMap
+
+    def notes(self) -> list[str]:
+        """What the summary says about how the file was read."""
+        panels = (
+            f"panels by {', '.join(repr(n) for n in self.panel_names)}"
+            if self.panel_at
+            else "no panel columns: percentages are not turned into counts (give --panel-cols)"
+        )
+        return [f"whole panels: items from {self.item_name!r} ({self.items.shown}); {panels}"]
+
+
+class PanelOptions(NamedTuple):
+    """What was asked of a long file: ``--analyte-col``, ``--analyte-map``, ``--panel-cols``."""
+
+    analyte_col: str | None = None
+    analyte_map: str | os.PathLike[str] | Mapping[str, str] | ItemMap | None = None
+    panel_cols: str | Sequence[str] | None = None
+
+
+def long_plan(header: Sequence[str], columns: Columns, options: PanelOptions) -> LongPlan | None:
+    """The long-file plan when panels were asked for (any of the three options), else None."""
+    analyte_col, analyte_map, panel_cols = options
+    if analyte_col is None and analyte_map is None and panel_cols is None:
+        return None
+    taken = set(columns.index.values())
+    if analyte_col:
+        item_at = find_column(header, analyte_col, "--analyte-col")
+    else:
+        normalised = [_normalise(h) for h in header]
+        found = [i for name in ITEM_HEADERS for i, h in enumerate(normalised) if h == name]
+        if not found:
+            raise BatchError(
+                "whole panels need the column that names each row's test: give --analyte-col "
+                "(such as itemid or label)",
+                raw=list(header),
+            )
+        item_at = found[0]
+    if item_at in taken:
+        raise BatchError(
+            f"--analyte-col {header[item_at]!r} is the column of the "
+            f"{next(r for r, i in columns.index.items() if i == item_at)}: choose the column "
+            "that names the test",
+            raw=header[item_at],
+        )
+    if isinstance(panel_cols, str):
+        names = [name.strip() for name in panel_cols.split(",") if name.strip()]
+    elif panel_cols is not None:
+        names = [str(name) for name in panel_cols]
+    else:
+        names = []
+    if names:
+        panel_at = tuple(find_column(header, name, "--panel-cols") for name in names)
+    else:
+        normalised = [_normalise(h) for h in header]
+        panel_at = ()
+        for draw in DRAW_HEADERS:
+            if all(name in normalised for name in draw):
+                panel_at = tuple(normalised.index(name) for name in draw)
+                break
+    items = analyte_map if isinstance(analyte_map, ItemMap) else item_map(analyte_map)
+    return LongPlan(item_at, header[item_at], panel_at, tuple(header[i] for i in panel_at), items)
+
+
+@dataclass(frozen=True)
+class WidePlan:
+    """The differential columns of a wide file: analyte -> (count column, percent column)."""
+
+    columns: dict[str, tuple[int | None, int | None]]
+    names: dict[str, tuple[str | None, str | None]]
+    ignored: tuple[str, ...] = ()
+
+    def header(self) -> tuple[str, ...]:
+        return tuple(f"{analyte}_{name}" for analyte in self.columns for name in WIDE_FIELDS)
+
+    def notes(self) -> list[str]:
+        shown = "; ".join(
+            f"{analyte}: " + ", ".join(repr(n) for n in names if n)
+            for analyte, names in self.names.items()
+        )
+        notes = [f"whole panels: differential columns {shown}"]
+        if self.ignored:
+            notes.append(
+                "not read (another column of the same analyte and kind comes first): "
+                + ", ".join(repr(name) for name in self.ignored)
+            )
+        return notes
+
+
+def wide_plan(header: Sequence[str], columns: Columns) -> WidePlan | None:
+    """The differential columns of a file with a WBC column; None when it has none."""
+    taken = set(columns.index.values())
+    if columns.fallback is not None:
+        taken.add(columns.fallback)
+    found: dict[str, list[int | None]] = {}
+    ignored: list[str] = []
+    for i, name in enumerate(header):
+        if i in taken:
+            continue
+        kind = analyte_for_header(name)
+        if kind is None or kind[0] == "wbc":
+            continue
+        slots = found.setdefault(kind[0], [None, None])
+        slot = 1 if kind[1] == "percent" else 0
+        if slots[slot] is not None:
+            ignored.append(name)  # the first such column is read; the summary names this one
+            continue
+        slots[slot] = i
+    if not found:
+        return None
+    order = [a for a in analytes() if a in found]
+    return WidePlan(
+        {a: (found[a][0], found[a][1]) for a in order},
+        {
+            a: tuple(None if i is None else header[i] for i in found[a])  # type: ignore[misc]
+            for a in order
+        },
+        tuple(ignored),
+    )
+
+
+def _cells(analyte: str, result: RowResult, percent: str, separator: str) -> tuple[str, ...]:
+    cells = result.cells(separator)
+    # RESULT_COLUMNS: value, flag, code, leukopenia, ref_low, ref_high, source, severity,
+    # grade, ancestry, warnings, error
+    return (
+        analyte,
+        cells[0],
+        percent,
+        cells[1],
+        cells[2],
+        cells[4],
+        cells[5],
+        cells[8],
+        cells[6],
+        cells[10],
+        cells[11],
+    )
+
+
+def _json(
+    result: RowResult, percent: str, prefix: str, analyte: str | None, *, long: bool = True
+) -> dict[str, object]:
+    fields = result.json_fields()
+    number: float | str | None = None
+    if percent:
+        try:
+            number = float(percent.replace(",", "."))
+        except ValueError:
+            number = percent
+    out: dict[str, object] = {}
+    if long:
+        out[f"{prefix}analyte"] = analyte
+    out.update(
+        {
+            f"{prefix}value": fields["wbc_value"],
+            f"{prefix}percent": number,
+            f"{prefix}flag": fields["wbc_flag"],
+            f"{prefix}code": fields["wbc_code"],
+            f"{prefix}ref_low": fields["wbc_ref_low"],
+            f"{prefix}ref_high": fields["wbc_ref_high"],
+            f"{prefix}grade": fields["wbc_grade"],
+            f"{prefix}source": fields["wbc_source"],
+            f"{prefix}warnings": fields["wbc_warnings"],
+            f"{prefix}error": fields["wbc_error"],
+        }
+    )
+    return out
+
+
+def _short(result: RowResult, inputs: Sequence[str]) -> RowResult:
+    """The result with long input cells its messages quote cut short (most have none)."""
+    if (result.error is None or len(result.error) <= MESSAGE_LIMIT) and all(
+        len(w) <= MESSAGE_LIMIT for w in result.warnings
+    ):
+        return result
+    inputs = [cell for cell in inputs if cell]
+    warnings = tuple(short_message(w, inputs) for w in result.warnings)
+    error = None if result.error is None else short_message(result.error, inputs)
+    return result._replace(warnings=warnings, error=error)
+
+
+def _json_keys(header: list[str], reserved: Sequence[str]) -> list[str]:
+    keys: list[str] = []
+    seen: set[str] = set(reserved)
+    for name in header:
+        key, n = name, 1
+        while key in seen:
+            n += 1
+            key = f"{name}_{n}"
+        seen.add(key)
+        keys.append(key)
+    return keys
+
+
+class _Spool:
+    """Records kept in a temporary file between the two passes, in marshalled chunks.
+
+    In memory up to 4 MiB, on disk beyond; a chunk is read back with two reads.
+    """
+
+    def __init__(self, chunk: int = 1024) -> None:
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 22)  # noqa: SIM115
+        self.size = chunk
+        self.chunk: list[tuple[Any, ...]] = []
+
+    def add(self, record: Record, number: int) -> None:
+        self.chunk.append((*record, number))
+        if len(self.chunk) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.chunk:
+            blob = marshal.dumps(self.chunk)
+            self.file.write(len(blob).to_bytes(8, "little") + blob)
+            self.chunk = []
+
+    def replay(self) -> Iterator[tuple[Record, int]]:
+        """Every record added, in order, with its first line number."""
+        self.flush()
+        read = self.file.read
+        self.file.seek(0)
+        while size := int.from_bytes(read(8), "little"):
+            for *fields, number in marshal.loads(read(size)):
+                yield Record(*fields), number
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def write_long(
+    plan: LongPlan, writer: Writer, header: Record, line_number: int, output_format: str
+) -> list[str]:
+    """Write a long file with :data:`PANEL_COLUMNS`: a first pass for the panels, then rows.
+
+    Returns notes for the summary.
+    """
+    layout = writer.layout
+    rows = PanelRows(writer.interpreter)
+    matches = matcher(writer.where_index)
+    where_reach = max((i for i, _ in writer.where_index), default=-1)
+    width = layout.width
+    item_at, panel_at = plan.item_at, plan.panel_at
+    reach = max(item_at, *panel_at) if panel_at else item_at
+
+    def key_of(fields: list[str]) -> tuple[str, ...] | None:
+        if not panel_at:
+            return None
+        key = tuple(fields[i].strip() for i in panel_at)
+        return key if any(key) else None
+
+    seen_items: dict[str, Item | None] = {}
+
+    def item_of(cell: str) -> Item | None:
+        """The item of a cell (item cells are few: each is looked up once)."""
+        try:
+            return seen_items[cell]
+        except KeyError:
+            if len(seen_items) >= 1 << 15:
+                seen_items.clear()
+            found = seen_items[cell] = plan.items.item(cell)
+            return found
+
+    def readable(record: Record) -> bool:
+        fields = record.fields
+        if record.unclosed or len(fields) != width or reach >= len(fields):
+            return False
+        return matches is None or where_reach >= len(fields) or matches(fields)
+
+    # the first pass: every record to the spool, each panel's WBC and bands to the totals
+    spool = _Spool()
+    totals = PanelTotals()
+    other = 0
+    records, number = writer.records, line_number
+    try:
+        while (record := records.next(number + 1)) is not None:
+            spool.add(record, number + 1)
+            number += record.lines
+            if not record.fields or not readable(record):
+                continue
+            item = item_of(record.fields[item_at])
+            if item is None or item.analyte not in ("wbc", BANDS):
+                continue
+            key = key_of(record.fields)
+            if key is None:
+                continue
+            value, unit, *_ = Layout.texts(layout, record.fields)  # not the row's dates
+            if item.analyte == "wbc":
+                got = rows.wbc_value(value, unit)
+                if got is not None:
+                    totals.add_wbc(key, got)  # type: ignore[arg-type]
+            else:
+                got = rows.bands_value(value, unit, item)
+                if got is not None:
+                    totals.add_bands(key, got)  # type: ignore[arg-type]
+        separator = writer.interpreter.decimal_separator
+        stream = writer.stream
+        keys = _json_keys(header.fields, PANEL_COLUMNS)
+        dumps = json.JSONEncoder(ensure_ascii=False).encode
+        delimiter = layout.encode(layout.delimiter)
+        if output_format == "csv":
+            pad = delimiter * max(0, width - len(header.fields))
+            close = b'"' if header.unclosed else b""
+            stream.write(
+                header.body + close + pad + delimiter + layout.csv_line(PANEL_COLUMNS) + header.end
+            )
+        empty = RowResult()
+        written: dict[tuple[str, ...], bytes] = {}
+        for record, number in spool.replay():
+            fields = record.fields
+            if not record.body and not fields:
+                if output_format == "csv":
+                    stream.write(record.body + record.end)
+                continue
+            result, percent, category, analyte = _long_row(
+                item_of, rows, layout, record, number, totals, readable, key_of, item_at
+            )
+            if result is None and analyte == "":
+                other += 1
+            writer.count(category)
+            inputs = fields
+            if record.note:
+                result = (result or empty)._replace(
+                    warnings=(*(result or empty).warnings, record.note)
+                )
+            if output_format == "csv":
+                cells = (
+                    _EMPTY
+                    if result is None
+                    else _cells(analyte or "", _short(result, inputs), percent, separator)
+                )
+                encoded = written.get(cells)  # results repeat: each distinct one encoded once
+                if encoded is None:
+                    if len(written) >= PANEL_CACHE_SIZE:
+                        written.clear()
+                    encoded = written[cells] = layout.csv_line(cells)
+                close = b'"' if record.unclosed else b""
+                pad = delimiter * max(0, width - len(fields))
+                stream.write(record.body + close + pad + delimiter + encoded + record.end)
+            else:
+                row: dict[str, object] = dict(zip(keys, fields, strict=False))
+                for name in keys[len(fields) :]:
+                    row[name] = None
+                for extra, cell in enumerate(fields[width:], start=width + 1):
+                    row[f"field_{extra}"] = cell
+                out = _json(_short(result or empty, inputs), percent, "cbc_", analyte or None)
+                body = dumps(row)[:-1] + (", " if row else "")
+                stream.write((body + dumps(out)[1:-1] + "}\n").encode("utf-8"))
+    finally:
+        spool.close()
+    notes = plan.notes()
+    if other:
+        notes.append(
+            f"{other:,} row{'s' if other != 1 else ''} of other items passed through unchecked "
+            "(counted as skipped)"
+        )
+    return notes
+
+
+def _long_row(
+    item_of: Callable[[str], Item | None],
+    rows: PanelRows,
+    layout: Layout,
+    record: Record,
+    number: int,
+    totals: PanelTotals,
+    readable: Callable[[Record], bool],
+    key_of: Callable[[list[str]], tuple[str, ...] | None],
+    item_at: int,
+) -> tuple[RowResult | None, str, int, str | None]:
+    """(result or None, percentage text, category, analyte id) of one record.
+
+    The analyte is None for a row ``--where`` leaves out, ``""`` for another test.
+    """
+    fields = record.fields
+    if record.unclosed:
+        return RowResult(error=unclosed(number)), "", _ERROR, ""
+    if len(fields) != layout.width:
+        return RowResult(error=ragged(len(fields), layout.width)), "", _ERROR, ""
+    if not readable(record):
+        return None, "", _SKIPPED, None
+    item = item_of(fields[item_at])
+    if item is None:
+        return None, "", _SKIPPED, ""  # another test: passes through
+    try:
+        texts = layout.texts(fields)
+    except CBCError as error:  # the row's own dates (batch/dates.py)
+        return RowResult(error=str(error)), "", _ERROR, item.analyte
+    key = key_of(fields)
+    panel = None if key is None else totals.panel(key)
+    lab = layout.lab_range(fields) if layout.has_lab_range else None
+    result, percent, category = rows.long_result(item, texts, lab, panel)
+    return result, percent, category, item.analyte
+
+
+def write_wide(
+    plan: WidePlan, writer: Writer, header: Record, line_number: int, output_format: str
+) -> list[str]:
+    """Write a wide file: the ``wbc_*`` columns as for WBC files, then each analyte's columns."""
+    layout = writer.layout
+    rows = PanelRows(writer.interpreter)
+    separator = writer.interpreter.decimal_separator
+    stream, records = writer.stream, writer.records
+    width = layout.width
+    extra_names = plan.header()
+    delimiter = layout.encode(layout.delimiter)
+    names = RESULT_COLUMNS if writer.texts is None else (*RESULT_COLUMNS, *TEXT_COLUMNS)
+    keys = _json_keys(header.fields, (*names, *extra_names))
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    if output_format == "csv":
+        pad = delimiter * max(0, width - len(header.fields))
+        close = b'"' if header.unclosed else b""
+        stream.write(
+            header.body
+            + close
+            + pad
+            + delimiter
+            + layout.csv_line((*names, *extra_names))
+            + header.end
+        )
+    number = line_number
+    empty_cells = ("",) * len(WIDE_FIELDS)
+    while (record := records.next(number + 1)) is not None:
+        first = number + 1
+        number += record.lines
+        fields = record.fields
+        if not fields:
+            if output_format == "csv":
+                stream.write(record.body + record.end)
+            continue
+        cells, category, wbc_result = writer.result(record, first)
+        writer.count(category)
+        if writer.observer is not None:  # the WBC result, as the summary counts it
+            writer.observer.row(first, fields, category, wbc_result)
+        extra: list[tuple[str, ...]] = []
+        objects: dict[str, object] = {}
+        checked = category != _SKIPPED and wbc_result is not None and len(fields) == width
+        checked = checked and not record.unclosed and bool(plan.columns)
+        if checked:
+            try:
+                value, unit, age, sex, ethnicity = layout.texts(fields)
+            except CBCError:  # the row's own dates: wbc_error says why
+                checked = False
+        if checked:
+            got = rows.wbc_value(value, unit)
+            panel = Panel(wbc=got)  # type: ignore[arg-type]
+            padded = [*fields, ""]
+            inputs = fields
+            for analyte, (count_at, percent_at) in plan.columns.items():
+                count_cell = "" if count_at is None else padded[count_at]
+                percent_cell = "" if percent_at is None else padded[percent_at]
+                if count_cell.strip():
+                    item, cell = Item(analyte), count_cell
+                elif percent_cell.strip():
+                    item, cell = Item(analyte, percent=True), percent_cell
+                else:
+                    extra.append(empty_cells)
+                    objects.update(_json(RowResult(), "", f"{analyte}_", None, long=False))
+                    continue
+                texts = (cell, None, age, sex, ethnicity)
+                result, percent, _ = rows.result(item, texts, None, panel, "row")
+                if not percent and percent_cell.strip() and count_cell.strip():
+                    percent = percent_cell.strip()
+                result = _short(result, inputs)
+                extra.append(_cells(analyte, result, percent, separator)[1:])
+                objects.update(_json(result, percent, f"{analyte}_", None, long=False))
+        else:
+            extra = [empty_cells] * len(plan.columns)
+            for analyte in plan.columns:
+                objects.update(_json(RowResult(), "", f"{analyte}_", None, long=False))
+        if output_format == "csv":
+            cells = with_note(cells, record.note)
+            flat = [cell for group in extra for cell in group]
+            close = b'"' if record.unclosed else b""
+            pad = delimiter * max(0, width - len(fields))
+            stream.write(
+                record.body
+                + close
+                + pad
+                + delimiter
+                + layout.csv_line((*cells, *flat))
+                + record.end
+            )
+        else:
+            row: dict[str, object] = dict(zip(keys, fields, strict=False))
+            for key in keys[len(fields) :]:
+                row[key] = None
+            for index, cell in enumerate(fields[width:], start=width + 1):
+                row[f"field_{index}"] = cell
+            result = RowResult() if wbc_result is None else _short(wbc_result, fields)
+            if record.note:
+                result = result._replace(warnings=(*result.warnings, record.note))
+            out = result.json_fields()
+            if writer.texts is not None:
+                out.update(
+                    (name, cell or None)
+                    for name, cell in zip(TEXT_COLUMNS, cells[-2:], strict=True)
+                )
+            out.update(objects)
+            body = dumps(row)[:-1] + (", " if row else "")
+            stream.write((body + dumps(out)[1:-1] + "}\n").encode("utf-8"))
+    return plan.notes()
