@@ -86,11 +86,20 @@ def inline_svg(svg: str, prefix: str) -> str:
     return re.sub(r"(url\(#)([^)]+)", renamed, svg)
 
 
-def _figure(width: float, height: float) -> Any:
+def _figure(width: float, height: float, left: float = 0.9) -> Any:
+    """A figure on matplotlib's SVG canvas, with fixed margins in inches (``left`` for the
+    labels): a layout engine would draw every figure twice."""
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height))
+    figure.subplots_adjust(
+        left=left / width,
+        right=1 - 0.15 / width,
+        bottom=0.6 / height,
+        top=1 - 0.35 / height,
+        hspace=0.45 * 3 / max(height, 3),
+    )
     FigureCanvasSVG(figure)
     return figure
 
@@ -235,7 +244,7 @@ def group_bars(
     shown = [(name, rows) for name, rows in groups.items() if rows]
     heights = [len(rows) for _, rows in shown]
     with matplotlib.rc_context(_style()):
-        figure = _figure(6.4, 0.9 + 0.28 * sum(heights) + 0.5 * len(shown))
+        figure = _figure(6.4, 0.9 + 0.28 * sum(heights) + 0.5 * len(shown), left=1.4)
         axes = figure.subplots(len(shown), 1, squeeze=False,
                                gridspec_kw={"height_ratios": heights})[:, 0]  # fmt: skip
         for ax, (name, rows) in zip(axes, shown, strict=True):

@@ -467,8 +467,15 @@ class Tally:
 
     def _fold_outcomes(self, tally: AnalyteTally) -> None:
         low, high = tally.plausible
+        # a hot-loop outcome's tail holds every result cell but the value (flag, range, source,
+        # grade, warnings; an implausible value's warning quotes it): one reading per tail
+        by_tail: dict[bytes, RowResult] = {}
         for token, rows in self.outcomes.items():
-            result = self._result(token)
+            if len(token) == 4:
+                result = token[3]
+            else:
+                found = by_tail.get(token[1])
+                result = by_tail[token[1]] = self._result(token) if found is None else found
             if result.ref_low is not None or result.ref_high is not None:
                 tally.bands[result.ref_low, result.ref_high, result.source or ""] += rows
             if result.grade is not None:
