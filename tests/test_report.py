@@ -374,6 +374,21 @@ def test_a_wide_panel_file_and_exact_ages_give_the_batch_wbc_counts(tmp_path: Pa
     assert {"under 1 month", "40 to 64 years", "age could not be read"} <= ages
 
 
+@pytest.mark.usefixtures("tables_only")
+def test_a_run_the_report_did_not_hear_gives_no_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cbc_ranges.errors import BatchError
+    from cbc_ranges.reporting.tally import Tally
+
+    # a way of reading the file that does not tell the report about its rows (a future path)
+    path = tmp_path / "quoted.csv"
+    path.write_text('age,sex,wbc\n"40","F","3.1"\n"50","M","7.5"\n')
+    monkeypatch.setattr(Tally, "row", lambda self, *args: None)
+    with pytest.raises(BatchError, match="counted 0 rows where the batch run checked 2"):
+        report(path)
+
+
 def test_whole_panels_of_a_long_file_are_refused_clearly(tmp_path: Path) -> None:
     from cbc_ranges.errors import BatchError
 
