@@ -308,6 +308,13 @@ def test_plots_are_inline_svg_without_prolog_and_with_unique_ids(lab_file: Path)
         assert colour.lower() in page.html.lower()
 
 
+def test_two_reports_in_one_notebook_share_no_plot_id() -> None:
+    first = report(io.BytesIO(b"age,sex,wbc\n40,F,3.1\n50,M,7.5\n"))._repr_html_()
+    second = report(io.BytesIO(b"age,sex,wbc\n40,F,13.1\n9,M,7.5\n"))._repr_html_()
+    ids = re.findall(r'\bid="([^"]+)"', first + second)
+    assert ids and len(ids) == len(set(ids))
+
+
 def test_without_matplotlib_the_report_keeps_its_tables(
     lab_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -162,7 +162,11 @@ def report(
         plots=plots.available(),
         sample_size=sample_size,
     )
-    prefix = "r" + hashlib.sha256(f"{input_name}\0{checksum}".encode()).hexdigest()[:8]
+    # the ids of the page's plots: from what the page shows, so that two reports shown in one
+    # notebook (two streams, say) never share an id, and the same input gives the same ids
+    shown = [(t.flags, [(r.value, r.age_years) for r in t.sample[:200]]) for t in tallies.values()]
+    seed = repr((input_name, checksum, summary.rows_read, shown))
+    prefix = "r" + hashlib.sha256(seed.encode()).hexdigest()[:10]
     error_rows = tuple(tally.error_rows)
     if row_word == "row":  # a frame: line 2 of its CSV is its first row
         error_rows = tuple(ErrorRow(row.line - 1, row.cells, row.message) for row in error_rows)
