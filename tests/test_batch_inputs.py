@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from cbc_ranges.batch import check_csv, writers
+from cbc_ranges.batch import check_csv, fast, writers
 from cbc_ranges.batch.inputs import cell_text, recognise
 from cbc_ranges.cli import main
 from cbc_ranges.errors import BatchError
@@ -125,13 +125,18 @@ def test_a_damaged_compressed_file_is_one_error_and_no_output(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.csv.gz"]
 
 
-def test_compressed_input_is_streamed_not_decompressed_whole() -> None:
+@pytest.mark.parametrize("careful", [True, False], ids=["careful", "fast-path"])
+def test_compressed_input_is_streamed_not_decompressed_whole(
+    careful: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fast path holds a few blocks of lines: made small here, so the bound shows
+    monkeypatch.setattr(fast, "BLOCK_BYTES", 1 << 16)
     rows = b"".join(b"%d,40,F,%d.1,K/uL\n" % (i, i % 9) for i in range(150_000))
     data = gzip.compress(b"id,age,sex,wbc,unit\n" + rows, compresslevel=1)
     assert len(rows) > 3_000_000
     tracemalloc.start()
     try:
-        summary = check_csv(Pipe(data), _Sink())  # type: ignore[arg-type]
+        summary = check_csv(Pipe(data), _Sink(), careful=careful)  # type: ignore[arg-type]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -11,6 +11,7 @@ import argparse
 import bz2
 import codecs
 import gzip
+import io
 import lzma
 import os
 import sys
@@ -21,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
 
+from cbc_ranges.batch import fast
 from cbc_ranges.batch.columns import (
     OPTIONS,
     RANGE_ROLES,
@@ -224,6 +226,8 @@ def check_csv(
     panel_cols: str | Sequence[str] | None = None,
     birth_date_col: str | None = None,
     date_col: str | None = None,
+    jobs: int | None = None,
+    careful: bool = False,
     observer: RowObserver | None = None,
 ) -> BatchSummary:
     """Check every row of a CSV file and write it with the ``wbc_*`` columns appended.
@@ -237,7 +241,9 @@ def check_csv(
     ``ref_range_col`` name the columns of the lab's own reference range (found
     by their header otherwise, such as MIMIC-IV's ``ref_range_lower`` and
     ``ref_range_upper``): a row with one is flagged against it. The CSV output
-    keeps the input's bytes and encoding unless ``output_encoding`` converts it. Returns a
+    keeps the input's bytes and encoding unless ``output_encoding`` converts it. ``jobs``
+    is how many cores the columnar fast path may use (default: all), ``careful=True``
+    turns that path off (:mod:`cbc_ranges.batch.fast`; the output is the same). Returns a
     :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
     when the file cannot be processed. ``analyte_col``, ``analyte_map`` and
     ``panel_cols`` read a long file as whole panels (``docs/batch.md``, "Whole
@@ -257,6 +263,8 @@ def check_csv(
     """
     if format not in ("csv", "jsonl"):
         raise BatchError(f"unknown output format {format!r}: choose csv or jsonl", raw=format)
+    if jobs is not None and jobs < 1:
+        raise BatchError(f"--jobs is a number of cores, at least 1, not {jobs}", raw=str(jobs))
     converted = _codec_name(output_encoding) if output_encoding else None
     if format == "jsonl" and converted not in (None, "utf-8"):
         raise BatchError("JSON lines are always UTF-8: --output-encoding applies to CSV only")
@@ -298,6 +306,8 @@ def check_csv(
                     text=text,
                     panels=PanelOptions(analyte_col, analyte_map, panel_cols),
                     dates=(birth_date_col, date_col),
+                    jobs=jobs,
+                    careful=careful,
                     observer=observer,
                 )
             finally:
@@ -383,6 +393,8 @@ def _run(
     text: bool = False,
     panels: PanelOptions = _NO_PANELS,
     dates: tuple[str | None, str | None] = (None, None),
+    jobs: int | None = None,
+    careful: bool = False,
     observer: RowObserver | None = None,
 ) -> BatchSummary:
     source = records.source
@@ -460,7 +472,15 @@ def _run(
     if long is None and not filters and "itemid" in (h.strip().lower() for h in header):
         warnings.append("a long lab file: --analyte-col itemid reads whole blood count panels")
     ticker = _Progress(source) if progress else None
-    if ticker is not None:
+    options = fast.FastOptions(
+        output_format, text, transcode is not None, source.line_codec, source.wide,
+        isinstance(source.lines, io.BufferedReader), careful, jobs or fast.default_jobs(),
+    )  # fmt: skip
+    # the fast path covers one WBC value per row; panels and ages from dates take the row loop
+    plain = long is None and wide is None and not isinstance(layout, DatedLayout)
+    # a listener (the teaching report) hears the rows of the row loop
+    taken = output_format == "csv" and plain and observer is None and fast.eligible(layout, options)
+    if ticker is not None and not taken:
         records.lines = ticker.wrap(records.lines)
     try:
         with atomic_output(target) as stream, _compressed(stream, target) as packed:
@@ -482,7 +502,13 @@ def _run(
             elif isinstance(layout, DatedLayout) and output_format == "csv":
                 write_wide(WidePlan({}, {}), writer, first, number, output_format)
             elif output_format == "csv":
-                write_csv(writer, first, number)
+                columnar = None
+                if taken:
+                    columnar = fast.FastCSV(
+                        writer, source.lines, jobs=options.jobs,  # type: ignore[arg-type]
+                        advance=ticker.advance if ticker else None,
+                    )  # fmt: skip
+                write_csv(writer, first, number, columnar)
             else:
                 write_jsonl(writer, first, number)
     finally:
@@ -528,17 +554,26 @@ class _Progress:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self.shown = False
+        self.rows = 0  # rows counted by advance (the fast path's blocks)
+        self.last = self.started
 
     def wrap(self, rows: Iterable[bytes]) -> Iterator[bytes]:
         every = self.every
-        last = self.started
-        for n, row in enumerate(rows, start=1):
+        for n, row in enumerate(rows, start=self.rows + 1):
             if n % every == 0:
                 now = time.monotonic()
-                if now - last >= 0.2:
-                    last = now
+                if now - self.last >= 0.2:
+                    self.last = now
                     self.show(n, now)
             yield row
+
+    def advance(self, rows: int) -> None:
+        """Count rows written by a block of the fast path, and show them."""
+        self.rows += rows
+        now = time.monotonic()
+        if now - self.last >= 0.2:
+            self.last = now
+            self.show(self.rows, now)
 
     def show(self, rows: int, now: float) -> None:
         elapsed = max(now - self.started, 1e-9)
@@ -635,6 +670,18 @@ def configure_parser(parser: argparse.ArgumentParser, *, writes_csv: bool = True
             help="add wbc_summary and wbc_text: the plain-language explanation of each count",
         )
     parser.add_argument(
+        "--jobs",
+        metavar="N",
+        type=int,
+        help="cores the columnar fast path may use (default: all this machine has)",
+    )
+    parser.add_argument(
+        "--careful",
+        action="store_true",
+        help="read every row through the careful path, never the columnar fast path "
+        "(the output is the same)",
+    )
+    parser.add_argument(
         "--analyte-col",
         metavar="C",
         help="whole panels in a long file: the column naming each row's test (item id or label)",
@@ -673,6 +720,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     the CLI); any other failure is turned into one too, so that the command
     never prints a traceback. A closed pipe (``| head``) passes through.
     """
+    jobs = getattr(args, "jobs", None)
+    if jobs is not None and jobs > 0 and "polars" not in sys.modules:
+        # polars sizes its thread pool when imported (the fast path imports it)
+        os.environ.setdefault("POLARS_MAX_THREADS", str(jobs))
     delimiter = args.delimiter
     if delimiter in ("\\t", "tab", "TAB"):
         delimiter = "\t"
@@ -697,6 +748,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             output_encoding=getattr(args, "output_encoding", None),
             sheet=getattr(args, "sheet", None),
             text=getattr(args, "text", False),
+            jobs=jobs,
+            careful=getattr(args, "careful", False),
             progress=not args.quiet and sys.stderr.isatty(),
             analyte_col=getattr(args, "analyte_col", None),
             analyte_map=getattr(args, "analyte_map", None),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Protocol, TypeVar
 
 from cbc_ranges.batch.columns import Columns
@@ -295,21 +295,7 @@ class RowSteps:
         if self.filled > _FILL_LIMIT:
             self.forget_rows()
         age, sex, ethnicity = row[layout.age], row[layout.sex], row[layout.ethnicity]
-        by_ethnicity = self.people.setdefault(age, {}).setdefault(sex, {})
-        rows = by_ethnicity.get(ethnicity)
-        if rows is None:
-            self.people_seen += 1
-            if self.people_seen > _FILL_LIMIT:  # people are few; this only bounds odd files
-                self.people.clear()
-                self.classes.clear()
-                self.people_seen = 1
-                by_ethnicity = self.people.setdefault(age, {}).setdefault(sex, {})
-            decode = self.decode
-            person = self.interpreter.person(decode(age), decode(sex), decode(ethnicity))
-            rows = self.classes.get(person)
-            if rows is None:
-                rows = self.classes[person] = _ClassRows(person)
-            by_ethnicity[ethnicity] = rows
+        rows = self.class_rows(age, sex, ethnicity)
         value, unit = row[layout.value] or row[layout.fallback], row[layout.unit]
         by_value = rows.setdefault(unit, {})
         key: _Key = value
@@ -327,6 +313,39 @@ class RowSteps:
             by_value[self.keys.setdefault(key, key)] = found
         return found
 
+    def known(self, row: list[bytes]) -> _Found | None:
+        """What a (padded) row gets when the tree holds it already, else None."""
+        layout = self.layout
+        rows = (
+            self.people.get(row[layout.age], {}).get(row[layout.sex], {}).get(row[layout.ethnicity])
+        )
+        if rows is None:
+            return None
+        value = row[layout.value] or row[layout.fallback]
+        key: _Key = value
+        if layout.has_lab_range:
+            key = (value, row[layout.lab_at[0]], row[layout.lab_at[1]])
+        return rows.get(row[layout.unit], {}).get(key)
+
+    def class_rows(self, age: bytes, sex: bytes, ethnicity: bytes) -> _ClassRows:
+        """The rows of the class of a person's cells (the class made on first sight)."""
+        by_ethnicity = self.people.setdefault(age, {}).setdefault(sex, {})
+        rows = by_ethnicity.get(ethnicity)
+        if rows is None:
+            self.people_seen += 1
+            if self.people_seen > _FILL_LIMIT:  # people are few; this only bounds odd files
+                self.people.clear()
+                self.classes.clear()
+                self.people_seen = 1
+                by_ethnicity = self.people.setdefault(age, {}).setdefault(sex, {})
+            decode = self.decode
+            person = self.interpreter.person(decode(age), decode(sex), decode(ethnicity))
+            rows = self.classes.get(person)
+            if rows is None:
+                rows = self.classes[person] = _ClassRows(person)
+            by_ethnicity[ethnicity] = rows
+        return rows
+
     def forget_rows(self) -> None:
         """Start the rows of every class afresh (the parsed cells and people stay)."""
         for rows in self.classes.values():
@@ -339,6 +358,14 @@ class RowSteps:
         self, person: PersonClass, value: bytes, unit: bytes, people: tuple[bytes, ...]
     ) -> _Found:
         """A value seen for the first time in a person class: parse (cached), flag, format."""
+        parsed = self.parsed(value, unit)
+        outcome = self.interpreter.outcome(parsed, person)
+        text = "" if outcome.category == _ERROR else parsed.value_text
+        head, tail = self.suffix(text, outcome.tail, (value, unit, *people))
+        return head, tail, outcome.category
+
+    def parsed(self, value: bytes, unit: bytes) -> ParsedCell:
+        """The value and unit cells (the unit cell read only with a unit column), parsed once."""
         parsed = self.cells.get((value, unit))
         if parsed is None:
             if len(self.cells) >= _FILL_LIMIT:
@@ -347,10 +374,7 @@ class RowSteps:
                 self.decode(value), self.decode(unit) if self.layout.has_unit else None
             )
             self.cells[value, unit] = parsed
-        outcome = self.interpreter.outcome(parsed, person)
-        text = "" if outcome.category == _ERROR else parsed.value_text
-        head, tail = self.suffix(text, outcome.tail, (value, unit, *people))
-        return head, tail, outcome.category
+        return parsed
 
     def combine_lab(
         self,
@@ -507,8 +531,19 @@ class Writer:
             self.counts[category] += 1
 
 
-def write_csv(writer: Writer, header: Record, line_number: int) -> None:
-    """Write the header and every record after it as CSV bytes (the input's bytes kept)."""
+def write_csv(
+    writer: Writer,
+    header: Record,
+    line_number: int,
+    fast: Callable[[RowSteps], Iterator[bytes]] | None = None,
+) -> None:
+    """Write the header and every record after it as CSV bytes (the input's bytes kept).
+
+    ``fast`` (:mod:`cbc_ranges.batch.fast`) gets the row steps and returns the
+    lines for the loop below: it writes the blocks of plain lines itself and
+    hands on the others (and counts what it wrote in ``records.extra``, so that
+    the loop numbers the lines right).
+    """
     layout, records, stream = writer.layout, writer.records, writer.stream
     write = stream.write
     delimiter = layout.delimiter
@@ -590,6 +625,8 @@ def write_csv(writer: Writer, header: Record, line_number: int) -> None:
     observe = None if writer.observer is None else writer.observer.plain
     split_on = delimiter.encode("ascii")
     end_length = len(end)
+    if fast is not None:
+        records.lines = fast(steps)
     lines = records.lines
     line_number -= records.extra  # the hot loop counts the lines it is handed
     while True:
