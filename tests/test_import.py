@@ -17,7 +17,17 @@ import pytest
 
 import cbc_ranges
 
-HEAVY = ("pint", "pandas", "polars", "fhir", "fhir_core", "dask", "numpy", "pyarrow")
+HEAVY = (
+    "pint",
+    "pandas",
+    "polars",
+    "fhir",
+    "fhir_core",
+    "dask",
+    "numpy",
+    "pyarrow",
+    "matplotlib",
+)
 
 # the public names, in order; changing this list is an API change
 STABLE_ALL = [
@@ -38,6 +48,7 @@ STABLE_ALL = [
     "RangeTable",
     "RangeTableError",
     "ReferenceRange",
+    "Report",
     "Source",
     "UnitError",
     "__version__",
@@ -54,6 +65,7 @@ STABLE_ALL = [
     "load_table",
     "parse_count",
     "parse_percentage",
+    "report",
     "try_parse_count",
 ]
 
@@ -90,6 +102,14 @@ def test_the_faces_are_light_until_used() -> None:
         from cbc_ranges.models import Count, Person
         Interpretation(count=Count(value=4.2), person=Person(), flag="indeterminate",
                        code=None, leukopenia=None, text="not a diagnosis").to_fhir()
+    """
+    assert _heavy_modules_after(code) == []
+
+
+def test_the_report_imports_matplotlib_only_to_draw() -> None:
+    code = """
+        import cbc_ranges.reporting, cbc_ranges.reporting.page
+        from cbc_ranges import Report, report
     """
     assert _heavy_modules_after(code) == []
 

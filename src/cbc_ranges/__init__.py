@@ -68,6 +68,7 @@ __all__ = [
     "RangeTable",
     "RangeTableError",
     "ReferenceRange",
+    "Report",
     "Source",
     "UnitError",
     "__version__",
@@ -84,6 +85,7 @@ __all__ = [
     "load_table",
     "parse_count",
     "parse_percentage",
+    "report",
     "try_parse_count",
 ]
 
@@ -115,6 +117,8 @@ _LAZY = {
     "RangeTable": "cbc_ranges.ranges",
     "get_table": "cbc_ranges.ranges",
     "load_table": "cbc_ranges.ranges",
+    "Report": "cbc_ranges.reporting",
+    "report": "cbc_ranges.reporting",
 }
 
 

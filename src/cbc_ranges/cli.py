@@ -1,4 +1,4 @@
-"""The ``cbc-ranges`` command: ``check``, ``ranges``, ``schema`` and ``batch``.
+"""The ``cbc-ranges`` command: ``check``, ``ranges``, ``schema``, ``batch`` and ``report``.
 
 ``cbc-ranges --version`` prints ``cbc-ranges <version>``. The command never
 prints a traceback. Exit codes (also in ``docs/cli.md``):
@@ -47,6 +47,7 @@ __all__ = [
     "main",
     "run_check",
     "run_ranges",
+    "run_report",
     "run_schema",
 ]
 
@@ -92,7 +93,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.configure_parser(batch_parser)
     batch_parser.set_defaults(handler=batch.run_from_args)
+    _add_report(commands)
     return parser
+
+
+def _add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cbc_ranges import batch
+
+    report = commands.add_parser(
+        "report",
+        help="make a teaching report (one HTML page) of a CSV file",
+        description="Read a file as 'batch' does and write one self-contained HTML page that "
+        "explains its counts: flags by sex, age and ancestry, plots, units, rows that could "
+        "not be read and the sources. Plots need matplotlib: pip install "
+        "'cbc-ranges[report]'. Educational only: not a diagnosis. Full rules: docs/report.md.",
+    )
+    report.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTPUT",
+        help="the HTML file to write (- for stdout); default: <input stem>.report.html "
+        "next to the input",
+    )
+    batch.configure_parser(report, writes_csv=False)  # the same input options as batch
+    report.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """``cbc-ranges report``: the teaching report of a file, written as one HTML page.
+
+    Every input option ``batch`` has reaches :func:`~cbc_ranges.batch.check_csv`
+    by its name, so the two commands read a file the same way.
+    """
+    import inspect
+
+    from cbc_ranges.batch import check_csv
+    from cbc_ranges.reporting import default_output, report
+
+    taken = set(inspect.signature(check_csv).parameters) - {"source", "output", "progress"}
+    options = {name: getattr(args, name) for name in taken if hasattr(args, name)}
+    if options.get("delimiter") in ("\\t", "tab", "TAB"):
+        options["delimiter"] = "\t"
+    options = {name: value for name, value in options.items() if value is not None}
+    page = report(args.input, **options)
+    output = args.output
+    if output is None:
+        output = default_output(args.input) if args.input != "-" else "-"
+    if output == "-":
+        sys.stdout.write(page.html)
+    else:
+        page.save(output)
+    if not args.quiet:
+        summary = page.summary
+        print(
+            f"cbc-ranges report: {summary.rows_read:,} rows read from {summary.input}: "
+            f"{summary.low:,} low, {summary.normal:,} normal, {summary.high:,} high, "
+            f"{summary.indeterminate:,} indeterminate, {summary.errors:,} not read; "
+            f"written to {output}",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

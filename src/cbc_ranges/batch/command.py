@@ -51,7 +51,14 @@ from cbc_ranges.batch.panels import (
     write_long,
     write_wide,
 )
-from cbc_ranges.batch.writers import Layout, RowTexts, Writer, write_csv, write_jsonl
+from cbc_ranges.batch.writers import (
+    Layout,
+    RowObserver,
+    RowTexts,
+    Writer,
+    write_csv,
+    write_jsonl,
+)
 from cbc_ranges.errors import BatchError, CBCError
 from cbc_ranges.rows import RowInterpreter
 
@@ -221,6 +228,7 @@ def check_csv(
     date_col: str | None = None,
     jobs: int | None = None,
     careful: bool = False,
+    observer: RowObserver | None = None,
 ) -> BatchSummary:
     """Check every row of a CSV file and write it with the ``wbc_*`` columns appended.
 
@@ -241,7 +249,9 @@ def check_csv(
     ``panel_cols`` read a long file as whole panels (``docs/batch.md``, "Whole
     panels"); a wide file with differential columns gets their results too.
     ``birth_date_col`` and ``date_col`` (both) give each row its exact age on
-    the test date ("Exact ages from dates").
+    the test date ("Exact ages from dates"). ``observer`` (a
+    :class:`~cbc_ranges.batch.writers.RowObserver`) is told about every record
+    as it is read; the teaching report (:mod:`cbc_ranges.reporting`) listens so.
 
     >>> import io
     >>> out = io.BytesIO()
@@ -298,6 +308,7 @@ def check_csv(
                     dates=(birth_date_col, date_col),
                     jobs=jobs,
                     careful=careful,
+                    observer=observer,
                 )
             finally:
                 records.close()
@@ -384,6 +395,7 @@ def _run(
     dates: tuple[str | None, str | None] = (None, None),
     jobs: int | None = None,
     careful: bool = False,
+    observer: RowObserver | None = None,
 ) -> BatchSummary:
     source = records.source
     warnings: list[str] = []
@@ -466,7 +478,8 @@ def _run(
     )  # fmt: skip
     # the fast path covers one WBC value per row; panels and ages from dates take the row loop
     plain = long is None and wide is None and not isinstance(layout, DatedLayout)
-    taken = output_format == "csv" and plain and fast.eligible(layout, options)
+    # a listener (the teaching report) hears the rows of the row loop
+    taken = output_format == "csv" and plain and observer is None and fast.eligible(layout, options)
     if ticker is not None and not taken:
         records.lines = ticker.wrap(records.lines)
     try:
@@ -476,6 +489,9 @@ def _run(
                 out = _Transcoder(packed, source.decode, transcode, bom)  # type: ignore[assignment]
             texts = RowTexts(interpreter) if text else None
             writer = Writer(records, out, layout, interpreter, where_index, texts)
+            if observer is not None:
+                observer.start(writer)
+                writer.observer = observer
             if output_format == "csv":
                 for blank in blanks:
                     out.write(blank)
@@ -579,20 +595,26 @@ class _Progress:
             self.stream.flush()
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the ``batch`` arguments to an argument parser (``cbc-ranges batch --help``)."""
+def configure_parser(parser: argparse.ArgumentParser, *, writes_csv: bool = True) -> None:
+    """Add the ``batch`` arguments to an argument parser (``cbc-ranges batch --help``).
+
+    ``writes_csv=False`` leaves out what only a CSV output takes (``-o``,
+    ``--format``, ``--output-encoding``, ``--text``): ``cbc-ranges report`` reads
+    its input with these arguments and adds its own ``-o``.
+    """
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "input",
         metavar="INPUT",
         help="CSV file to check (also gzip/bzip2/xz-compressed, or a spreadsheet), or - for stdin",
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        metavar="OUTPUT",
-        help="where to write (- for stdout); default: <input stem>.wbc.csv next to the input",
-    )
+    if writes_csv:
+        parser.add_argument(
+            "-o",
+            "--output",
+            metavar="OUTPUT",
+            help="where to write (- for stdout); default: <input stem>.wbc.csv next to the input",
+        )
     helps = {
         "ref_low": "the column of the lab's own lower reference limit (in the value's unit)",
         "ref_high": "the column of the lab's own upper reference limit (in the value's unit)",
@@ -619,15 +641,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "with empty result columns (repeat to require several)",
     )
     parser.add_argument("--table", metavar="T", help="range table name or path (default table)")
-    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format")
+    if writes_csv:
+        parser.add_argument(
+            "--format", choices=("csv", "jsonl"), default="csv", help="output format"
+        )
     parser.add_argument(
         "--encoding", metavar="E", help="input encoding (default: UTF-8, else cp1252)"
     )
-    parser.add_argument(
-        "--output-encoding",
-        metavar="E",
-        help="encoding of the CSV output (default: the input's; e.g. utf-8 converts)",
-    )
+    if writes_csv:
+        parser.add_argument(
+            "--output-encoding",
+            metavar="E",
+            help="encoding of the CSV output (default: the input's; e.g. utf-8 converts)",
+        )
     parser.add_argument(
         "--delimiter", metavar="D", help="input delimiter (default: sniffed among , ; tab |)"
     )
@@ -637,11 +663,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="the sheet of a spreadsheet input (.xlsx, .xls, .ods) to read: its name or "
         "1-based number (default: the first)",
     )
-    parser.add_argument(
-        "--text",
-        action="store_true",
-        help="add wbc_summary and wbc_text: the plain-language explanation of each count",
-    )
+    if writes_csv:
+        parser.add_argument(
+            "--text",
+            action="store_true",
+            help="add wbc_summary and wbc_text: the plain-language explanation of each count",
+        )
     parser.add_argument(
         "--jobs",
         metavar="N",

@@ -537,6 +537,8 @@ def write_wide(
             continue
         cells, category, wbc_result = writer.result(record, first)
         writer.count(category)
+        if writer.observer is not None:  # the WBC result, as the summary counts it
+            writer.observer.row(first, fields, category, wbc_result)
         extra: list[tuple[str, ...]] = []
         objects: dict[str, object] = {}
         checked = category != _SKIPPED and wbc_result is not None and len(fields) == width

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, TypeVar
+from typing import IO, Protocol, TypeVar
 
 from cbc_ranges.batch.columns import Columns
 from cbc_ranges.batch.files import APPENDED, Record, Records
@@ -37,6 +37,7 @@ __all__ = [
     "MESSAGE_LIMIT",
     "TEXT_COLUMNS",
     "Layout",
+    "RowObserver",
     "RowSteps",
     "RowTexts",
     "Writer",
@@ -70,6 +71,26 @@ Cell = TypeVar("Cell", str, bytes)
 _Found = tuple[bytes, bytes, int]
 # a row's key below its person and unit: the value cell, or (value, the lab range's two cells)
 _Key = bytes | tuple[bytes, ...]
+
+
+class RowObserver(Protocol):
+    """What a writer tells a listener (the teaching report) about each record, in file order.
+
+    ``start`` comes first, with the writer (its layout and interpreter). ``row``
+    gets a record the careful path read: its text cells, its category (-1:
+    skipped by ``--where``) and its result. ``plain`` gets a line of the hot
+    loop: its byte cells (padded as the :class:`Layout` says) and the outcome the
+    line got, a token shared by every line whose result cells are the same.
+    """
+
+    def start(self, writer: Writer) -> None:
+        """The writer is about to read the first record."""
+
+    def row(self, number: int, cells: list[str], category: int, result: RowResult | None) -> None:
+        """A record read by the careful path (line ``number``)."""
+
+    def plain(self, number: int, cells: list[bytes], found: _Found) -> None:
+        """A line of the hot loop (line ``number``): its cells and its (head, tail, category)."""
 
 
 def short_message(message: str, cells: Iterable[str]) -> str:
@@ -460,6 +481,7 @@ class Writer:
         self.where_reach = max((i for i, _ in where_index), default=-1)
         self.counts = [0] * len(CATEGORIES)
         self.skipped = 0
+        self.observer: RowObserver | None = None
 
     def result(self, record: Record, number: int) -> tuple[tuple[str, ...], int, RowResult | None]:
         """The result cells, category (-1: skipped) and typed result of a record.
@@ -577,8 +599,10 @@ def write_csv(
         if not record.body:
             write(line)  # a blank line stays a blank line
             return
-        cells, category, _ = writer.result(record, first)
+        cells, category, result = writer.result(record, first)
         writer.count(category)
+        if writer.observer is not None:
+            writer.observer.row(first, record.fields, category, result)
         close = b'"' if record.unclosed else b""
         pad = delimiter_bytes * max(0, width - len(record.fields))
         cells = with_note(cells, record.note)
@@ -598,6 +622,7 @@ def write_csv(
     lab = layout.has_lab_range
     low_at, high_at = layout.lab_at
     people_get, fill, plain = steps.people.get, steps.fill, records.source.plain
+    observe = None if writer.observer is None else writer.observer.plain
     split_on = delimiter.encode("ascii")
     end_length = len(end)
     if fast is not None:
@@ -637,6 +662,8 @@ def write_csv(
             if found is None:
                 found = fill(row)
             counts[found[2]] += 1
+            if observe is not None:
+                observe(line_number + records.extra, row, found)
             write(body + found[0] + found[1])
         if records.resume is None:
             break
@@ -680,6 +707,8 @@ def write_jsonl(writer: Writer, header: Record, line_number: int) -> None:
             fields[f"field_{extra}"] = cell
         cells, category, result = writer.result(record, number - record.lines + 1)
         writer.count(category)
+        if writer.observer is not None:
+            writer.observer.row(number - record.lines + 1, row, category, result)
         result = empty if result is None else _short_result(result, row)
         if record.note:
             result = result._replace(warnings=(*result.warnings, record.note))
