@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cbc_ranges.batch import check_csv, fast, writers
+from cbc_ranges import rows
+from cbc_ranges.batch import check_csv, fast
 from cbc_ranges.batch.inputs import cell_text, recognise
 from cbc_ranges.cli import main
 from cbc_ranges.errors import BatchError
@@ -431,13 +432,13 @@ def test_text_columns_quote_newlines_and_read_back() -> None:
 
 def test_text_is_composed_once_per_distinct_row(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
-    real = writers.interpret_count
+    real = rows.interpret_count
 
     def counting(*args: object, **kwargs: object) -> object:
         calls.append(args)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(writers, "interpret_count", counting)
+    monkeypatch.setattr(rows, "interpret_count", counting)
     data = b"age,sex,wbc\n" + b"40,F,3.2\n" * 50 + b"41,F,3.2\n" * 50
     run(data, text=True)
     assert len(calls) == 2

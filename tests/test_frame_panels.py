@@ -190,3 +190,31 @@ def test_without_differential_a_wide_frame_keeps_todays_columns() -> None:
     frame = pd.DataFrame({"WBC": [6.0], "NEUT%": [50.0]})
     out = interpret_frame(frame, value="WBC", default_unit="K/uL")
     assert not [c for c in out.columns if str(c).startswith("neutrophils_")]
+
+
+# ------------------------------------------------------------------ text=True
+
+TEACHING = Path(__file__).resolve().parents[1] / "examples" / "teaching_wbc.csv"
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_text_gives_the_batch_texts(library: str) -> None:
+    batch = _batch_records(TEACHING, text=True)
+    frame = _read(library, TEACHING)
+    out = interpret_frame(
+        frame, value="WBC", unit="unit", age="age", sex="sex", ethnicity="ethnicity", text=True
+    )
+    ours = _frame_records(out)
+    assert [row["wbc_summary"] for row in ours] == [row["wbc_summary"] or None for row in batch]
+    assert [row["wbc_text"] for row in ours] == [row["wbc_text"] or None for row in batch]
+    explained = [row for row in ours if row["wbc_text"]]
+    assert explained and all("not a diagnosis" in row["wbc_text"] for row in explained)
+    assert all(row["wbc_text"] is None for row in ours if row["wbc_error"])
+
+
+def test_text_is_refused_on_a_lazy_frame_and_over_existing_columns() -> None:
+    lazy = pl.DataFrame({"wbc": ["3.1"]}).lazy()
+    with pytest.raises(BatchError, match="collect"):
+        interpret_frame(lazy, value="wbc", text=True)
+    with pytest.raises(BatchError, match="wbc_text"):
+        interpret_frame(pd.DataFrame({"wbc": [3.1], "wbc_text": ["x"]}), value="wbc", text=True)

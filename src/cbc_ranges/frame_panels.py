@@ -17,7 +17,8 @@ panels"), through the same :class:`~cbc_ranges.panels.PanelRows`:
   :data:`ANALYTE_FIELDS`, prefixed by its id (``neutrophils_flag``), after
   the ``wbc_*`` columns; a percentage becomes a count with the row's WBC.
 
-Unlike the WBC columns, these are worked out row by row in Python (with the
+``text_frame`` adds the explanation columns of ``text=True``. Unlike the WBC
+columns, these are worked out row by row in Python (with the
 row engine's caches), about 10 µs a row; read more in ``docs/embedding.md``.
 """
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from cbc_ranges.panels import Item, ItemMap, PanelRows, Texts
     from cbc_ranges.rows import RowInterpreter, RowResult
 
-__all__ = ["ANALYTE_FIELDS", "PANEL_FRAME_COLUMNS", "long_frame", "wide_frame"]
+__all__ = ["ANALYTE_FIELDS", "PANEL_FRAME_COLUMNS", "long_frame", "text_frame", "wide_frame"]
 
 #: the fields of one analyte's result, typed; ``cbc_<field>`` in a long frame
 ANALYTE_FIELDS: tuple[str, ...] = (
@@ -346,3 +347,27 @@ def wide_frame(
         for index, field in enumerate(ANALYTE_FIELDS):
             columns[f"{analyte}_{field}"] = (_kind(field), [v[index] for v in values])
     return _attach(out, library, columns)
+
+
+def text_frame(
+    df: Any, out: Any, library: str, rows: RowInterpreter, cells: Sequence[Hashable | None]
+) -> Any:
+    """``out`` with ``wbc_summary`` and ``wbc_text`` (``interpret_frame(..., text=True)``): the
+    explanation of each row's count, as ``cbc-ranges batch --text`` writes it (one text per
+    distinct row, through :class:`~cbc_ranges.rows.RowTexts`)."""
+    from cbc_ranges.rows import TEXT_COLUMNS, RowTexts
+
+    _clash(df, TEXT_COLUMNS)
+    value, unit, age, sex, ethnicity = (_column(df, library, name) for name in cells)
+    texts = RowTexts(rows)
+    summaries: list[str | None] = []
+    bodies: list[str | None] = []
+    for v, u, a, s, e in zip(value, unit, age, sex, ethnicity, strict=True):
+        key = ("" if v is None else v, _text(u), "" if a is None else a, _text(s) or "",
+               _text(e) or "")  # fmt: skip
+        summary, body = texts.cells(key)
+        summaries.append(summary or None)
+        bodies.append(body or None)
+    return _attach(
+        out, library, {TEXT_COLUMNS[0]: ("text", summaries), TEXT_COLUMNS[1]: ("text", bodies)}
+    )

@@ -287,6 +287,7 @@ def interpret_frame(
     analyte_map: str | Mapping[str, str] | None = None,
     panel_cols: str | Sequence[Hashable] | None = None,
     differential: bool | Mapping[Hashable, str] = False,
+    text: bool = False,
 ) -> Any:
     """Interpret every row of a pandas or polars DataFrame; returns a new frame.
 
@@ -330,10 +331,10 @@ def interpret_frame(
     # a LazyFrame's column names come from its schema, which runs none of its plan
     names = list(df.collect_schema().names() if library == "polars-lazy" else df.columns)
     panels = analyte_col is not None or analyte_map is not None or panel_cols is not None
-    if library == "polars-lazy" and (panels or differential):
+    if library == "polars-lazy" and (panels or differential or text):
         raise BatchError(
-            "whole panels (analyte_col, analyte_map, panel_cols, differential) need an eager "
-            "frame: collect() the LazyFrame first",
+            "whole panels (analyte_col, analyte_map, panel_cols, differential) and text=True "
+            "need an eager frame: collect() the LazyFrame first",
             raw=type(df).__name__,
         )
     rows = RowInterpreter(get_table(table), default_unit=default_unit, decimal_comma=decimal_comma)
@@ -360,6 +361,10 @@ def interpret_frame(
         out = _pandas(df, picked, _Groups(rows))
     else:
         out = _polars(df, picked, _Groups(rows))
+    if text:
+        from cbc_ranges.frame_panels import text_frame
+
+        out = text_frame(df, out, library, rows, picked)
     if differential:
         from cbc_ranges.frame_panels import wide_frame
 

@@ -47,6 +47,7 @@ from cbc_ranges.interpretation import (
     assess,
     flag_and_leukopenia,
     implausible_warning,
+    interpret_count,
     lab_range_warnings,
     prepare,
     read_value,
@@ -62,12 +63,14 @@ __all__ = [
     "EMPTY_CELLS",
     "FLAG_INDEX",
     "RESULT_COLUMNS",
+    "TEXT_COLUMNS",
     "Entry",
     "Outcome",
     "ParsedCell",
     "PersonClass",
     "RowInterpreter",
     "RowResult",
+    "RowTexts",
     "format_number",
     "plain_cell",
 ]
@@ -649,3 +652,70 @@ class RowInterpreter:
             warnings=warnings,
         )
         return Outcome(shape.cells(self.decimal_separator)[1:], _CATEGORY[flag], shape)
+
+
+#: the columns ``--text`` adds (batch) and ``text=True`` (frames): the summary and the explanation
+TEXT_COLUMNS: tuple[str, ...] = ("wbc_summary", "wbc_text")
+_NO_TEXT = ("", "")
+# how many distinct (value, unit, age, sex, ethnicity) texts a run keeps (each a few hundred bytes)
+_TEXT_CACHE_SIZE = 1 << 12
+
+
+class RowTexts:
+    """``wbc_summary`` and ``wbc_text`` of a row, from :func:`.interpretation.interpret_count`.
+
+    The text can name the exact age, so it is composed once per distinct
+    (value, unit, age, sex, ethnicity) cells, in a bounded cache; the count is
+    the one the row engine parsed (same table, same analyte), so the text and
+    the row's flag come from the same step. A row with no count, or whose
+    person cannot be read, gets empty text cells (its ``wbc_error`` says why).
+
+    >>> texts = RowTexts(RowInterpreter())
+    >>> summary, text = texts.cells(("3.2", "K/uL", "40", "F", ""))
+    >>> bool(summary) and bool(text), texts.cells(("abc", None, "", "", ""))
+    (True, ('', ''))
+    """
+
+    def __init__(self, interpreter: RowInterpreter, size: int = _TEXT_CACHE_SIZE) -> None:
+        self.interpreter = interpreter
+        self.cache = BoundedCache(size)
+
+    def cells(
+        self, texts: tuple[str, str | None, str, str, str], lab_range: str | None = None
+    ) -> tuple[str, str]:
+        """The two text cells of a row's value, unit, age, sex and ethnicity cells
+        (and its own reference range, when the file has one)."""
+        key = (*texts, lab_range)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache.put(key, self._compose(*texts, lab_range=lab_range))
+        return found  # type: ignore[no-any-return]
+
+    def _compose(
+        self,
+        value: str,
+        unit: str | None,
+        age: str,
+        sex: str,
+        ethnicity: str,
+        lab_range: str | None = None,
+    ) -> tuple[str, str]:
+        count = self.interpreter.parse(value, unit).count
+        if count is None:
+            return _NO_TEXT
+        person = {
+            "age": age.strip() or None if isinstance(age, str) else age,  # an exact Age too
+            "sex": sex.strip() or None,
+            "ethnicity": ethnicity.strip() or None,
+        }
+        interpreter = self.interpreter
+        for lab in dict.fromkeys((lab_range, None)):  # a range that cannot be read: the table's
+            try:
+                result = interpret_count(
+                    count, analyte=interpreter.analyte, table=interpreter.table,
+                    lab_range=lab, **person,
+                )  # fmt: skip
+            except Exception:  # the row's wbc_error says why; a text bug must not stop the file
+                continue
+            return result.summary, result.text
+        return _NO_TEXT

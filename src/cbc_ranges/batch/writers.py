@@ -21,16 +21,16 @@ from typing import IO, Protocol, TypeVar
 from cbc_ranges.batch.columns import Columns
 from cbc_ranges.batch.files import APPENDED, Record, Records
 from cbc_ranges.errors import CBCError
-from cbc_ranges.interpretation import interpret_count
-from cbc_ranges.ranges import BoundedCache
 from cbc_ranges.rows import (
     CATEGORIES,
     EMPTY_CELLS,
     RESULT_COLUMNS,
+    TEXT_COLUMNS,
     ParsedCell,
     PersonClass,
     RowInterpreter,
     RowResult,
+    RowTexts,
 )
 
 __all__ = [
@@ -46,10 +46,6 @@ __all__ = [
 ]
 
 #: the columns ``--text`` appends after the result columns
-TEXT_COLUMNS: tuple[str, ...] = ("wbc_summary", "wbc_text")
-_NO_TEXT = ("", "")
-# how many distinct (value, unit, age, sex, ethnicity) texts a run keeps (each a few hundred bytes)
-_TEXT_CACHE_SIZE = 1 << 12
 
 _ERROR = CATEGORIES.index("error")
 _WARNINGS = RESULT_COLUMNS.index("wbc_warnings")
@@ -399,66 +395,6 @@ class RowSteps:
         return head, tail, entry.category
 
 
-class RowTexts:
-    """``wbc_summary`` and ``wbc_text`` of a row, from :func:`.interpretation.interpret_count`.
-
-    The text can name the exact age, so it is composed once per distinct
-    (value, unit, age, sex, ethnicity) cells, in a bounded cache; the count is
-    the one the row engine parsed (same table, same analyte), so the text and
-    the row's flag come from the same step. A row with no count, or whose
-    person cannot be read, gets empty text cells (its ``wbc_error`` says why).
-
-    >>> texts = RowTexts(RowInterpreter())
-    >>> summary, text = texts.cells(("3.2", "K/uL", "40", "F", ""))
-    >>> bool(summary) and bool(text), texts.cells(("abc", None, "", "", ""))
-    (True, ('', ''))
-    """
-
-    def __init__(self, interpreter: RowInterpreter, size: int = _TEXT_CACHE_SIZE) -> None:
-        self.interpreter = interpreter
-        self.cache = BoundedCache(size)
-
-    def cells(
-        self, texts: tuple[str, str | None, str, str, str], lab_range: str | None = None
-    ) -> tuple[str, str]:
-        """The two text cells of a row's value, unit, age, sex and ethnicity cells
-        (and its own reference range, when the file has one)."""
-        key = (*texts, lab_range)
-        found = self.cache.get(key)
-        if found is None:
-            found = self.cache.put(key, self._compose(*texts, lab_range=lab_range))
-        return found  # type: ignore[no-any-return]
-
-    def _compose(
-        self,
-        value: str,
-        unit: str | None,
-        age: str,
-        sex: str,
-        ethnicity: str,
-        lab_range: str | None = None,
-    ) -> tuple[str, str]:
-        count = self.interpreter.parse(value, unit).count
-        if count is None:
-            return _NO_TEXT
-        person = {
-            "age": age.strip() or None if isinstance(age, str) else age,  # an exact Age too
-            "sex": sex.strip() or None,
-            "ethnicity": ethnicity.strip() or None,
-        }
-        interpreter = self.interpreter
-        for lab in dict.fromkeys((lab_range, None)):  # a range that cannot be read: the table's
-            try:
-                result = interpret_count(
-                    count, analyte=interpreter.analyte, table=interpreter.table,
-                    lab_range=lab, **person,
-                )  # fmt: skip
-            except Exception:  # the row's wbc_error says why; a text bug must not stop the file
-                continue
-            return result.summary, result.text
-        return _NO_TEXT
-
-
 class Writer:
     """Shared state of one output: layout, interpreter, filters, counts, texts (``--text``)."""
 
@@ -492,7 +428,7 @@ class Writer:
         if self.texts is None:
             return cells, category, result
         if category in (-1, _ERROR):
-            return (*cells, *_NO_TEXT), category, result
+            return (*cells, "", ""), category, result
         layout = self.layout
         fields = record.fields
         lab = layout.lab_range(fields) if layout.has_lab_range else None
