@@ -29,6 +29,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cbc_ranges.errors import BatchError
+from cbc_ranges.frames import refuse_clash
 
 if TYPE_CHECKING:
     from cbc_ranges.panels import Item, ItemMap, PanelRows, Texts
@@ -130,17 +131,6 @@ def _attach(df: Any, library: str, columns: Mapping[str, tuple[str, list[Any]]])
     return out
 
 
-def _clash(df: Any, names: Sequence[str]) -> None:
-    clash = [name for name in names if name in list(df.columns)]
-    if clash:
-        raise BatchError(
-            "the frame already has result columns "
-            + ", ".join(clash)
-            + "; rename or drop them first (every input column is kept as it is)",
-            raw=clash,
-        )
-
-
 def long_frame(
     df: Any,
     library: str,
@@ -166,7 +156,7 @@ def long_frame(
     )
     from cbc_ranges.panels import ItemMap as Map
 
-    _clash(df, PANEL_FRAME_COLUMNS)
+    refuse_clash(list(df.columns), PANEL_FRAME_COLUMNS)
     columns = list(df.columns)
     by_name = {normalise_header(str(c)): c for c in reversed(columns)}
     if analyte_col is None:
@@ -310,7 +300,7 @@ def wide_frame(
 
     plan = _differential_columns(df, cells, differential)
     names = [f"{a}_{field}" for a in plan for field in ANALYTE_FIELDS]
-    _clash(df, names)
+    refuse_clash(list(df.columns), names)
     if not plan:
         return out
     value, unit, age, sex, ethnicity = (_column(df, library, name) for name in cells)
@@ -357,7 +347,7 @@ def text_frame(
     distinct row, through :class:`~cbc_ranges.rows.RowTexts`)."""
     from cbc_ranges.rows import TEXT_COLUMNS, RowTexts
 
-    _clash(df, TEXT_COLUMNS)
+    refuse_clash(list(df.columns), TEXT_COLUMNS)
     value, unit, age, sex, ethnicity = (_column(df, library, name) for name in cells)
     texts = RowTexts(rows)
     summaries: list[str | None] = []

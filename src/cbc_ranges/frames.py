@@ -229,6 +229,18 @@ def _pick_column(columns: Sequence[Hashable], name: Hashable | None, role: str) 
     )
 
 
+def refuse_clash(columns: Sequence[Hashable], names: Sequence[str]) -> None:
+    """A :class:`~cbc_ranges.errors.BatchError` when the frame has a result column already."""
+    clash = [name for name in names if name in columns]
+    if clash:
+        raise BatchError(
+            "the frame already has result columns "
+            + ", ".join(clash)
+            + "; rename or drop them first (every input column is kept as it is)",
+            raw=clash,
+        )
+
+
 def _columns(
     columns: Sequence[Hashable],
     value: Hashable,
@@ -237,14 +249,7 @@ def _columns(
     sex: Hashable | None,
     ethnicity: Hashable | None,
 ) -> _Columns:
-    clash = [name for name in FRAME_COLUMNS if name in columns]
-    if clash:
-        raise BatchError(
-            "the frame already has result columns "
-            + ", ".join(clash)
-            + "; rename or drop them first (every input column is kept as it is)",
-            raw=clash,
-        )
+    refuse_clash(columns, FRAME_COLUMNS)
     return _Columns(
         value=_pick_column(columns, value, "value"),
         unit=_pick_column(columns, unit, "unit"),

@@ -482,9 +482,7 @@ class PanelRows:
     def result(
         self,
         item: Item,
-        texts: tuple[
-            str | int | float, str | None, str | int | float | None, str | None, str | None
-        ],
+        texts: Texts,
         lab: str | None,
         panel: Panel | None,
         scope: str = "panel",
@@ -531,9 +529,7 @@ class PanelRows:
     def long_result(
         self,
         item: Item,
-        texts: tuple[
-            str | int | float, str | None, str | int | float | None, str | None, str | None
-        ],
+        texts: Texts,
         lab: str | None,
         panel: Panel | None,
     ) -> tuple[RowResult, str, int]:

@@ -34,6 +34,7 @@ from cbc_ranges.batch.writers import (
     TEXT_COLUMNS,
     Layout,
     Writer,
+    json_keys,
     matcher,
     ragged,
     short_message,
@@ -287,19 +288,6 @@ def _short(result: RowResult, inputs: Sequence[str]) -> RowResult:
     return result._replace(warnings=warnings, error=error)
 
 
-def _json_keys(header: list[str], reserved: Sequence[str]) -> list[str]:
-    keys: list[str] = []
-    seen: set[str] = set(reserved)
-    for name in header:
-        key, n = name, 1
-        while key in seen:
-            n += 1
-            key = f"{name}_{n}"
-        seen.add(key)
-        keys.append(key)
-    return keys
-
-
 class _Spool:
     """Records kept in a temporary file between the two passes, in marshalled chunks.
 
@@ -402,7 +390,7 @@ def write_long(
                     totals.add_bands(key, got)  # type: ignore[arg-type]
         separator = writer.interpreter.decimal_separator
         stream = writer.stream
-        keys = _json_keys(header.fields, PANEL_COLUMNS)
+        keys = json_keys(header.fields, PANEL_COLUMNS)
         dumps = json.JSONEncoder(ensure_ascii=False).encode
         delimiter = layout.encode(layout.delimiter)
         if output_format == "csv":
@@ -512,7 +500,7 @@ def write_wide(
     extra_names = plan.header()
     delimiter = layout.encode(layout.delimiter)
     names = RESULT_COLUMNS if writer.texts is None else (*RESULT_COLUMNS, *TEXT_COLUMNS)
-    keys = _json_keys(header.fields, (*names, *extra_names))
+    keys = json_keys(header.fields, (*names, *extra_names))
     dumps = json.JSONEncoder(ensure_ascii=False).encode
     if output_format == "csv":
         pad = delimiter * max(0, width - len(header.fields))

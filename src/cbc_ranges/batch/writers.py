@@ -41,11 +41,10 @@ __all__ = [
     "RowSteps",
     "RowTexts",
     "Writer",
+    "json_keys",
     "write_csv",
     "write_jsonl",
 ]
-
-#: the columns ``--text`` appends after the result columns
 
 _ERROR = CATEGORIES.index("error")
 _WARNINGS = RESULT_COLUMNS.index("wbc_warnings")
@@ -609,10 +608,11 @@ def write_csv(
         records.resume = None
 
 
-def _json_keys(header: list[str]) -> list[str]:
-    """Header names as JSON keys: a repeated name gets ``_2``, ``_3``...; wbc_ names are kept."""
+def json_keys(header: list[str], reserved: Sequence[str] = RESULT_COLUMNS) -> list[str]:
+    """Header names as JSON keys: a repeated name, or one of the ``reserved`` result names,
+    gets ``_2``, ``_3``..."""
     keys: list[str] = []
-    seen: set[str] = set(RESULT_COLUMNS)
+    seen: set[str] = set(reserved)
     for name in header:
         key, n = name, 1
         while key in seen:
@@ -627,7 +627,7 @@ def write_jsonl(writer: Writer, header: Record, line_number: int) -> None:
     """Write one JSON object per record: the input columns, then the result fields (UTF-8)."""
     records, stream = writer.records, writer.stream
     width = writer.layout.width
-    keys = _json_keys(header.fields)
+    keys = json_keys(header.fields)
     dumps = json.JSONEncoder(ensure_ascii=False).encode
     empty = RowResult()
     number = line_number
