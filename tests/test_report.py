@@ -393,6 +393,7 @@ def test_a_run_the_report_did_not_hear_gives_no_page(
     path = tmp_path / "quoted.csv"
     path.write_text('age,sex,wbc\n"40","F","3.1"\n"50","M","7.5"\n')
     monkeypatch.setattr(Tally, "row", lambda self, *args: None)
+    monkeypatch.setattr(Tally, "block", lambda self, *args: None)  # the fast path's blocks
     with pytest.raises(BatchError, match="counted 0 rows where the batch run checked 2"):
         report(path)
 
@@ -532,6 +533,55 @@ def test_an_observer_without_panel_row_still_hears_each_row_of_a_long_file() -> 
     summary = check_csv(example, io.BytesIO(), analyte_col="itemid", observer=heard)
     assert len(heard.categories) == summary.rows_read
     assert heard.categories.count(CATEGORIES.index("low")) == summary.low
+
+
+@pytest.mark.usefixtures("tables_only")
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"where": ["sex=F"]}, {"ref_low_col": "low", "ref_high_col": "high"}],
+    ids=["plain", "where", "lab range"],
+)
+def test_the_columnar_blocks_give_the_report_of_the_row_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, object]
+) -> None:
+    pytest.importorskip("polars")
+    from cbc_ranges.batch import fast
+    from cbc_ranges.reporting.tally import Tally
+
+    # small blocks, some the fast path takes and some (a quoted or ragged line) it leaves
+    monkeypatch.setattr(fast, "BLOCK_BYTES", 1 << 10)
+    lines = ["age,sex,ethnicity,wbc,unit,low,high"]
+    spellings = ["K/uL", "10^9/L", "", "cells/uL", "G/L"]
+    for n in range(3000):
+        value = ["3.1", "7.5", "12.5", "abc", "0.4", "6.2 K/uL", "900"][n % 7]
+        unit = spellings[n % 5] if value != "6.2 K/uL" else ""
+        if unit == "cells/uL":
+            value = "6100"
+        line = f"{n % 90},{'FM'[n % 2]},{['White', '', 'Black'][n % 3]},{value},{unit},4,11"
+        if n % 401 == 7:
+            line = '"' + line.replace(",", '","') + '"'
+        if n % 577 == 3:
+            line += ",extra"
+        lines.append(line)
+    path = tmp_path / "blocks.csv"
+    path.write_text("\n".join(lines) + "\n")
+    heard: list[int] = []
+    block = Tally.block
+    monkeypatch.setattr(Tally, "block", lambda self, *a: (heard.append(a[0]), block(self, *a)))
+    columnar = report(path, **options)
+    assert len(heard) > 3  # the fast path was taken, block by block
+    careful = report(path, careful=True, **options)
+    for name in ("flags", "groups", "bands", "grades", "sources", "units", "implausible",
+                 "implausible_examples"):  # fmt: skip
+        assert getattr(columnar.tallies["wbc"], name) == getattr(careful.tallies["wbc"], name)
+    assert [(r.value, r.age_years, r.category) for r in columnar.tallies["wbc"].sample] == [
+        (r.value, r.age_years, r.category) for r in careful.tallies["wbc"].sample
+    ]
+    assert columnar.error_rows == careful.error_rows  # line numbers exact
+    assert columnar.summary.errors > 0
+    summary = columnar.summary
+    assert columnar.tallies["wbc"].flags == [summary.low, summary.normal, summary.high,
+                                             summary.indeterminate, summary.errors]  # fmt: skip
 
 
 @pytest.mark.usefixtures("tables_only")

@@ -83,6 +83,8 @@ AGE_NOT_GIVEN = "age not given"
 NOT_READ = "could not be read"
 SEX_LABELS = {"female": "female", "male": "male", "unknown": "sex not known"}
 
+# a place in the sample held for a row of the block being read
+_IN_BLOCK = object()
 # what a key of the outcome counter is: a hot-loop outcome, or (b"", b"", category, RowResult)
 _Token = Any
 
@@ -355,6 +357,105 @@ class Tally:
 
         self._careful_seen = careful_seen
         self._offered = offered
+        token_at = (at_value, at_fallback, at_unit, at_age, at_sex, at_ethnicity, *lab)
+        delimiter = layout.delimiter
+        width = self.width
+
+        def block(first: int, kept: Any, texts: Any) -> None:
+            """A block of the columnar fast path: the same three counts, with polars group-bys."""
+            nonlocal next_at, seen
+            import polars as pl
+
+            def cell(index: int) -> Any:
+                return pl.col(f"c{index}") if index < width else pl.lit("")
+
+            for age, sex, ethnicity, category, rows in (
+                kept.group_by("a", "s", "e", "category").len().iter_rows()
+            ):
+                person = (age, sex, ethnicity, category)
+                people[person] = people_get(person, 0) + rows
+            is_error = pl.col("category") == error
+            wrong = kept.filter(is_error)
+            if wrong.height:
+                self._block_errors(first, wrong.get_column("at"), texts)
+                kept = kept.filter(~is_error)
+            if not kept.height:
+                return
+            # the outcome without the value cell (what _fold_outcomes reads once per tail)
+            suffix = pl.col("suffix")
+            tail = (
+                pl.when(suffix.str.starts_with('"'))
+                .then(suffix)
+                .otherwise(suffix.str.splitn(delimiter, 2).struct.field("field_1"))
+            )
+            kept = kept.with_columns(tail.alias("tail"))
+            found = kept.group_by("tail", "category").agg(
+                pl.len().alias("rows"),
+                pl.col("at").first(),
+                *(cell(i).first().alias(f"t{n}") for n, i in enumerate(token_at)),
+            )
+            for tail_text, category, rows, at, *cells in found.iter_rows():
+                key = (b"", tail_text, category)
+                count = outcomes_get(key)
+                if count is not None:
+                    outcomes[key] = count + rows
+                else:
+                    outcomes[key] = rows
+                    lines[key] = first + at
+                    tokens[key] = tuple(cells)
+            unit_cell = cell(at_unit)
+            value_cell = (
+                pl.when(cell(at_value) != "").then(cell(at_value)).otherwise(cell(at_fallback))
+            )
+            named = kept.select(unit_cell.alias("u"), value_cell.alias("v"))
+            for unit, rows in named.filter(pl.col("u") != "").group_by("u").len().iter_rows():
+                units[unit] = units_get(unit, 0) + rows
+            for value, rows in named.filter(pl.col("u") == "").group_by("v").len().iter_rows():
+                inline[value] = inline_get(value, 0) + rows
+            # the sample: the rows whose number the reservoir asks for, read in one gather
+            height = kept.height
+            wanted: list[int] = []
+            while next_at <= seen + height:  # never when the sample size is 0 (next_at: inf)
+                number = int(next_at)
+                wanted.append(number - seen - 1)
+                reservoir.offer(number, (_IN_BLOCK, len(wanted) - 1, None))
+                next_at = reservoir.next_at
+            seen += height
+            if wanted:
+                # a sampled row keeps its own cells: its value is drawn, not its outcome's
+                picked = kept[wanted].select(
+                    "a", "s", "suffix", "category",
+                    *(cell(i).alias(f"t{n}") for n, i in enumerate(token_at)),
+                ).rows()  # fmt: skip
+                items = reservoir.items
+                for index, item in enumerate(items):
+                    if item[0] is _IN_BLOCK:
+                        age, sex, suffix_text, category, *cells = picked[item[1]]
+                        key = (b"", suffix_text, category)
+                        tokens[key] = tuple(cells)
+                        items[index] = (age, sex, key)
+            if len(outcomes) >= FOLD_AT or len(people) >= FOLD_AT:
+                self.fold()
+
+        self._block = block
+
+    def block(self, first: int, kept: Any, texts: Any) -> None:
+        """A block of lines the columnar fast path wrote (``batch/fast.py``), its first line
+        ``first``: ``kept`` (polars) holds each row's cells, ``a``, ``s``, ``e`` (person),
+        ``suffix``, ``category`` and ``at`` (its place in the block); ``texts`` the lines."""
+        self._block(first, kept, texts)
+
+    def _block_errors(self, first: int, places: Any, texts: Any) -> None:
+        """The rows of a block that could not be read: counted, the first few listed."""
+        import csv
+
+        room = max(0, ERROR_ROWS_SHOWN - len(self.error_rows))
+        listed = places.head(room).to_list()
+        for at in listed:
+            line = texts[at]
+            cells = next(csv.reader([line], delimiter=self.layout.delimiter), [])
+            self._error_row(first + at, [*cells, ""], None)
+        self.errors += places.len() - len(listed)
 
     def row(self, number: int, cells: list[str], category: int, result: RowResult | None) -> None:
         """A record of the careful path: counted like a line, with its own result."""
