@@ -462,6 +462,15 @@ def test_whole_panels_of_a_long_file_give_each_analyte_its_section(tmp_path: Pat
 
 
 @pytest.mark.usefixtures("tables_only")
+def test_whole_panels_share_the_sample_so_the_page_stays_small() -> None:
+    example = next(path for path in EXAMPLES if path.name == "panels_sample.csv")
+    page = report(example, analyte_col="itemid", sample_size=60)
+    drawn = [len(tally.sample) for tally in page.tallies.values() if tally.sample]
+    assert len(drawn) >= 5 and sum(drawn) <= 60  # alone, each analyte would keep up to 60
+    assert all(size == 60 // len(drawn) for size in drawn)
+
+
+@pytest.mark.usefixtures("tables_only")
 def test_a_percentage_is_drawn_as_its_count_and_one_without_a_wbc_is_said(
     tmp_path: Path,
 ) -> None:

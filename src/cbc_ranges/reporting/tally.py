@@ -793,6 +793,13 @@ class Tally:
                     )
                 )
             tally.implausible_examples.sort()
+        # whole panels share the plots' sample: the page stays as small as a WBC file's
+        drawn = [tally for tally in self.tallies.values() if tally.sample]
+        share = max(1, self.sample_size // max(1, len(drawn)))
+        for tally in drawn:
+            if len(tally.sample) > share:
+                kept = sorted(random.Random(self.seed).sample(range(len(tally.sample)), share))
+                tally.sample = [tally.sample[index] for index in kept]
         # the file's own analyte first, then the panel's in the order of analytes.toml, bands last
         order = [self.analyte.analyte, *analytes(), BANDS]
         rank = {analyte_id: index for index, analyte_id in enumerate(order)}
