@@ -9,7 +9,7 @@ It uses the mixed-unit file of ``bench_batch.py`` (same generator, same seed,
 under ``benchmarks/out/``) and times each command as a whole process
 (interpreter start-up and imports included), taking turns so that a busy
 machine slows all alike: ``batch`` (the columnar fast path when polars is
-installed), ``batch --careful`` (the row loop, the path the report listens to)
+installed), ``batch --careful`` (the row loop; the report listens to both paths)
 and ``report``. It reports the best round of each, the ratios (target: report
 at most 2x batch), the size of the HTML page (target: under 2 MB) and the peak
 RSS of each process.

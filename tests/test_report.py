@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -392,19 +393,204 @@ def test_a_run_the_report_did_not_hear_gives_no_page(
     path = tmp_path / "quoted.csv"
     path.write_text('age,sex,wbc\n"40","F","3.1"\n"50","M","7.5"\n')
     monkeypatch.setattr(Tally, "row", lambda self, *args: None)
+    monkeypatch.setattr(Tally, "block", lambda self, *args: None)  # the fast path's blocks
     with pytest.raises(BatchError, match="counted 0 rows where the batch run checked 2"):
         report(path)
 
 
-def test_whole_panels_of_a_long_file_are_refused_clearly(tmp_path: Path) -> None:
-    from cbc_ranges.errors import BatchError
+def _flags_from_output(rows: list[dict[str, str]], analyte_of, flag_of, error_of) -> dict:
+    """Per analyte [low, normal, high, indeterminate, error], counted from the batch's output."""
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        analyte = analyte_of(row)
+        if not analyte:
+            continue
+        flag, error = flag_of(row), error_of(row)
+        if error:
+            counts.setdefault(analyte, [0] * 5)[4] += 1
+        elif flag:
+            counts.setdefault(analyte, [0] * 5)[CATEGORIES.index(flag)] += 1
+    return counts
+
+
+def test_whole_panels_of_a_long_file_give_each_analyte_its_section(tmp_path: Path) -> None:
+    example = next(path for path in EXAMPLES if path.name == "panels_sample.csv")
+    page = report(example, analyte_col="itemid")
+    checker = check_page(page.html)
+    summary = batch_summary(example, analyte_col="itemid")
+    # the report's totals are the batch summary's
+    totals = [sum(t.flags[i] for t in page.tallies.values()) for i in range(5)]
+    assert totals == [summary.low, summary.normal, summary.high, summary.indeterminate,
+                      summary.errors]  # fmt: skip
+    # each analyte's counts are those of the batch's own output, counted here independently
+    out = io.BytesIO()
+    check_csv(example, out, analyte_col="itemid", format="jsonl")
+    rows = [json.loads(line) for line in out.getvalue().decode().splitlines()]
+    expected = _flags_from_output(
+        rows, lambda r: r["cbc_analyte"] if r["cbc_flag"] or r["cbc_error"] else None,
+        lambda r: r["cbc_flag"], lambda r: r["cbc_error"],
+    )  # fmt: skip
+    out = io.BytesIO()
+    check_csv(example, out, analyte_col="itemid")
+    table = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
+    from_csv = _flags_from_output(
+        table, lambda r: r["cbc_analyte"] if r["cbc_flag"] or r["cbc_error"] else None,
+        lambda r: r["cbc_flag"], lambda r: r["cbc_error"],
+    )  # fmt: skip
+    assert from_csv == expected
+    shown = {key: tally.flags for key, tally in page.tallies.items() if tally.rows}
+    assert shown == expected
+    assert len(expected) >= 5  # WBC and the differential, not the WBC alone
+    # bands are listed, never flagged
+    bands = sum(1 for r in rows if r["cbc_analyte"] == "bands")
+    assert bands and page.tallies["bands"].listed == bands and page.tallies["bands"].rows == 0
+    # percentages made counts: the section says how many
+    worked = sum(
+        1 for r in rows
+        if r["cbc_analyte"] == "lymphocytes" and r["cbc_percent"] is not None
+        and r["cbc_value"] is not None
+    )  # fmt: skip
+    assert worked and page.tallies["lymphocytes"].from_percent == worked
+    text = " ".join(checker.text)
+    for tally in page.tallies.values():
+        assert tally.label in text
+    assert f"{worked} of these values were written as a percentage" in text
+    assert "listed, not flagged" in text
+    assert main(["report", str(example), "--analyte-col", "itemid", "-o",
+                 str(tmp_path / "x.html"), "-q"]) == 0  # fmt: skip
+    assert (tmp_path / "x.html").exists()
+
+
+@pytest.mark.usefixtures("tables_only")
+def test_whole_panels_share_the_sample_so_the_page_stays_small() -> None:
+    example = next(path for path in EXAMPLES if path.name == "panels_sample.csv")
+    page = report(example, analyte_col="itemid", sample_size=60)
+    drawn = [len(tally.sample) for tally in page.tallies.values() if tally.sample]
+    assert len(drawn) >= 5 and sum(drawn) <= 60  # alone, each analyte would keep up to 60
+    assert all(size == 60 // len(drawn) for size in drawn)
+
+
+@pytest.mark.usefixtures("tables_only")
+def test_a_percentage_is_drawn_as_its_count_and_one_without_a_wbc_is_said(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "panel,item,value,unit,age,sex\n"
+        "1,51301,10.0,K/uL,40,F\n"  # the panel's WBC
+        "1,51256,60,%,40,F\n"  # neutrophils 60 %: a count of 6.0
+        "2,51256,55,%,50,M\n"  # a panel with no WBC: not a count
+        "2,51244,30\n"  # ragged: its test is not read
+        "3,50912,1.1,mg/dL,60,F\n"  # another test
+    )
+    page = report(path, analyte_col="item", panel_cols="panel")
+    summary = batch_summary(path, analyte_col="item", panel_cols="panel")
+    neutrophils = page.tallies["neutrophils"]
+    assert [row.value for row in neutrophils.sample] == [6.0]
+    assert (neutrophils.from_percent, neutrophils.percent_alone) == (1, 1)
+    assert neutrophils.count("indeterminate") == 1
+    assert summary.errors == 1 and page.summary.errors == 1
+    text = " ".join(check_page(page.html).text)
+    assert "1 could not be worked out, because their panel had no white cell count" in text
+    assert "test not known" in text
+
+
+@pytest.mark.usefixtures("tables_only")
+def test_a_wide_file_gives_each_differential_column_its_section(tmp_path: Path) -> None:
+    wide = tmp_path / "wide.csv"
+    wide.write_text(
+        "age,sex,wbc,unit,NEUT%,LYMPH#\n40,F,3.1,K/uL,60,1.2\n50,M,7.5,K/uL,55,0.2\n"
+        "60,F,abc,K/uL,50,1.0\n30,M,8.0,K/uL,,9.5\n"
+    )
+    page = report(wide)
+    summary = batch_summary(wide)
+    out = io.BytesIO()
+    check_csv(wide, out)
+    table = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
+    for analyte in ("neutrophils", "lymphocytes"):
+        expected = _flags_from_output(
+            table, lambda r, a=analyte: a if r[f"{a}_flag"] or r[f"{a}_error"] else None,
+            lambda r, a=analyte: r[f"{a}_flag"], lambda r, a=analyte: r[f"{a}_error"],
+        )  # fmt: skip
+        assert page.tallies[analyte].flags == expected[analyte]
+        assert not page.tallies[analyte].in_summary
+    assert page.tallies["wbc"].flags == [summary.low, summary.normal, summary.high,
+                                         summary.indeterminate, summary.errors]  # fmt: skip
+    assert page.tallies["neutrophils"].from_percent == 2  # the third row has no WBC to use
+    text = " ".join(check_page(page.html).text)
+    assert "Neutrophils" in text and "Lymphocytes" in text
+
+
+def test_an_observer_without_panel_row_still_hears_each_row_of_a_long_file() -> None:
+    from cbc_ranges.batch.writers import Writer
+
+    class Rows:
+        def __init__(self) -> None:
+            self.categories: list[int] = []
+
+        def start(self, writer: Writer) -> None:
+            pass
+
+        def row(self, number: int, cells: list[str], category: int, result: object) -> None:
+            self.categories.append(category)
+
+        def plain(self, number: int, cells: list[bytes], found: object) -> None:
+            raise AssertionError("a long file is read by the row loop")
 
     example = next(path for path in EXAMPLES if path.name == "panels_sample.csv")
-    with pytest.raises(BatchError, match="whole panels"):
-        report(example, analyte_col="itemid")
-    assert main(["report", str(example), "--analyte-col", "itemid", "-o",
-                 str(tmp_path / "x.html"), "-q"]) == 2  # fmt: skip
-    assert not (tmp_path / "x.html").exists()
+    heard = Rows()
+    summary = check_csv(example, io.BytesIO(), analyte_col="itemid", observer=heard)
+    assert len(heard.categories) == summary.rows_read
+    assert heard.categories.count(CATEGORIES.index("low")) == summary.low
+
+
+@pytest.mark.usefixtures("tables_only")
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"where": ["sex=F"]}, {"ref_low_col": "low", "ref_high_col": "high"}],
+    ids=["plain", "where", "lab range"],
+)
+def test_the_columnar_blocks_give_the_report_of_the_row_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, object]
+) -> None:
+    pytest.importorskip("polars")
+    from cbc_ranges.batch import fast
+    from cbc_ranges.reporting.tally import Tally
+
+    # small blocks, some the fast path takes and some (a quoted or ragged line) it leaves
+    monkeypatch.setattr(fast, "BLOCK_BYTES", 1 << 10)
+    lines = ["age,sex,ethnicity,wbc,unit,low,high"]
+    spellings = ["K/uL", "10^9/L", "", "cells/uL", "G/L"]
+    for n in range(3000):
+        value = ["3.1", "7.5", "12.5", "abc", "0.4", "6.2 K/uL", "900"][n % 7]
+        unit = spellings[n % 5] if value != "6.2 K/uL" else ""
+        if unit == "cells/uL":
+            value = "6100"
+        line = f"{n % 90},{'FM'[n % 2]},{['White', '', 'Black'][n % 3]},{value},{unit},4,11"
+        if n % 401 == 7:
+            line = '"' + line.replace(",", '","') + '"'
+        if n % 577 == 3:
+            line += ",extra"
+        lines.append(line)
+    path = tmp_path / "blocks.csv"
+    path.write_text("\n".join(lines) + "\n")
+    heard: list[int] = []
+    block = Tally.block
+    monkeypatch.setattr(Tally, "block", lambda self, *a: (heard.append(a[0]), block(self, *a)))
+    columnar = report(path, **options)
+    assert len(heard) > 3  # the fast path was taken, block by block
+    careful = report(path, careful=True, **options)
+    for name in ("flags", "groups", "bands", "grades", "sources", "units", "implausible",
+                 "implausible_examples"):  # fmt: skip
+        assert getattr(columnar.tallies["wbc"], name) == getattr(careful.tallies["wbc"], name)
+    assert [(r.value, r.age_years, r.category) for r in columnar.tallies["wbc"].sample] == [
+        (r.value, r.age_years, r.category) for r in careful.tallies["wbc"].sample
+    ]
+    assert columnar.error_rows == careful.error_rows  # line numbers exact
+    assert columnar.summary.errors > 0
+    summary = columnar.summary
+    assert columnar.tallies["wbc"].flags == [summary.low, summary.normal, summary.high,
+                                             summary.indeterminate, summary.errors]  # fmt: skip
 
 
 @pytest.mark.usefixtures("tables_only")

@@ -478,8 +478,9 @@ def _run(
     )  # fmt: skip
     # the fast path covers one WBC value per row; panels and ages from dates take the row loop
     plain = long is None and wide is None and not isinstance(layout, DatedLayout)
-    # a listener (the teaching report) hears the rows of the row loop
-    taken = output_format == "csv" and plain and observer is None and fast.eligible(layout, options)
+    # a listener hears the rows of the row loop; one with ``block`` (the report) hears the blocks
+    listens = observer is None or getattr(observer, "block", None) is not None
+    taken = output_format == "csv" and plain and listens and fast.eligible(layout, options)
     if ticker is not None and not taken:
         records.lines = ticker.wrap(records.lines)
     try:
@@ -506,7 +507,7 @@ def _run(
                 if taken:
                     columnar = fast.FastCSV(
                         writer, source.lines, jobs=options.jobs,  # type: ignore[arg-type]
-                        advance=ticker.advance if ticker else None,
+                        advance=ticker.advance if ticker else None, start=number,
                     )  # fmt: skip
                 write_csv(writer, first, number, columnar)
             else:

@@ -18,6 +18,11 @@ line (``"a,b"``, ``"a""b"``). A block that is not goes through the row loop
 (the careful path) and the fast path goes on after it; so does a last line
 without a line end. Which files may take the path at all is :func:`eligible`, the one
 predicate to extend. ``--careful`` (``check_csv(careful=True)``) turns it off.
+A listener with a ``block`` method (the teaching report's
+:class:`~cbc_ranges.reporting.tally.Tally`) is handed each block it writes: the
+kept rows' cells with their ``suffix``, ``category`` and place ``at``, the
+block's first line number and its lines; a listener without one turns the
+path off (it hears the row loop).
 Read more in ``docs/batch.md`` (Speed).
 """
 
@@ -153,8 +158,15 @@ class FastCSV:
         jobs: int = 1,
         block_bytes: int | None = None,
         advance: Callable[[int], None] | None = None,
+        start: int = 1,
     ) -> None:
         self.writer = writer
+        # a listener of whole blocks (the teaching report), and the line number of the header
+        self.listener: Callable[[int, Any, Any], None] | None = getattr(
+            writer.observer, "block", None
+        )
+        self.start = start
+        self.handed = 0  # lines handed to the row loop so far
         self.records: Records = writer.records
         self.reader = reader
         self.jobs = max(1, jobs)
@@ -239,6 +251,7 @@ class FastCSV:
         handed = 0
         for line in lines:  # the same iterator: a pulled line is not handed again
             handed += 1
+            self.handed += 1
             yield line
         self.carry = b"".join(after)
         if self.advance is not None:
@@ -329,6 +342,9 @@ class FastCSV:
         pl = _polars()
         writer, layout = self.writer, self.layout
         cells = block.cells
+        listener = self.listener
+        if listener is not None:  # each row's place in the block: its line number
+            cells = cells.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("at"))
         keep = pl.lit(True)
         for index, values in writer.where_index:
             column = cells.get_column(f"c{index}")
@@ -343,6 +359,9 @@ class FastCSV:
             kept = self._by_row_key(kept, steps)
         else:
             kept = self._by_count(kept, steps)
+        if listener is not None:
+            # the lines handed to the row loop, the lines before them and this block's own
+            listener(self.start + 1 + self.handed + self.records.extra, kept, block.lines)
         if kept.height == block.rows:
             suffix = kept.get_column("suffix")
         else:
@@ -460,7 +479,8 @@ class FastCSV:
         counts = self.writer.counts
         for category, rows in keys.group_by("category").agg(pl.col("rows").sum()).iter_rows():
             counts[category] += rows
-        return kept.join(table.select(*on, "suffix"), on=on, how="left", maintain_order="left")
+        taken = (*on, "suffix", "category") if self.listener is not None else (*on, "suffix")
+        return kept.join(table.select(*taken), on=on, how="left", maintain_order="left")
 
     def _suffix(self, found: bytes) -> str:
         """The result cells as appended to a line, without the delimiter before them and the

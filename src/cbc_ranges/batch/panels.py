@@ -401,6 +401,8 @@ def write_long(
             )
         empty = RowResult()
         written: dict[tuple[str, ...], bytes] = {}
+        # the report hears each row's analyte (an older observer hears the row alone)
+        panel_row = getattr(writer.observer, "panel_row", None)
         for record, number in spool.replay():
             fields = record.fields
             if not record.body and not fields:
@@ -413,6 +415,10 @@ def write_long(
             if result is None and analyte == "":
                 other += 1
             writer.count(category)
+            if panel_row is not None:
+                panel_row(number, fields, category, result, analyte or "", percent)
+            elif writer.observer is not None:
+                writer.observer.row(number, fields, category, result)
             inputs = fields
             if record.note:
                 result = (result or empty)._replace(
@@ -515,6 +521,8 @@ def write_wide(
         )
     number = line_number
     empty_cells = ("",) * len(WIDE_FIELDS)
+    # the report hears each differential result too (not counted in the summary)
+    panel_row = getattr(writer.observer, "panel_row", None)
     while (record := records.next(number + 1)) is not None:
         first = number + 1
         number += record.lines
@@ -553,7 +561,12 @@ def write_wide(
                     objects.update(_json(RowResult(), "", f"{analyte}_", None, long=False))
                     continue
                 texts = (cell, None, age, sex, ethnicity)
-                result, percent, _ = rows.result(item, texts, None, panel, "row")
+                result, percent, analyte_category = rows.result(item, texts, None, panel, "row")
+                if panel_row is not None:
+                    panel_row(
+                        first, fields, analyte_category, result, analyte,
+                        percent if item.percent else "", value=cell, in_summary=False,
+                    )  # fmt: skip
                 if not percent and percent_cell.strip() and count_cell.strip():
                     percent = percent_cell.strip()
                 result = _short(result, inputs)

@@ -37,6 +37,7 @@ __all__ = [
     "MESSAGE_LIMIT",
     "TEXT_COLUMNS",
     "Layout",
+    "PanelObserver",
     "RowObserver",
     "RowSteps",
     "RowTexts",
@@ -86,6 +87,37 @@ class RowObserver(Protocol):
 
     def plain(self, number: int, cells: list[bytes], found: _Found) -> None:
         """A line of the hot loop (line ``number``): its cells and its (head, tail, category)."""
+
+
+class PanelObserver(RowObserver, Protocol):
+    """A :class:`RowObserver` that also hears each analyte of whole panels (optional).
+
+    The panel writers (:mod:`cbc_ranges.batch.panels`) call ``panel_row`` when
+    the observer has it, and ``row`` otherwise (so an older observer still
+    works). A long file gives one call per record: its analyte id (``""`` for
+    another test or a record whose test could not be read, ``"bands"`` for
+    bands, which are listed but never flagged), its category (-1: not checked)
+    and result. A wide file gives one call per differential cell that holds a
+    value, after the WBC ``row``; ``in_summary`` is False there, since the
+    batch summary counts the WBC result of each row. ``percent`` is the
+    percentage as written when the value was one ("" otherwise); ``value`` and
+    ``unit`` are the cells read when they are not the layout's own (wide files).
+    """
+
+    def panel_row(
+        self,
+        number: int,
+        cells: list[str],
+        category: int,
+        result: RowResult | None,
+        analyte: str,
+        percent: str,
+        *,
+        value: str | None = None,
+        unit: str | None = None,
+        in_summary: bool = True,
+    ) -> None:
+        """One analyte's result of a record (line ``number``)."""
 
 
 def short_message(message: str, cells: Iterable[str]) -> str:

@@ -34,8 +34,6 @@ __all__ = ["Report", "default_output", "report"]
 
 # check_csv's options that write a CSV: the report takes none of them
 _OUTPUT_OPTIONS = frozenset({"output", "format", "output_encoding", "text", "progress", "observer"})
-# the options that read a long file as whole panels (several analytes): not in the report yet
-_PANEL_OPTIONS = ("analyte_col", "analyte_map", "panel_cols")
 
 
 @dataclass(frozen=True)
@@ -118,14 +116,6 @@ def report(
     refused = sorted(_OUTPUT_OPTIONS & set(options))
     if refused:
         raise TypeError(f"report() takes no option {', '.join(map(repr, refused))}")
-    panels = [name for name in _PANEL_OPTIONS if options.get(name)]
-    if panels:
-        raise BatchError(
-            "the report covers the white cell count; whole panels of a long file "
-            f"({', '.join(panels)}) are not in it yet: use --where to pick the WBC rows "
-            "(such as --where itemid=51300,51301)",
-            raw=str(source) if isinstance(source, (str, os.PathLike)) else None,
-        )
     row_word = "line"
     input_path: str | None = None
     frame = _frame_csv(source)
@@ -149,7 +139,7 @@ def report(
     with open(os.devnull, "wb") as sink:
         summary = check_csv(readable, sink, observer=tally, **options)
     tallies = tally.finish()
-    _check_counts(tallies, summary)
+    _check_counts(tallies, summary, tally.unassigned)
     table = get_table(options.get("table"))
     provenance = Provenance(
         version=__version__,
@@ -171,14 +161,29 @@ def report(
     if row_word == "row":  # a frame: line 2 of its CSV is its first row
         error_rows = tuple(ErrorRow(row.line - 1, row.cells, row.message) for row in error_rows)
     document, fragment = render_page(
-        tallies, summary, error_rows, tally.errors, provenance, prefix=prefix, row_word=row_word
+        tallies,
+        summary,
+        error_rows,
+        tally.errors,
+        provenance,
+        prefix=prefix,
+        row_word=row_word,
+        unassigned=tally.unassigned,
     )
     return Report(document, fragment, summary, tallies, error_rows, input_path)
 
 
-def _check_counts(tallies: Mapping[str, AnalyteTally], summary: BatchSummary) -> None:
-    """The report's counts are the batch's, or there is no report (never a wrong page)."""
-    flags = [sum(tally.flags[index] for tally in tallies.values()) for index in range(5)]
+def _check_counts(
+    tallies: Mapping[str, AnalyteTally], summary: BatchSummary, unassigned: int = 0
+) -> None:
+    """The report's counts are the batch's, or there is no report (never a wrong page).
+
+    The rows the summary counts are those of the analytes it counts (a wide file's
+    differential is not), and ``unassigned`` records whose test could not be read.
+    """
+    counted_tallies = [tally for tally in tallies.values() if tally.in_summary]
+    flags = [sum(tally.flags[index] for tally in counted_tallies) for index in range(5)]
+    flags[4] += unassigned
     counted = [summary.low, summary.normal, summary.high, summary.indeterminate, summary.errors]
     if flags != counted:
         raise BatchError(

@@ -161,16 +161,53 @@ def _flags_present(tally: AnalyteTally) -> list[str]:
     return [flag for index, flag in enumerate(CATEGORIES) if tally.flags[index] or index < 3]
 
 
-def _headline(tally: AnalyteTally, summary: BatchSummary) -> str:
+def _percent_note(tally: AnalyteTally) -> str:
+    """What the section says when some values were percentages of the white cell count."""
+    if not tally.from_percent and not tally.percent_alone:
+        return ""
+    text = (
+        f"<p>{_n(tally.from_percent)} of these values were written as a percentage of the "
+        "white cells. Each was worked out as a count (× 10⁹/L) from the white cell count of "
+        "its panel, and that count is what was compared and drawn."
+    )
+    if tally.percent_alone:
+        text += (
+            f" {_n(tally.percent_alone)} could not be worked out, because their panel had no "
+            "white cell count that could be used. A percentage alone is not flagged: these "
+            "rows are counted as indeterminate."
+        )
+    return text + "</p>"
+
+
+def _headline(tally: AnalyteTally, summary: BatchSummary, *, panels: bool = False) -> str:
     low, normal, high, indeterminate, errors = tally.flags
     checked = tally.rows
+    if not tally.in_summary:  # a differential column of a wide file
+        return (
+            f"<p class=headline><strong>{_n(checked)}</strong> rows had a value: "
+            f"<strong>{_n(low)}</strong> low, <strong>{_n(normal)}</strong> normal, "
+            f"<strong>{_n(high)}</strong> high, <strong>{_n(indeterminate)}</strong> "
+            f"indeterminate, and <strong>{_n(errors)}</strong> that could not be read. "
+            "The file's summary counts the white cell count of each row, not these.</p>"
+            + _table(
+                ["rows with a value", *CATEGORIES[:4], "could not be read"],
+                [[checked, low, normal, high, indeterminate, errors]],
+                [True] * 6,
+            )
+            + _percent_note(tally)
+        )
     parts = [
         f"<p class=headline><strong>{_n(checked)}</strong> rows checked: "
         f"<strong>{_n(low)}</strong> low, <strong>{_n(normal)}</strong> normal, "
         f"<strong>{_n(high)}</strong> high, <strong>{_n(indeterminate)}</strong> "
         f"indeterminate (no range could settle it), and <strong>{_n(errors)}</strong> "
         "that could not be read.</p>",
-        f"<p>{_n(summary.rows_read)} rows were read from the file"
+        (
+            f"<p>{_n(summary.rows_read)} rows were read from the file. The table at the top "
+            "counts every test.</p>"
+        )
+        if panels
+        else f"<p>{_n(summary.rows_read)} rows were read from the file"
         + (
             f"; {_n(summary.skipped)} were left out by the filter you gave (--where)"
             if summary.skipped
@@ -182,8 +219,54 @@ def _headline(tally: AnalyteTally, summary: BatchSummary) -> str:
             [[summary.rows_read, checked, low, normal, high, indeterminate, errors]],
             [True] * 7,
         ),
+        _percent_note(tally),
     ]
     return "".join(parts)
+
+
+def _overview(tallies: Sequence[AnalyteTally], summary: BatchSummary, unassigned: int) -> str:
+    """The counts of every analyte of whole panels, adding up to the file's summary."""
+    rows: list[list[Any]] = []
+    for tally in tallies:
+        if not tally.in_summary:
+            continue
+        rows.append([tally.label, tally.rows, *tally.flags, tally.listed])
+    if unassigned:
+        rows.append(["test not known (row could not be read)", unassigned, 0, 0, 0, 0,
+                     unassigned, 0])  # fmt: skip
+    listed = sum(tally.listed for tally in tallies if tally.in_summary)
+    other = summary.skipped - listed
+    checked = summary.low + summary.normal + summary.high + summary.indeterminate
+    rows.append(["all rows", checked + summary.errors, summary.low, summary.normal,
+                 summary.high, summary.indeterminate, summary.errors, listed])  # fmt: skip
+    return (
+        "<h2>Every test in the file</h2>"
+        f"<p>The file holds whole panels. {_n(summary.rows_read)} rows were read. Each test "
+        "has its own section below. "
+        + (
+            f"{_n(other)} rows were not checked: other tests, or rows left out by a filter. "
+            if other
+            else ""
+        )
+        + "The last line is the file's summary: the lines above add up to it.</p>"
+        + _table(
+            ["test", "rows checked", *CATEGORIES[:4], "could not be read", "listed, not flagged"],
+            rows,
+            [False, *[True] * 7],
+        )
+    )
+
+
+def _listed_section(tally: AnalyteTally, key: str) -> str:
+    """Bands: an item with no range of its own, listed and never flagged."""
+    return (
+        f'<section id="{escape(key)}"><h2>{escape(tally.label)}</h2>'
+        f"<p class=headline><strong>{_n(tally.listed)}</strong> rows were read. They are "
+        "listed, not flagged.</p>"
+        "<p>Bands are young neutrophils. There is no reference range for them on their own "
+        "here, so no row gets a flag. A neutrophil percentage of the same panel includes "
+        "them.</p>" + _units_section(tally) + "</section>"
+    )
 
 
 def _bands_by_sex(tally: AnalyteTally) -> dict[str, list[tuple[float, float]]]:
@@ -371,7 +454,13 @@ def _units_section(tally: AnalyteTally) -> str:
         "<h3>Units</h3>",
         "<p>Labs write the same unit in many ways. Every value was turned into 10⁹ cells "
         "per litre (× 10⁹/L, the same as K/µL). The factor is what one of the unit is in "
-        "10⁹/L.</p>",
+        "10⁹/L."
+        + (
+            " A percentage (%) has no factor: it is a share of the white cells, not a count."
+            if any(read_as == "%" for _, read_as, _ in tally.units)
+            else ""
+        )
+        + "</p>",
         _table(
             ["unit as written", "read as", "factor to 10⁹/L", "rows"],
             rows,
@@ -477,6 +566,7 @@ def render_page(
     *,
     prefix: str,
     row_word: str = "line",
+    unassigned: int = 0,
 ) -> tuple[str, str]:
     """(the whole HTML document, the same report as a fragment for a notebook)."""
     draw = provenance.plots
@@ -492,18 +582,27 @@ def render_page(
         )
     if not tallies:
         body.append(_headline_empty(summary))
+    # whole panels of a long file: every test's counts, adding up to the summary
+    panels = any(tally.analyte != "wbc" for tally in tallies.values()) and all(
+        tally.in_summary for tally in tallies.values()
+    )
+    if panels:
+        body.append(_overview(list(tallies.values()), summary, unassigned))
     for number, tally in enumerate(tallies.values(), start=1):
         key = f"{prefix}-{number}"
+        if tally.listed and not tally.rows:
+            body.append(_listed_section(tally, key))
+            continue
         if not tally.rows:
             body += [
                 f'<section id="{escape(key)}"><h2>{escape(tally.label)}</h2>',
-                _headline(tally, summary),
+                _headline(tally, summary, panels=panels),
                 "<p>No row was checked, so there is nothing more to show.</p></section>",
             ]
             continue
         body += [
             f'<section id="{escape(key)}"><h2>{escape(tally.label)}</h2>',
-            _headline(tally, summary),
+            _headline(tally, summary, panels=panels),
             "<h3>Values</h3>",
             _values_section(tally, key, draw),
             "<h3>Values by age</h3>",

@@ -16,7 +16,11 @@ rows; each key is read once at the end (or when a counter reaches
 a fixed-size reservoir sample (Vitter's algorithm L, fixed seed: the same file
 gives the same report).
 
-Everything is kept per analyte (:class:`AnalyteTally`); today a file holds one.
+Everything is kept per analyte (:class:`AnalyteTally`). A WBC file holds one;
+whole panels (a long file read by item, a wide file with differential columns)
+hold one per analyte present, heard through ``panel_row``
+(:class:`~cbc_ranges.batch.writers.PanelObserver`). Bands have no range of
+their own: their rows are listed, never flagged.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from cbc_ranges.analytes import analytes
 from cbc_ranges.errors import CBCError
+from cbc_ranges.panels import BANDS, PanelRows
 from cbc_ranges.people import match_ethnicity, parse_sex, read_age
 from cbc_ranges.ranges import ancestry_groups, format_number
 from cbc_ranges.rows import CATEGORIES, RowResult
@@ -77,6 +83,8 @@ AGE_NOT_GIVEN = "age not given"
 NOT_READ = "could not be read"
 SEX_LABELS = {"female": "female", "male": "male", "unknown": "sex not known"}
 
+# a place in the sample held for a row of the block being read
+_IN_BLOCK = object()
 # what a key of the outcome counter is: a hot-loop outcome, or (b"", b"", category, RowResult)
 _Token = Any
 
@@ -159,6 +167,14 @@ class AnalyteTally:
     implausible: Counter[str] = field(default_factory=Counter)
     implausible_examples: list[tuple[int, str]] = field(default_factory=list)
     sample: list[SampledRow] = field(default_factory=list)
+    #: rows whose value was a percentage made a count with the panel's WBC
+    from_percent: int = 0
+    #: rows whose value was a percentage that could not be made a count (no WBC in the panel)
+    percent_alone: int = 0
+    #: rows listed but never flagged (bands: no range of their own)
+    listed: int = 0
+    #: False when the batch summary does not count these rows (the differential of a wide file)
+    in_summary: bool = True
 
     @property
     def rows(self) -> int:
@@ -212,6 +228,32 @@ class Reservoir:
         return 1.0 - self.random.random()  # in (0, 1]: its log is finite
 
 
+class _Counts:
+    """The counters of one analyte between two folds, and its sample."""
+
+    def __init__(self, reservoir: Reservoir) -> None:
+        self.people: dict[tuple[Any, ...], int] = {}
+        self.outcomes: dict[tuple[Any, ...], int] = {}
+        # rows by unit cell; rows with an empty unit cell by value cell (its unit is inside)
+        self.units: dict[Any, int] = {}
+        self.inline: dict[Any, int] = {}
+        # rows by a unit known to be one (a percentage of a panel row: "%")
+        self.spelled: dict[str, int] = {}
+        # one row of each hot-loop outcome (what reading it again needs), and its line
+        self.tokens: dict[Any, tuple[Any, ...]] = {}
+        self.lines: dict[tuple[Any, ...], int] = {}
+        self.reservoir = reservoir
+        self.seen = 0
+
+    def size(self) -> int:
+        return max(len(self.outcomes), len(self.people), len(self.inline))
+
+    def clear(self) -> None:
+        for counter in (self.people, self.outcomes, self.units, self.inline, self.spelled,
+                        self.lines):  # fmt: skip
+            counter.clear()
+
+
 class Tally:
     """A :class:`~cbc_ranges.batch.writers.RowObserver` that counts what the report shows.
 
@@ -227,18 +269,23 @@ class Tally:
     plain: Callable[[int, list[bytes], tuple[bytes, bytes, int]], None]
 
     def __init__(self, *, sample_size: int = SAMPLE_SIZE, seed: int = SEED) -> None:
-        self.people: dict[tuple[Any, ...], int] = {}
-        self.outcomes: dict[tuple[Any, ...], int] = {}
-        # rows by unit cell; rows with an empty unit cell by value cell (its unit is inside)
-        self.units: dict[Any, int] = {}
-        self.inline: dict[Any, int] = {}
-        # one row of each hot-loop outcome (what reading it again needs), and its line
-        self.tokens: dict[Any, tuple[Any, ...]] = {}
-        self.lines: dict[tuple[Any, ...], int] = {}
-        self.reservoir = Reservoir(sample_size, seed)
+        self.sample_size, self.seed = sample_size, seed
+        # the counters of the file's own analyte (WBC), which the hot loop updates
+        self.main = _Counts(Reservoir(sample_size, seed))
+        self.people, self.outcomes = self.main.people, self.main.outcomes
+        self.units, self.inline = self.main.units, self.main.inline
+        self.tokens, self.lines = self.main.tokens, self.main.lines
+        self.reservoir = self.main.reservoir
+        # analyte id -> its counters (the main one included), its tally and interpreter
+        self.counts: dict[str, _Counts] = {}
+        self.interpreters: dict[str, RowInterpreter] = {}
         self.error_rows: list[ErrorRow] = []
         self.errors = 0
         self.skipped = 0
+        #: records that could not be read whose test is not known (a ragged row of a long file)
+        self.unassigned = 0
+        #: the rows came from a long file read as whole panels
+        self.long = False
         self.tallies: dict[str, AnalyteTally] = {}
         self.started = False
 
@@ -251,7 +298,9 @@ class Tally:
         self.interpreter: RowInterpreter = writer.interpreter
         self.decode: Callable[[bytes], str] = writer.records.source.decode
         self.width = self.layout.width
-        self.analyte = self._analyte_tally()
+        self.panel_rows = PanelRows(self.interpreter)
+        self.analyte = self._analyte_tally(self.interpreter.analyte.id)
+        self.counts[self.analyte.analyte] = self.main
         layout = self.layout
         at_age, at_sex, at_ethnicity = layout.age, layout.sex, layout.ethnicity
         at_value, at_fallback, at_unit = layout.value, layout.fallback, layout.unit
@@ -308,17 +357,182 @@ class Tally:
 
         self._careful_seen = careful_seen
         self._offered = offered
+        token_at = (at_value, at_fallback, at_unit, at_age, at_sex, at_ethnicity, *lab)
+        delimiter = layout.delimiter
+        width = self.width
+
+        def block(first: int, kept: Any, texts: Any) -> None:
+            """A block of the columnar fast path: the same three counts, with polars group-bys."""
+            nonlocal next_at, seen
+            import polars as pl
+
+            def cell(index: int) -> Any:
+                return pl.col(f"c{index}") if index < width else pl.lit("")
+
+            for age, sex, ethnicity, category, rows in (
+                kept.group_by("a", "s", "e", "category").len().iter_rows()
+            ):
+                person = (age, sex, ethnicity, category)
+                people[person] = people_get(person, 0) + rows
+            is_error = pl.col("category") == error
+            wrong = kept.filter(is_error)
+            if wrong.height:
+                self._block_errors(first, wrong.get_column("at"), texts)
+                kept = kept.filter(~is_error)
+            if not kept.height:
+                return
+            # the outcome without the value cell (what _fold_outcomes reads once per tail)
+            suffix = pl.col("suffix")
+            tail = (
+                pl.when(suffix.str.starts_with('"'))
+                .then(suffix)
+                .otherwise(suffix.str.splitn(delimiter, 2).struct.field("field_1"))
+            )
+            kept = kept.with_columns(tail.alias("tail"))
+            found = kept.group_by("tail", "category").agg(
+                pl.len().alias("rows"),
+                pl.col("at").first(),
+                *(cell(i).first().alias(f"t{n}") for n, i in enumerate(token_at)),
+            )
+            for tail_text, category, rows, at, *cells in found.iter_rows():
+                key = (b"", tail_text, category)
+                count = outcomes_get(key)
+                if count is not None:
+                    outcomes[key] = count + rows
+                else:
+                    outcomes[key] = rows
+                    lines[key] = first + at
+                    tokens[key] = tuple(cells)
+            unit_cell = cell(at_unit)
+            value_cell = (
+                pl.when(cell(at_value) != "").then(cell(at_value)).otherwise(cell(at_fallback))
+            )
+            named = kept.select(unit_cell.alias("u"), value_cell.alias("v"))
+            for unit, rows in named.filter(pl.col("u") != "").group_by("u").len().iter_rows():
+                units[unit] = units_get(unit, 0) + rows
+            for value, rows in named.filter(pl.col("u") == "").group_by("v").len().iter_rows():
+                inline[value] = inline_get(value, 0) + rows
+            # the sample: the rows whose number the reservoir asks for, read in one gather
+            height = kept.height
+            wanted: list[int] = []
+            while next_at <= seen + height:  # never when the sample size is 0 (next_at: inf)
+                number = int(next_at)
+                wanted.append(number - seen - 1)
+                reservoir.offer(number, (_IN_BLOCK, len(wanted) - 1, None))
+                next_at = reservoir.next_at
+            seen += height
+            if wanted:
+                # a sampled row keeps its own cells: its value is drawn, not its outcome's
+                picked = kept[wanted].select(
+                    "a", "s", "suffix", "category",
+                    *(cell(i).alias(f"t{n}") for n, i in enumerate(token_at)),
+                ).rows()  # fmt: skip
+                items = reservoir.items
+                for index, item in enumerate(items):
+                    if item[0] is _IN_BLOCK:
+                        age, sex, suffix_text, category, *cells = picked[item[1]]
+                        key = (b"", suffix_text, category)
+                        tokens[key] = tuple(cells)
+                        items[index] = (age, sex, key)
+            if len(outcomes) >= FOLD_AT or len(people) >= FOLD_AT:
+                self.fold()
+
+        self._block = block
+
+    def block(self, first: int, kept: Any, texts: Any) -> None:
+        """A block of lines the columnar fast path wrote (``batch/fast.py``), its first line
+        ``first``: ``kept`` (polars) holds each row's cells, ``a``, ``s``, ``e`` (person),
+        ``suffix``, ``category`` and ``at`` (its place in the block); ``texts`` the lines."""
+        self._block(first, kept, texts)
+
+    def _block_errors(self, first: int, places: Any, texts: Any) -> None:
+        """The rows of a block that could not be read: counted, the first few listed."""
+        import csv
+
+        room = max(0, ERROR_ROWS_SHOWN - len(self.error_rows))
+        listed = places.head(room).to_list()
+        for at in listed:
+            line = texts[at]
+            cells = next(csv.reader([line], delimiter=self.layout.delimiter), [])
+            self._error_row(first + at, [*cells, ""], None)
+        self.errors += places.len() - len(listed)
 
     def row(self, number: int, cells: list[str], category: int, result: RowResult | None) -> None:
         """A record of the careful path: counted like a line, with its own result."""
         if category < 0 or result is None:
             self.skipped += 1
             return
+        self._careful(self.main, number, cells, category, result, None, None)
+
+    def panel_row(
+        self,
+        number: int,
+        cells: list[str],
+        category: int,
+        result: RowResult | None,
+        analyte: str,
+        percent: str,
+        *,
+        value: str | None = None,
+        unit: str | None = None,
+        in_summary: bool = True,
+    ) -> None:
+        """One analyte's result of a record of whole panels (see ``PanelObserver``)."""
+        self.long = self.long or in_summary
+        if analyte == BANDS and result is not None and category != ERROR:
+            if in_summary:
+                self.skipped += 1  # the summary counts bands as not checked
+            counts = self._counts(analyte, in_summary=in_summary)
+            self.tallies[analyte].listed += 1
+            if percent:
+                self.tallies[analyte].from_percent += 1
+            self._count_unit(counts, cells, value, "%" if percent and not unit else unit)
+            return
+        if category < 0 or result is None:
+            if in_summary:
+                self.skipped += 1
+            return
+        if not analyte:  # a record whose test is not known: it could not be read
+            self.unassigned += 1
+            self._error_row(number, cells, result.error or "")
+            return
+        counts = self._counts(analyte, in_summary=in_summary)
+        tally = self.tallies[analyte]
+        if percent and category != ERROR:
+            if result.value is None:
+                tally.percent_alone += 1
+            else:
+                tally.from_percent += 1
+        unit = "%" if percent and not unit else unit
+        self._careful(counts, number, cells, category, result, value, unit, quiet=not in_summary)
+
+    def _counts(self, analyte: str, *, in_summary: bool) -> _Counts:
+        found = self.counts.get(analyte)
+        if found is None:
+            found = self.counts[analyte] = _Counts(Reservoir(self.sample_size, self.seed))
+            self._analyte_tally(analyte).in_summary = in_summary
+        return found
+
+    def _careful(
+        self,
+        counts: _Counts,
+        number: int,
+        cells: list[str],
+        category: int,
+        result: RowResult,
+        value: str | None,
+        unit: str | None,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        """Count one record's result of the careful path (``quiet``: its errors are not listed,
+        a wide file's differential cell, whose row is listed for its WBC)."""
         layout = self.layout
         if len(cells) != self.width:  # a ragged or unclosed record: its person is not read
             person: tuple[Any, ...] = (None, None, None, category)
-            self.people[person] = self.people.get(person, 0) + 1
-            self._error_row(number, cells, result.error or "")
+            counts.people[person] = counts.people.get(person, 0) + 1
+            if not quiet:
+                self._error_row(number, cells, result.error or "")
             return
         padded = [*cells, ""]
         sex = padded[layout.sex]
@@ -330,26 +544,44 @@ class Tally:
             except (CBCError, TypeError, ValueError):
                 age = "a date that could not be read"
         person = (age, sex, padded[layout.ethnicity], category)
-        self.people[person] = self.people.get(person, 0) + 1
+        counts.people[person] = counts.people.get(person, 0) + 1
         if category == ERROR:
-            self._error_row(number, cells, result.error or "")
+            if not quiet:
+                self._error_row(number, cells, result.error or "")
             return
         token = (b"", b"", category, result)
-        if token not in self.outcomes:
-            self.lines[token] = number
-        self.outcomes[token] = self.outcomes.get(token, 0) + 1
-        unit = padded[layout.unit]
-        if unit:
-            self.units[unit] = self.units.get(unit, 0) + 1
+        if token not in counts.outcomes:
+            counts.lines[token] = number
+        counts.outcomes[token] = counts.outcomes.get(token, 0) + 1
+        self._count_unit(counts, padded, value, unit)
+        if counts is self.main:
+            seen = self._careful_seen()
+            if seen >= self.reservoir.next_at:
+                self.reservoir.offer(seen, (age, sex, token))
+                self._offered()
         else:
-            value = padded[layout.value] or padded[layout.fallback]
-            self.inline[value] = self.inline.get(value, 0) + 1
-        seen = self._careful_seen()
-        if seen >= self.reservoir.next_at:
-            self.reservoir.offer(seen, (age, sex, token))
-            self._offered()
-        if max(len(self.outcomes), len(self.people), len(self.inline)) >= FOLD_AT:
+            counts.seen += 1
+            if counts.seen >= counts.reservoir.next_at:
+                counts.reservoir.offer(counts.seen, (age, sex, token))
+        if counts.size() >= FOLD_AT:
             self.fold()
+
+    def _count_unit(
+        self, counts: _Counts, cells: list[str], value: str | None, unit: str | None
+    ) -> None:
+        """Count a row's unit: a unit given, else the unit cell, else the value cell."""
+        if unit:
+            counts.spelled[unit] = counts.spelled.get(unit, 0) + 1
+            return
+        layout = self.layout
+        if value is None:
+            padded = cells if len(cells) > self.width else [*cells, ""]
+            unit_cell = padded[layout.unit] if layout.unit < len(padded) else ""
+            if unit_cell:
+                counts.units[unit_cell] = counts.units.get(unit_cell, 0) + 1
+                return
+            value = padded[layout.value] or padded[layout.fallback]
+        counts.inline[value] = counts.inline.get(value, 0) + 1
 
     def _error_row(self, number: int, cells: list[Any], message: str | None) -> None:
         self.errors += 1
@@ -368,17 +600,27 @@ class Tally:
     def _text(self, cell: Any) -> str:
         return self.decode(cell) if isinstance(cell, bytes) else str(cell)
 
-    def _analyte_tally(self) -> AnalyteTally:
-        analyte = self.interpreter.analyte
-        found = self.tallies.get(analyte.id)
+    def _analyte_tally(self, analyte_id: str) -> AnalyteTally:
+        found = self.tallies.get(analyte_id)
         if found is None:
-            reference = self.interpreter.table.select(sex="unknown", analyte=analyte.id).reference
+            interpreter = self._interpreter(analyte_id)
+            analyte = interpreter.analyte
+            label = analyte.label
+            if analyte_id == BANDS:
+                label = "Bands (young neutrophils)"
+            reference = interpreter.table.select(sex="unknown", analyte=analyte.id).reference
             high = reference.high if reference is not None and reference.high else None
             width = nice_step(high / 20) if high else nice_step(analyte.plausible[1] / 200)
-            found = self.tallies[analyte.id] = AnalyteTally(
-                analyte.id, analyte.label, width, analyte.plausible
+            found = self.tallies[analyte_id] = AnalyteTally(
+                analyte_id, label, width, analyte.plausible
             )
         return found
+
+    def _interpreter(self, analyte_id: str) -> RowInterpreter:
+        """The interpreter of an analyte, with the run's table and options (as the batch's)."""
+        if analyte_id == self.interpreter.analyte.id:
+            return self.interpreter
+        return self.panel_rows.interpreter(analyte_id)
 
     def _result(self, token: _Token) -> RowResult:
         """The result of an outcome key: a careful row's own, or read again for a hot-loop one."""
@@ -404,15 +646,13 @@ class Tally:
 
     def fold(self) -> None:
         """Read every key counted so far into the analyte tallies and empty the counters."""
-        tally = self.analyte
-        self._fold_people(tally)
-        self._fold_outcomes(tally)
-        self._fold_units(tally)
-        self.people.clear()
-        self.outcomes.clear()
-        self.units.clear()
-        self.inline.clear()
-        self.lines.clear()
+        for analyte_id, counts in self.counts.items():
+            tally = self.tallies[analyte_id]
+            interpreter = self._interpreter(analyte_id)
+            self._fold_people(tally, counts)
+            self._fold_outcomes(tally, counts)
+            self._fold_units(tally, counts, interpreter)
+            counts.clear()
         # the sample keeps results, not tokens: the tokens can go (flat memory)
         items = self.reservoir.items
         for index, (age, sex, token) in enumerate(items):
@@ -420,10 +660,10 @@ class Tally:
                 items[index] = (age, sex, (b"", b"", token[2], self._result(token)))
         self.tokens.clear()
 
-    def _fold_people(self, tally: AnalyteTally) -> None:
+    def _fold_people(self, tally: AnalyteTally, counts: _Counts) -> None:
         groups = tally.groups
         labels: dict[tuple[Any, Any, Any], tuple[str, str, str]] = {}
-        for (*person_cells, category), rows in self.people.items():
+        for (*person_cells, category), rows in counts.people.items():
             tally.flags[category] += rows
             person = tuple(person_cells)
             found = labels.get(person)
@@ -465,12 +705,12 @@ class Tally:
         labels = self.interpreter.table.group_labels
         return labels.get(group, group.replace("_", " ").capitalize())
 
-    def _fold_outcomes(self, tally: AnalyteTally) -> None:
+    def _fold_outcomes(self, tally: AnalyteTally, counts: _Counts) -> None:
         low, high = tally.plausible
         # a hot-loop outcome's tail holds every result cell but the value (flag, range, source,
         # grade, warnings; an implausible value's warning quotes it): one reading per tail
         by_tail: dict[bytes, RowResult] = {}
-        for token, rows in self.outcomes.items():
+        for token, rows in counts.outcomes.items():
             if len(token) == 4:
                 result = token[3]
             else:
@@ -490,19 +730,30 @@ class Tally:
                         (w for w in result.warnings if "plausibl" in w),
                         f"{format_number(value)} is outside the plausible range",
                     )
-                    tally.implausible_examples.append((self.lines.get(token, 0), warning))
+                    tally.implausible_examples.append((counts.lines.get(token, 0), warning))
 
-    def _fold_units(self, tally: AnalyteTally) -> None:
+    def _fold_units(
+        self, tally: AnalyteTally, counts: _Counts, interpreter: RowInterpreter
+    ) -> None:
         has_unit = self.layout.has_unit
-        for cells, in_unit_column in ((self.units, has_unit), (self.inline, False)):
-            for cell, rows in cells.items():
+        cells: tuple[tuple[dict[Any, int], bool], ...] = (
+            (counts.units, has_unit), (counts.inline, False), (counts.spelled, True)
+        )  # fmt: skip
+        for counter, in_unit_column in cells:
+            for cell, rows in counter.items():
                 text = self._text(cell)
-                spelling = self._spelling("1", text) if in_unit_column else self._spelling(text)
+                spelling = (
+                    self._spelling(interpreter, "1", text)
+                    if in_unit_column
+                    else self._spelling(interpreter, text)
+                )
                 tally.units[spelling] += rows
 
-    def _spelling(self, value: str, unit: str | None = None) -> tuple[str, str, float | None]:
+    def _spelling(
+        self, interpreter: RowInterpreter, value: str, unit: str | None = None
+    ) -> tuple[str, str, float | None]:
         """(the unit as written, what it was read as, its factor to 10^9/L) of a cell."""
-        count = self.interpreter.parse(value, unit).count
+        count = interpreter.parse(value, unit).count
         if count is None:  # a unit that could not be read (on rows that were not errors)
             return (unit or value, "not read", None)
         spelling = count.unit_text
@@ -518,27 +769,44 @@ class Tally:
         return spelling, read_as, factor
 
     def finish(self) -> dict[str, AnalyteTally]:
-        """Read what is left and the sample; the tallies by analyte."""
+        """Read what is left and the sample; the tallies by analyte (the file's own first)."""
         if not self.started:
             return self.tallies
         self.fold()
-        tally = self.analyte
-        for age, sex, token in self.reservoir.items:
-            result = self._result(token)
-            if token[2] == ERROR or result.value is None or result.flag is None:
-                continue
-            years = self._age_years(self._text(age))
-            if years is not None and math.isnan(years):
-                years = None
-            tally.sample.append(
-                SampledRow(
-                    years,
-                    SEX_LABELS[parse_sex(self._text(sex))],
-                    result.value,
-                    CATEGORIES.index(result.flag),
-                    result.ref_low,
-                    result.ref_high,
+        for analyte_id, counts in self.counts.items():
+            tally = self.tallies[analyte_id]
+            for age, sex, token in counts.reservoir.items:
+                result = self._result(token)
+                if token[2] == ERROR or result.value is None or result.flag is None:
+                    continue
+                years = self._age_years(self._text(age))
+                if years is not None and math.isnan(years):
+                    years = None
+                tally.sample.append(
+                    SampledRow(
+                        years,
+                        SEX_LABELS[parse_sex(self._text(sex))],
+                        result.value,
+                        CATEGORIES.index(result.flag),
+                        result.ref_low,
+                        result.ref_high,
+                    )
                 )
-            )
-        tally.implausible_examples.sort()
-        return self.tallies
+            tally.implausible_examples.sort()
+        # whole panels share the plots' sample: the page stays as small as a WBC file's
+        drawn = [tally for tally in self.tallies.values() if tally.sample]
+        share = max(1, self.sample_size // max(1, len(drawn)))
+        for tally in drawn:
+            if len(tally.sample) > share:
+                kept = sorted(random.Random(self.seed).sample(range(len(tally.sample)), share))
+                tally.sample = [tally.sample[index] for index in kept]
+        # the file's own analyte first, then the panel's in the order of analytes.toml, bands last
+        order = [self.analyte.analyte, *analytes(), BANDS]
+        rank = {analyte_id: index for index, analyte_id in enumerate(order)}
+        shown = sorted(self.tallies, key=lambda key: rank.get(key, len(order)))
+        # whole panels of a long file: an analyte with no row (WBC, say) has no section
+        return {
+            key: self.tallies[key]
+            for key in shown
+            if not self.long or self.tallies[key].rows or self.tallies[key].listed
+        }
