@@ -491,7 +491,7 @@ def test_a_percentage_is_drawn_as_its_count_and_one_without_a_wbc_is_said(
     assert neutrophils.count("indeterminate") == 1
     assert summary.errors == 1 and page.summary.errors == 1
     text = " ".join(check_page(page.html).text)
-    assert "1 could not be worked out, because their panel had no white cell count" in text
+    assert "1 could not be worked out: no usable white cell count was found" in text
     assert "test not known" in text
 
 

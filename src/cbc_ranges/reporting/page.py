@@ -172,9 +172,10 @@ def _percent_note(tally: AnalyteTally) -> str:
     )
     if tally.percent_alone:
         text += (
-            f" {_n(tally.percent_alone)} could not be worked out, because their panel had no "
-            "white cell count that could be used. A percentage alone is not flagged: these "
-            "rows are counted as indeterminate."
+            f" {_n(tally.percent_alone)} could not be worked out: no usable white cell count "
+            "was found for them (their panel had none, its counts disagreed, or the file was "
+            "read without panel columns). Each row's warning says which. A percentage alone "
+            "is not flagged: these rows are counted as indeterminate."
         )
     return text + "</p>"
 
