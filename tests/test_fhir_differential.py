@@ -173,3 +173,16 @@ def test_another_library_version_is_warned_about() -> None:
     assert not from_fhir(original, age=40, sex="female").warnings
     again = from_fhir(observation, age=40, sex="female")
     assert any("cbc-ranges 0.0.1" in w for w in again.warnings)
+
+
+def test_a_bundle_with_both_the_count_and_the_percentage_reads_the_count() -> None:
+    bundle = _bundle(
+        _observation(5.0, "10*9/L", "6690-2"),
+        _observation(30, "%", "770-8"),
+        _observation(1.4, "10*9/L", "751-8"),
+    )
+    result = from_fhir(bundle, analyte="neutrophils", age=40)
+    assert (result.count.value, result.percentage) == (1.4, None)
+    twice = _bundle(_observation(30, "%", "770-8"), _observation(31, "%", "770-8"))
+    with pytest.raises(FHIRError, match="2 neutrophils Observations"):
+        from_fhir(twice, analyte="neutrophils")

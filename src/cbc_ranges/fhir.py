@@ -401,7 +401,8 @@ def from_fhir(
     the WBC count (6690-2, 26464-8) or a count or percentage of the
     differential (751-8 neutrophils, 770-8 neutrophils %, ...); anything else is
     a :class:`~cbc_ranges.errors.FHIRError`. In a Bundle of several, the WBC
-    count is read unless ``analyte=`` names another. A percentage becomes a
+    count is read unless ``analyte=`` names another (its count, when the Bundle
+    holds both its count and its percentage). A percentage becomes a
     count per volume with ``wbc=`` or, in a Bundle, the WBC Observation of the
     same date. Its ``valueQuantity`` goes through
     the library's parser: the UCUM ``code`` first (``10*9/L``, ``10*3/uL``,
@@ -458,6 +459,9 @@ def _choose(observations: Sequence[Mapping[str, Any]], analyte: str | None) -> M
     if analyte is not None:
         wanted = get_analyte(analyte).id
         chosen = [obs for obs, found in cells if found[0] == wanted]
+        counts = [obs for obs, found in cells if found == (wanted, "count")]
+        if len(chosen) > 1 and len(counts) == 1:
+            chosen = counts  # a lab's count and percentage of one analyte: the count is read
         what = f"{wanted} Observations"
     else:
         chosen = [obs for obs, found in cells if found[0] == "wbc"]
