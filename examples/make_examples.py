@@ -226,6 +226,28 @@ def european_rows(rng: random.Random) -> list[list[str]]:
     return rows
 
 
+def wide_panel_rows(rng: random.Random) -> list[list[str]]:
+    """One row per blood draw: WBC and the differential, some as counts, some as percentages."""
+    header = ["draw", "age", "sex", "WBC", "NEUT%", "NEUT#", "LYMPH%", "LYMPH#", "MONO%",
+              "EOS%", "BASO%", "unit"]  # fmt: skip
+    rows = [header]
+    for number in range(1, 31):
+        age = rng.choice([rng.randint(18, 90), rng.randint(1, 17), rng.randint(0, 1)])
+        wbc = max(0.9, rng.gauss(7.0, 3.0))
+        shares = [rng.uniform(30, 75), rng.uniform(15, 50), rng.uniform(2, 11),
+                  rng.uniform(0, 6), rng.uniform(0, 1.5)]  # fmt: skip
+        scale = 100 / sum(shares)
+        neut, lymph, mono, eos, baso = (share * scale for share in shares)
+        # the lab prints some absolute counts and leaves others out, as real reports do
+        neut_abs = f"{wbc * neut / 100:.2f}" if number % 3 else ""
+        lymph_abs = f"{wbc * lymph / 100:.2f}" if number % 4 else ""
+        wbc_text = f"{wbc:.1f}" if number != 9 else ""  # draw 9: no WBC, percentages stay %
+        rows.append([f"D{number:03d}", str(age), rng.choice("FM"), wbc_text, f"{neut:.1f}",
+                     neut_abs, f"{lymph:.1f}", lymph_abs, f"{mono:.1f}", f"{eos:.1f}",
+                     f"{baso:.1f}", "K/uL"])  # fmt: skip
+    return rows
+
+
 def _csv_text(rows: list[list[str]], delimiter: str = ",") -> str:
     buffer = io.StringIO(newline="")
     csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerows(rows)
@@ -233,7 +255,7 @@ def _csv_text(rows: list[list[str]], delimiter: str = ",") -> str:
 
 
 def main() -> None:
-    """Write the four example files next to this script."""
+    """Write the five example files next to this script."""
     rng = random.Random(SEED)
     (HERE / "teaching_wbc.csv").write_bytes(_csv_text(teaching_rows(rng)).encode("utf-8"))
     (HERE / "labevents_sample.csv").write_bytes(_csv_text(labevent_rows(rng)).encode("utf-8"))
@@ -241,6 +263,8 @@ def main() -> None:
     (HERE / "european_wbc.csv").write_bytes(european.encode("cp1252"))
     panels = _csv_text(panel_rows(random.Random(SEED + 1)))  # its own seed: the others stay
     (HERE / "panels_sample.csv").write_bytes(panels.encode("utf-8"))
+    wide = _csv_text(wide_panel_rows(random.Random(SEED + 2)))  # its own seed too
+    (HERE / "cbc_wide.csv").write_bytes(wide.encode("utf-8"))
 
 
 if __name__ == "__main__":

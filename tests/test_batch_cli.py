@@ -68,6 +68,7 @@ def test_examples_are_what_the_generator_writes(tmp_path: Path) -> None:
         "labevents_sample.csv",
         "european_wbc.csv",
         "panels_sample.csv",
+        "cbc_wide.csv",
     ):
         assert (tmp_path / name).read_bytes() == (EXAMPLES / name).read_bytes(), name
         assert (EXAMPLES / name).stat().st_size < 50_000

@@ -218,3 +218,28 @@ def test_text_is_refused_on_a_lazy_frame_and_over_existing_columns() -> None:
         interpret_frame(lazy, value="wbc", text=True)
     with pytest.raises(BatchError, match="wbc_text"):
         interpret_frame(pd.DataFrame({"wbc": [3.1], "wbc_text": ["x"]}), value="wbc", text=True)
+
+
+WIDE_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cbc_wide.csv"
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_the_shipped_wide_example_gives_what_batch_gives(library: str) -> None:
+    batch = _batch_records(WIDE_EXAMPLE)
+    frame = interpret_frame(
+        _read(library, WIDE_EXAMPLE), value="WBC", unit="unit", age="age", sex="sex",
+        differential=True,
+    )  # fmt: skip
+    ours = _frame_records(frame)
+    analytes = ("neutrophils", "lymphocytes", "monocytes", "eosinophils", "basophils")
+    for theirs, mine in zip(batch, ours, strict=True):
+        for analyte in analytes:
+            for field in ANALYTE_FIELDS:
+                if field != "comparator":
+                    name = f"{analyte}_{field}"
+                    assert _same(theirs[name], mine[name]), (name, theirs[name], mine[name])
+    # a draw without a WBC: its percentages stay percentages, never flagged normal
+    no_wbc = next(row for row in ours if row["draw"] == "D009")
+    assert no_wbc["monocytes_flag"] == "indeterminate" and no_wbc["monocytes_value"] is None
+    converted = [row["monocytes_value"] for row in ours if row["WBC"] is not None]
+    assert len([v for v in converted if v is not None]) >= 25
