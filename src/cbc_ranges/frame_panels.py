@@ -256,33 +256,29 @@ def _differential_columns(
     df: Any, cells: Sequence[Hashable | None], differential: bool | Mapping[Hashable, str]
 ) -> dict[str, tuple[Hashable | None, Hashable | None]]:
     """analyte -> (count column, percent column) of a wide frame."""
-    from cbc_ranges.analytes import analyte_for_header, analytes
-    from cbc_ranges.panels import read_item
+    from cbc_ranges.analytes import analytes
+    from cbc_ranges.panels import differential_headers, read_item
 
+    if not isinstance(differential, Mapping):
+        columns = list(df.columns)
+        skip = {i for i, column in enumerate(columns) if column in cells}
+        at, _ = differential_headers([str(c) for c in columns], skip)  # the first of each, as batch
+        return {
+            a: tuple(None if i is None else columns[i] for i in where)  # type: ignore[misc]
+            for a, where in at.items()
+        }
     found: dict[str, list[Hashable | None]] = {}
-    if isinstance(differential, Mapping):
-        for column, spec in differential.items():
-            if column not in list(df.columns):
-                raise BatchError(f"the frame has no differential column {column!r}", raw=column)
-            item = read_item(str(spec), where=f"differential[{column!r}]")
-            if item.analyte == "wbc":
-                raise BatchError(
-                    f"differential[{column!r}]: the WBC is the value column, not a differential",
-                    raw=spec,
-                )
-            slots = found.setdefault(item.analyte, [None, None])
-            slots[1 if item.percent else 0] = column
-    else:
-        for column in df.columns:
-            if column in cells:
-                continue
-            kind = analyte_for_header(str(column))
-            if kind is None or kind[0] == "wbc":
-                continue
-            slots = found.setdefault(kind[0], [None, None])
-            slot = 1 if kind[1] == "percent" else 0
-            if slots[slot] is None:  # the first such column is read, as in batch
-                slots[slot] = column
+    for column, spec in differential.items():
+        if column not in list(df.columns):
+            raise BatchError(f"the frame has no differential column {column!r}", raw=column)
+        item = read_item(str(spec), where=f"differential[{column!r}]")
+        if item.analyte == "wbc":
+            raise BatchError(
+                f"differential[{column!r}]: the WBC is the value column, not a differential",
+                raw=spec,
+            )
+        slots = found.setdefault(item.analyte, [None, None])
+        slots[1 if item.percent else 0] = column
     order = [a for a in analytes() if a in found] + [a for a in found if a not in analytes()]
     return {a: (found[a][0], found[a][1]) for a in order}
 
@@ -296,7 +292,7 @@ def wide_frame(
     differential: bool | Mapping[Hashable, str],
 ) -> Any:
     """``out`` (the frame with its ``wbc_*`` columns) with each differential analyte's columns."""
-    from cbc_ranges.panels import Item, Panel, PanelRows
+    from cbc_ranges.panels import Panel, PanelRows
 
     plan = _differential_columns(df, cells, differential)
     names = [f"{a}_{field}" for a in plan for field in ANALYTE_FIELDS]
@@ -317,21 +313,16 @@ def wide_frame(
         number = "" if value[i] is None else value[i]
         wbc = panel_rows.wbc_value(number, _text(unit[i]))
         row_panel = Panel(wbc=wbc)  # type: ignore[arg-type]
+        person = (age[i], _text(sex[i]), _text(ethnicity[i]))
         for analyte, (counts, percents) in per_analyte.items():
-            count_cell = "" if counts is None else counts[i]
-            percent_cell = "" if percents is None else percents[i]
-            if count_cell.strip():
-                item, cell = Item(analyte), count_cell
-            elif percent_cell.strip():
-                item, cell = Item(analyte, percent=True), percent_cell
-            else:
-                results[analyte].append(_values(None, ""))
-                continue
-            texts: Texts = (cell, None, age[i], _text(sex[i]), _text(ethnicity[i]))
-            result, percent, _ = panel_rows.result(item, texts, None, row_panel, "row")
-            if not percent and percent_cell.strip() and count_cell.strip():
-                percent = percent_cell.strip()
-            results[analyte].append(_values(result, percent))
+            read = panel_rows.wide_result(
+                analyte,
+                "" if counts is None else counts[i],
+                "" if percents is None else percents[i],
+                person,
+                row_panel,
+            )
+            results[analyte].append(_values(None, "") if read is None else _values(*read[2:4]))
     columns: dict[str, tuple[str, list[Any]]] = {}
     for analyte, values in results.items():
         for index, field in enumerate(ANALYTE_FIELDS):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -58,6 +58,7 @@ __all__ = [
     "PanelTotals",
     "Preset",
     "absolute_count",
+    "differential_headers",
     "item_map",
     "item_presets",
     "read_item",
@@ -290,6 +291,35 @@ def item_map(spec: str | os.PathLike[str] | Mapping[str, str] | None = None) -> 
         ids[key] = item
         names[normalise_header(key)] = item
     return ItemMap(ids, names, labels=False, shown=shown)
+
+
+def differential_headers(
+    headers: Sequence[str], skip: Container[int] = ()
+) -> tuple[dict[str, tuple[int | None, int | None]], list[int]]:
+    """The differential columns among ``headers`` (the spellings of ``analytes.toml``):
+    analyte -> (count column, percent column) in the order of ``analytes.toml``, and the
+    columns not read (a later column of an analyte and kind already found). Columns in
+    ``skip`` (the value, unit and person columns) are not looked at.
+
+    >>> differential_headers(["WBC", "NEUT%", "LYMPH#", "Neutrophils %"])
+    ({'neutrophils': (None, 1), 'lymphocytes': (2, None)}, [3])
+    """
+    found: dict[str, list[int | None]] = {}
+    ignored: list[int] = []
+    for i, name in enumerate(headers):
+        if i in skip:
+            continue
+        kind = analyte_for_header(name)
+        if kind is None or kind[0] == "wbc":
+            continue
+        slots = found.setdefault(kind[0], [None, None])
+        slot = 1 if kind[1] == "percent" else 0
+        if slots[slot] is not None:
+            ignored.append(i)
+            continue
+        slots[slot] = i
+    order = [a for a in analytes() if a in found]
+    return {a: (found[a][0], found[a][1]) for a in order}, ignored
 
 
 class Panel(NamedTuple):
@@ -525,6 +555,31 @@ class PanelRows:
             notes.append("the lab's range is for the percentage, not the count")
         result = entry.result._replace(warnings=(*entry.result.warnings, *notes))
         return result, percent, entry.category
+
+    def wide_result(
+        self,
+        analyte: str,
+        count_cell: str,
+        percent_cell: str,
+        person: tuple[str | int | float | None, str | None, str | None],
+        panel: Panel,
+    ) -> tuple[Item, str, RowResult, str, int] | None:
+        """One analyte's cells of a wide row: its count when the count cell holds one, else
+        its percentage made a count with the row's WBC (``panel``); None when both are empty.
+
+        Returns (item read, cell read, result, percentage shown, summary category); the
+        percentage shown is the percent cell's text beside a count.
+        """
+        if count_cell.strip():
+            item, cell = Item(analyte), count_cell
+        elif percent_cell.strip():
+            item, cell = Item(analyte, percent=True), percent_cell
+        else:
+            return None
+        result, percent, category = self.result(item, (cell, None, *person), None, panel, "row")
+        if not percent and percent_cell.strip() and count_cell.strip():
+            percent = percent_cell.strip()
+        return item, cell, result, percent, category
 
     def long_result(
         self,

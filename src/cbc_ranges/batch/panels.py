@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
-from cbc_ranges.analytes import analyte_for_header, analytes
 from cbc_ranges.batch.columns import Columns, find_column
 from cbc_ranges.batch.files import Record
 from cbc_ranges.batch.writers import (
@@ -35,6 +34,7 @@ from cbc_ranges.batch.writers import (
     Layout,
     Writer,
     json_keys,
+    json_row,
     matcher,
     ragged,
     short_message,
@@ -52,6 +52,7 @@ from cbc_ranges.panels import (
     Panel,
     PanelRows,
     PanelTotals,
+    differential_headers,
     item_map,
 )
 from cbc_ranges.rows import CATEGORIES, RESULT_COLUMNS, RowResult
@@ -200,30 +201,13 @@ def wide_plan(header: Sequence[str], columns: Columns) -> WidePlan | None:
     taken = set(columns.index.values())
     if columns.fallback is not None:
         taken.add(columns.fallback)
-    found: dict[str, list[int | None]] = {}
-    ignored: list[str] = []
-    for i, name in enumerate(header):
-        if i in taken:
-            continue
-        kind = analyte_for_header(name)
-        if kind is None or kind[0] == "wbc":
-            continue
-        slots = found.setdefault(kind[0], [None, None])
-        slot = 1 if kind[1] == "percent" else 0
-        if slots[slot] is not None:
-            ignored.append(name)  # the first such column is read; the summary names this one
-            continue
-        slots[slot] = i
+    found, ignored = differential_headers(header, taken)
     if not found:
         return None
-    order = [a for a in analytes() if a in found]
     return WidePlan(
-        {a: (found[a][0], found[a][1]) for a in order},
-        {
-            a: tuple(None if i is None else header[i] for i in found[a])  # type: ignore[misc]
-            for a in order
-        },
-        tuple(ignored),
+        found,
+        {a: tuple(None if i is None else header[i] for i in at) for a, at in found.items()},  # type: ignore[misc]
+        tuple(header[i] for i in ignored),
     )
 
 
@@ -439,11 +423,7 @@ def write_long(
                 pad = delimiter * max(0, width - len(fields))
                 stream.write(record.body + close + pad + delimiter + encoded + record.end)
             else:
-                row: dict[str, object] = dict(zip(keys, fields, strict=False))
-                for name in keys[len(fields) :]:
-                    row[name] = None
-                for extra, cell in enumerate(fields[width:], start=width + 1):
-                    row[f"field_{extra}"] = cell
+                row = json_row(keys, fields, width)
                 out = _json(_short(result or empty, inputs), percent, "cbc_", analyte or None)
                 body = dumps(row)[:-1] + (", " if row else "")
                 stream.write((body + dumps(out)[1:-1] + "}\n").encode("utf-8"))
@@ -550,25 +530,23 @@ def write_wide(
             padded = [*fields, ""]
             inputs = fields
             for analyte, (count_at, percent_at) in plan.columns.items():
-                count_cell = "" if count_at is None else padded[count_at]
-                percent_cell = "" if percent_at is None else padded[percent_at]
-                if count_cell.strip():
-                    item, cell = Item(analyte), count_cell
-                elif percent_cell.strip():
-                    item, cell = Item(analyte, percent=True), percent_cell
-                else:
+                read = rows.wide_result(
+                    analyte,
+                    "" if count_at is None else padded[count_at],
+                    "" if percent_at is None else padded[percent_at],
+                    (age, sex, ethnicity),
+                    panel,
+                )
+                if read is None:
                     extra.append(empty_cells)
                     objects.update(_json(RowResult(), "", f"{analyte}_", None, long=False))
                     continue
-                texts = (cell, None, age, sex, ethnicity)
-                result, percent, analyte_category = rows.result(item, texts, None, panel, "row")
+                item, cell, result, percent, analyte_category = read
                 if panel_row is not None:
                     panel_row(
                         first, fields, analyte_category, result, analyte,
                         percent if item.percent else "", value=cell, in_summary=False,
                     )  # fmt: skip
-                if not percent and percent_cell.strip() and count_cell.strip():
-                    percent = percent_cell.strip()
                 result = _short(result, inputs)
                 extra.append(_cells(analyte, result, percent, separator)[1:])
                 objects.update(_json(result, percent, f"{analyte}_", None, long=False))
@@ -590,11 +568,7 @@ def write_wide(
                 + record.end
             )
         else:
-            row: dict[str, object] = dict(zip(keys, fields, strict=False))
-            for key in keys[len(fields) :]:
-                row[key] = None
-            for index, cell in enumerate(fields[width:], start=width + 1):
-                row[f"field_{index}"] = cell
+            row = json_row(keys, fields, width)
             result = RowResult() if wbc_result is None else _short(wbc_result, fields)
             if record.note:
                 result = result._replace(warnings=(*result.warnings, record.note))

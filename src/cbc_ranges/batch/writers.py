@@ -43,6 +43,7 @@ __all__ = [
     "RowTexts",
     "Writer",
     "json_keys",
+    "json_row",
     "write_csv",
     "write_jsonl",
 ]
@@ -655,6 +656,17 @@ def json_keys(header: list[str], reserved: Sequence[str] = RESULT_COLUMNS) -> li
     return keys
 
 
+def json_row(keys: Sequence[str], fields: Sequence[str], width: int) -> dict[str, object]:
+    """A record's input cells as a JSON object: missing cells None, cells past the header's
+    ``width`` as ``field_<n>``."""
+    row: dict[str, object] = dict(zip(keys, fields, strict=False))
+    for key in keys[len(fields) :]:
+        row[key] = None
+    for extra, cell in enumerate(fields[width:], start=width + 1):
+        row[f"field_{extra}"] = cell
+    return row
+
+
 def write_jsonl(writer: Writer, header: Record, line_number: int) -> None:
     """Write one JSON object per record: the input columns, then the result fields (UTF-8)."""
     records, stream = writer.records, writer.stream
@@ -668,11 +680,7 @@ def write_jsonl(writer: Writer, header: Record, line_number: int) -> None:
         row = record.fields
         if not row:
             continue
-        fields: dict[str, object] = dict(zip(keys, row, strict=False))
-        for key in keys[len(row) :]:
-            fields[key] = None
-        for extra, cell in enumerate(row[width:], start=width + 1):
-            fields[f"field_{extra}"] = cell
+        fields = json_row(keys, row, width)
         cells, category, result = writer.result(record, number - record.lines + 1)
         writer.count(category)
         if writer.observer is not None:
