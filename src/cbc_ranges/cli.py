@@ -253,9 +253,10 @@ def _add_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def run_check(args: argparse.Namespace) -> int:
     """``cbc-ranges check``: one count, printed in the format asked for (text by default)."""
-    from cbc_ranges.interpretation import interpret
+    from cbc_ranges.interpretation import AgeInput, interpret
+    from cbc_ranges.people import Age
 
-    age: object = _readable(args.age)
+    age: AgeInput = _readable(args.age)
     birth, date = _date(args.birth_date, "--birth-date"), _date(args.date, "--date")
     if birth is not None:
         if age is not None:
@@ -264,14 +265,12 @@ def run_check(args: argparse.Namespace) -> int:
             raise PersonError("--birth-date needs --date, the day the sample was taken", raw=None)
         if date < birth:
             raise PersonError(f"--date {date} is before --birth-date {birth}", raw=str(date))
-        from cbc_ranges.people import Age
-
         age = Age.between(birth, date)
     result = interpret(
         _readable(args.value),
         _readable(args.unit),
         analyte=_readable(args.analyte) or "wbc",
-        age=age,  # type: ignore[arg-type]
+        age=age,
         sex=_readable(args.sex),
         ethnicity=_readable(args.ethnicity),
         duffy=_readable(args.duffy),

@@ -579,10 +579,10 @@ def _from_resource(
     if analyte is not None:
         from cbc_ranges.analytes import get_analyte
 
-        if get_analyte(analyte).id != found:
+        wanted = get_analyte(analyte).id
+        if wanted != found:
             raise FHIRError(
-                f"the Observation is a {found} result, not {get_analyte(analyte).id}",
-                raw=resource.get("code"),
+                f"the Observation is a {found} result, not {wanted}", raw=resource.get("code")
             )
 
     status = resource.get("status")
