@@ -1,0 +1,706 @@
+"""The columnar path of whole panels in a long file: the row loop's output, block by block.
+
+A long lab file (``--analyte-col``) holds a panel as several rows; a percentage
+of the differential becomes a count with its panel's WBC, wherever that row is
+in the file. The row loop (:func:`cbc_ranges.batch.panels.write_long`) reads the
+file twice in Python; this path reads it twice in blocks of lines with polars,
+the way :mod:`cbc_ranges.batch.fast` reads a WBC file:
+
+1. the first pass learns each panel's WBC and bands (a polars table that grows
+   with the panels, not the rows), with the same rules as
+   :class:`~cbc_ranges.panels.PanelTotals` (agreeing rows give their first
+   value; rows that differ, or a bound beside a number, give no conversion);
+2. the second pass joins each row to its panel and writes
+   ``line bytes + delimiter + result cells + line end``. Rows whose cells
+   repeat (WBC counts, bands, other analytes' counts, percentages that cannot
+   be converted) are read once per distinct key by the row loop's own reading
+   (:class:`~cbc_ranges.batch.panels.LongRows`). A percentage that can be
+   converted gives a new count on nearly every row, so those counts are worked
+   out for the whole block at once: the count rounded as
+   :func:`~cbc_ranges.panels.absolute_count` rounds it, written as
+   :func:`~cbc_ranges.rows.format_number` writes it (a row whose count lies too
+   near a rounding tie takes the row loop's reading), and flagged by where it
+   lies among its person class's edges (:func:`~cbc_ranges.interpretation.value_edges`):
+   the row engine reads one count of each place once, and a place whose result
+   quotes the count (an ``indeterminate`` flag) reads each count.
+
+A block is taken under the rules of :mod:`cbc_ranges.batch.fast`; a file with a
+block that is not (a quoted line break, a blank or ragged line, bytes that are
+not UTF-8, mixed line ends) goes through the row loop from its first line: the
+first pass has written nothing when it meets one. Standard input is kept in a
+temporary file for the second pass. Read more in ``docs/batch.md`` (Speed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from cbc_ranges.batch.fast import FastCSV, _Block, _polars
+from cbc_ranges.batch.files import Record
+from cbc_ranges.batch.panels import (
+    PANEL_COLUMNS,
+    LongPlan,
+    LongRows,
+    long_header,
+    long_notes,
+)
+from cbc_ranges.batch.writers import MESSAGE_LIMIT, Writer
+from cbc_ranges.interpretation import value_edges
+from cbc_ranges.models import format_number as note_number
+from cbc_ranges.panels import BANDS, BOUND, CONFLICT, Item, Panel
+from cbc_ranges.rows import CATEGORIES, PersonClass
+
+__all__ = ["FastPanels"]
+
+# what Python's str.strip() removes (polars' own whitespace differs: \x1c-\x1f)
+_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+
+# a panel value's kind in the polars tables
+_NONE, _NUMBER, _BOUND, _CONFLICT = 0, 1, 2, 3
+_KINDS: dict[object, int] = {BOUND: _BOUND, CONFLICT: _CONFLICT}
+_VALUES: dict[int, object] = {_BOUND: BOUND, _CONFLICT: CONFLICT}
+
+# how a row is read: left out, another test, once per distinct key, one block at once
+_SKIP, _OTHER, _KEYED, _VECTOR = 0, 1, 2, 3
+# a percentage cell read: not a percentage (or bands), a percentage read per key, one worked out
+_PLAIN, _PERCENT, _WORKED = 0, 1, 2
+
+_ERROR = CATEGORIES.index("error")
+_LAB_NOTE = "the lab's range is for the percentage, not the count"
+# a count worked out is rounded as absolute_count rounds it (9 places), then written with 6
+# places: a product is taken only below this size and away from a rounding tie
+_LARGEST = 1e5
+_TIE = 0.05
+
+
+class _Refused(Exception):
+    """A block the columnar path cannot take: the file goes to the row loop."""
+
+
+class _Tee:
+    """A stream that keeps what is read from it (standard input, for the second pass)."""
+
+    def __init__(self, reader: IO[bytes]) -> None:
+        self.reader = reader
+        self.kept: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 22)  # noqa: SIM115
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.reader.read(size)
+        self.kept.write(data)
+        return data
+
+    def rest(self) -> IO[bytes]:
+        """Everything, from the first byte read (what is left of the input read too)."""
+        shutil.copyfileobj(self.reader, self.kept)
+        self.kept.seek(0)
+        return self.kept
+
+
+def _quoted(cell: Any, delimiter: str) -> Any:
+    """A polars string expression quoted as :mod:`csv` quotes a cell (minimal quoting)."""
+    pl = _polars()
+    special = "[" + "".join(f"\\x{ord(c):02x}" for c in (delimiter, '"', "\r", "\n")) + "]"
+    return (
+        pl.when(cell.str.contains(special))
+        .then(pl.lit('"') + cell.str.replace_all('"', '""', literal=True) + pl.lit('"'))
+        .otherwise(cell)
+    )
+
+
+class FastPanels(FastCSV):
+    """The columnar path of one long file (CSV output): :meth:`write` or None (row loop)."""
+
+    def __init__(
+        self,
+        plan: LongPlan,
+        writer: Writer,
+        reader: IO[bytes],
+        *,
+        jobs: int = 1,
+        block_bytes: int | None = None,
+        advance: Any = None,
+        start: int = 1,
+    ) -> None:
+        super().__init__(
+            writer, reader, jobs=jobs, block_bytes=block_bytes, advance=advance, start=start
+        )
+        self.plan = plan
+        self.long = LongRows(plan, writer)
+        layout = self.layout
+        width = layout.width
+        roles = [plan.item_at, *plan.panel_at, layout.value, layout.unit, layout.fallback]
+        roles += [layout.age, layout.sex, layout.ethnicity, *layout.lab_at]
+        roles += [index for index, _ in writer.where_index]
+        self.needed = sorted({i for i in roles if i < width})
+        self.keys = [f"k{n}" for n in range(len(plan.panel_at))]
+        self.unchecked = layout.csv_line(("",) * len(PANEL_COLUMNS)).decode("utf-8")
+        # the first pass's panel tables (one row per panel and kind, merged now and then)
+        self.parts: list[Any] = []
+        self.merged = 0
+        # person classes of every analyte, numbered: (analyte, age, sex, ethnicity) of each
+        self.people: list[tuple[str, str, str, str]] = []
+        self.person_classes: list[PersonClass] = []
+        self.numbers: dict[tuple[str, int], int] = {}
+        self.edges: dict[int, Any] = {}
+        self.other = 0
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def write(self, header: Record) -> list[str] | None:
+        """Write the header and every row; None, with nothing written and the input rewound
+        for the row loop, when a block is not one this path takes."""
+        records = self.records
+        if records.resume is not None:  # the header opened a quote never closed
+            return None
+        source: Any = self.reader
+        start = self._tell(source)
+        tee = None if start is not None else _Tee(source)
+        self.reader = source if tee is None else tee  # type: ignore[assignment]
+        try:
+            for data, last in self._whole_blocks():
+                self._learn(self._taken(data, last))
+        except _Refused:
+            learnt = False
+        else:
+            learnt = True
+        if not learnt:
+            if tee is None:
+                source.seek(start)
+                records.lines = source
+            else:
+                records.lines = iter(tee.rest())
+            return None
+        totals = self._totals()
+        self.reader = source if tee is None else tee.rest()  # type: ignore[assignment]
+        if tee is None:
+            source.seek(start)
+        self.carry = b""
+        self.tables.clear()
+        self.writer.stream.write(long_header(self.writer, header))
+        for data, last in self._whole_blocks():
+            block = self._taken(data, last)
+            self._write_rows(block, totals, last)
+            records.extra += block.rows
+            if self.advance is not None:
+                self.advance(block.rows)
+        return long_notes(self.plan, self.other)
+
+    @staticmethod
+    def _tell(source: Any) -> int | None:
+        try:
+            return int(source.tell()) if source.seekable() else None
+        except OSError:
+            return None
+
+    def _whole_blocks(self) -> Iterator[tuple[bytes, bool]]:
+        """The blocks of whole lines, then a last line without its end (with one added)."""
+        yield from ((data, False) for data in self._blocks())
+        last, self.carry = self.carry, b""
+        if last:
+            yield last + self.end, True
+
+    def _taken(self, data: bytes, last: bool) -> _Block:
+        block = self._read(data)
+        if block is None:
+            raise _Refused
+        return block
+
+    def _forget(self) -> None:
+        if any(table.height > 1 << 18 for table in self.tables.values()):
+            self.tables.clear()
+            self.people.clear()
+            self.person_classes.clear()
+            self.numbers.clear()
+            self.edges.clear()
+
+    # -- what both passes read of a block ------------------------------------------------------
+
+    def _frame(self, block: _Block) -> Any:
+        """A block's rows: kept by ``--where``, their analyte, value, unit, person, panel."""
+        pl = _polars()
+        layout = self.layout
+        cells = block.cells.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("at"))
+        keep = pl.lit(True)
+        for index, values in self.writer.where_index:
+            column = cells.get_column(f"c{index}")
+            matching = [v for v in column.unique().to_list() if v in values or v.strip() in values]
+            keep = keep & pl.col(f"c{index}").is_in(matching)
+        value = self._cell(layout.value)
+        if layout.fallback != layout.value:
+            value = pl.when(value != "").then(value).otherwise(self._cell(layout.fallback))
+        unit = self._cell(layout.unit) if layout.has_unit else pl.lit("")
+        keys = [
+            self._cell(at).str.strip_chars(_WHITESPACE).alias(name)
+            for at, name in zip(self.plan.panel_at, self.keys, strict=True)
+        ]
+        frame = cells.select(
+            "at",
+            keep.alias("keep"),
+            self._cell(self.plan.item_at).alias("it"),
+            value.alias("v"),
+            unit.alias("u"),
+            *(self._cell(i).alias(n) for i, n in zip(self.person_at, "ase", strict=True)),
+            *(self._cell(i).alias(f"l{n}") for n, i in enumerate(self.layout.lab_at)),
+            *keys,
+        )
+        has_key = pl.any_horizontal([pl.col(k) != "" for k in self.keys]) if keys else pl.lit(False)
+        frame = frame.with_columns(has_key.alias("has_key"))
+        items = self._known("items", frame.select("it").unique(), ["it"], self._items)
+        return frame.join(items, on="it", how="left", maintain_order="left")
+
+    def _items(self, new: Any) -> Any:
+        pl = _polars()
+        found = []
+        for (cell,) in new.iter_rows():
+            item = self.long.item_of(cell)
+            found.append((cell, None if item is None else item.analyte, bool(item and item.percent)))
+        schema = {"it": pl.String, "an": pl.String, "ip": pl.Boolean}
+        return pl.DataFrame(found, schema=schema, orient="row")
+
+    def _unit(self, unit: str) -> str | None:
+        return unit if self.layout.has_unit else None
+
+    # -- the first pass: each panel's WBC and bands --------------------------------------------
+
+    def _learn(self, block: _Block) -> None:
+        pl = _polars()
+        self._forget()
+        frame = self._frame(block).filter(
+            pl.col("keep") & pl.col("has_key") & pl.col("an").is_in(["wbc", BANDS])
+        )
+        if not frame.height:
+            return
+        rows = self.long.rows
+
+        def values(new: Any) -> Any:
+            found = []
+            for analyte, percent, value, unit in new.iter_rows():
+                if analyte == "wbc":
+                    got = rows.wbc_value(value, self._unit(unit))
+                else:
+                    got = rows.bands_value(value, self._unit(unit), Item(BANDS, percent))
+                if got is None:
+                    found.append((analyte, percent, value, unit, _NONE, None))
+                elif isinstance(got, float):
+                    found.append((analyte, percent, value, unit, _NUMBER, got))
+                else:
+                    found.append((analyte, percent, value, unit, _KINDS[got], None))
+            schema = {"an": pl.String, "ip": pl.Boolean, "v": pl.String, "u": pl.String,
+                      "kind": pl.Int64, "num": pl.Float64}  # fmt: skip
+            return pl.DataFrame(found, schema=schema, orient="row")
+
+        on = ["an", "ip", "v", "u"]
+        table = self._known("panel values", frame.select(on).unique(), on, values)
+        frame = frame.join(table, on=on, how="left").filter(pl.col("kind") != _NONE)
+        number = pl.col("kind") == _NUMBER
+        part = frame.group_by([*self.keys, "an"], maintain_order=True).agg(
+            (pl.col("kind") == _BOUND).any().alias("bound"),
+            (pl.col("kind") == _CONFLICT).any().alias("conflict"),
+            number.sum().alias("numbers"),
+            pl.col("num").filter(number).first().alias("first"),
+            pl.col("num").filter(number).min().alias("low"),
+            pl.col("num").filter(number).max().alias("high"),
+        )
+        self.parts.append(part)
+        held = sum(p.height for p in self.parts)
+        if held > 2 * self.merged + (1 << 16):
+            self.parts = [self._merge()]
+            self.merged = self.parts[0].height
+
+    def _merge(self) -> Any:
+        """The parts as one table, one row per panel and kind, in the order first met."""
+        pl = _polars()
+        if not self.parts:
+            schema = {**dict.fromkeys(self.keys, pl.String), "an": pl.String, "bound": pl.Boolean,
+                      "conflict": pl.Boolean, "numbers": pl.UInt32, "first": pl.Float64,
+                      "low": pl.Float64, "high": pl.Float64}  # fmt: skip
+            return pl.DataFrame(schema=schema)
+        return (
+            pl.concat(self.parts, how="vertical_relaxed")
+            .group_by([*self.keys, "an"], maintain_order=True)
+            .agg(
+                pl.col("bound").any(),
+                pl.col("conflict").any(),
+                pl.col("numbers").sum(),
+                pl.col("first").drop_nulls().first(),
+                pl.col("low").min(),
+                pl.col("high").max(),
+            )
+        )
+
+    def _totals(self) -> Any:
+        """Each panel's WBC and bands: kind and number (``wk``, ``wn``, ``bk``, ``bn``)."""
+        pl = _polars()
+        merged = self._merge()
+        self.parts = []
+
+        def close(column: str) -> Any:  # math.isclose(first, column, 1e-9, 1e-12)
+            first, other = pl.col("first"), pl.col(column)
+            largest = pl.max_horizontal(first.abs(), other.abs())
+            return (first - other).abs() <= pl.max_horizontal(largest * 1e-9, pl.lit(1e-12))
+
+        kind = (
+            pl.when(pl.col("conflict") | (pl.col("bound") & (pl.col("numbers") > 0)))
+            .then(_CONFLICT)
+            .when(pl.col("bound"))
+            .then(_BOUND)
+            .when(close("low") & close("high"))
+            .then(_NUMBER)
+            .otherwise(_CONFLICT)
+        )
+        merged = merged.with_columns(kind.alias("kind"))
+        merged = merged.with_columns(
+            pl.when(pl.col("kind") == _NUMBER).then(pl.col("first")).alias("num")
+        )
+        wbc = merged.filter(pl.col("an") == "wbc").select(
+            *self.keys, pl.col("kind").alias("wk"), pl.col("num").alias("wn")
+        )
+        bands = merged.filter(pl.col("an") == BANDS).select(
+            *self.keys, pl.col("kind").alias("bk"), pl.col("num").alias("bn")
+        )
+        if not self.keys:
+            return None
+        return wbc.join(bands, on=self.keys, how="full", coalesce=True)
+
+    # -- the second pass: every row's cells ---------------------------------------------------
+
+    def _write_rows(self, block: _Block, totals: Any, last: bool) -> None:
+        pl = _polars()
+        writer = self.writer
+        self._forget()
+        frame = self._frame(block)
+        how = (
+            pl.when(~pl.col("keep"))
+            .then(_SKIP)
+            .when(pl.col("an").is_null())
+            .then(_OTHER)
+            .otherwise(_KEYED)
+        )
+        frame = frame.with_columns(how.alias("how"))
+        left = frame.filter(pl.col("how") <= _OTHER)
+        writer.skipped += left.height
+        self.other += int((left.get_column("how") == _OTHER).sum())
+        rows = frame.filter(pl.col("how") == _KEYED)
+        if self.keys:
+            rows = rows.join(totals, on=self.keys, how="left", maintain_order="left")
+        else:
+            rows = rows.with_columns(
+                pl.lit(None, pl.Int64).alias(name) for name in ("wk", "bk")
+            ).with_columns(pl.lit(None, pl.Float64).alias(name) for name in ("wn", "bn"))
+        rows = rows.with_columns(pl.col("wk").fill_null(_NONE), pl.col("bk").fill_null(_NONE))
+        rows = self._classes(rows)
+        rows = self._percentages(rows)
+        keyed = rows.filter(pl.col("how") == _KEYED)
+        worked = rows.filter(pl.col("how") == _VECTOR)
+        parts = [
+            left.select("at", pl.lit(self.unchecked).alias("suffix")),
+            self._keyed(keyed, block),
+            self._worked(worked, block),
+        ]
+        suffix = (
+            pl.concat([p for p in parts if p.height], how="vertical")
+            .sort("at")
+            .get_column("suffix")
+        )
+        out = io.BytesIO()
+        pl.DataFrame({"line": block.lines, "suffix": suffix}).write_csv(
+            out, include_header=False, separator=self.layout.delimiter, quote_style="never",
+            line_terminator=self.end.decode("ascii"), null_value="",
+        )  # fmt: skip
+        data = out.getvalue()
+        writer.stream.write(data[: -len(self.end)] if last else data)
+
+    def _classes(self, rows: Any) -> Any:
+        """The rows with ``class``: each distinct (analyte, age, sex, ethnicity) once to its
+        person class, numbered across the analytes' interpreters."""
+        pl = _polars()
+        panel_rows = self.long.rows
+
+        def compute(new: Any) -> Any:
+            found = []
+            for analyte, age, sex, ethnicity in new.iter_rows():
+                person = panel_rows.interpreter(analyte).person(age, sex, ethnicity)
+                key = (analyte, id(person))
+                number = self.numbers.get(key)
+                if number is None:
+                    number = self.numbers[key] = len(self.people)
+                    self.people.append((analyte, age, sex, ethnicity))
+                    self.person_classes.append(person)  # keeps the id unique
+                found.append((analyte, age, sex, ethnicity, number))
+            schema = {"an": pl.String, "a": pl.String, "s": pl.String, "e": pl.String,
+                      "class": pl.Int64}  # fmt: skip
+            return pl.DataFrame(found, schema=schema, orient="row")
+
+        on = ["an", "a", "s", "e"]
+        table = self._known("people", rows.select(on).unique(), on, compute)
+        return rows.join(table, on=on, how="left", maintain_order="left")
+
+    def _percentages(self, rows: Any) -> Any:
+        """Each distinct (analyte, value, unit) cell read once: is it a percentage, and of
+        which number; the rows whose count can be worked out for the block at once get
+        ``how`` = vector, their count ``x`` (9 places) and its text ``text`` (6 places)."""
+        pl = _polars()
+        panel_rows = self.long.rows
+        separator = panel_rows.wbc.decimal_separator
+
+        def compute(new: Any) -> Any:
+            found = []
+            for analyte, percent, value, unit in new.iter_rows():
+                read = _PLAIN
+                number = text = warned = shown = None
+                item_unit = self._unit(unit)
+                if percent and not (item_unit or "").strip() and not value.rstrip().endswith("%"):
+                    item_unit = "%"
+                parsed = panel_rows.interpreter(analyte).parse(value, item_unit)
+                count = parsed.count
+                if analyte != BANDS and count is not None and count.unit == "%":
+                    read = _PERCENT
+                    plain = not count.comparator
+                    if plain and all(len(w) <= MESSAGE_LIMIT for w in parsed.warnings):
+                        read, number, text = _WORKED, count.value, parsed.value_text
+                        warned = "".join(f"{w}; " for w in parsed.warnings)
+                        shown = note_number(count.value)
+                found.append((analyte, percent, value, unit, read, number, text, warned, shown))
+            schema = {"an": pl.String, "ip": pl.Boolean, "v": pl.String, "u": pl.String,
+                      "read": pl.Int64, "pn": pl.Float64, "pt": pl.String, "pw": pl.String,
+                      "ps": pl.String}  # fmt: skip
+            return pl.DataFrame(found, schema=schema, orient="row")
+
+        on = ["an", "ip", "v", "u"]
+        table = self._known("percentages", rows.select(on).unique(), on, compute)
+        rows = rows.join(table, on=on, how="left", maintain_order="left")
+        with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
+        total = pl.when(with_bands).then(pl.col("pn") + pl.col("bn")).otherwise(pl.col("pn"))
+        product = total * pl.col("wn") / 100.0
+        rows = rows.with_columns(product.alias("x"))
+        # round(x, 9) and then 6 places, as Python does, where no tie is near
+        nines = pl.col("x") * 1e9
+        sixes = pl.col("r9") * 1e6
+        rows = rows.with_columns(((nines + 0.5).floor() / 1e9).alias("r9"))
+        rows = rows.with_columns((sixes + 0.5).floor().alias("n6"))
+        usable = (
+            (pl.col("read") == _WORKED)
+            & pl.col("has_key")
+            & (pl.col("wk") == _NUMBER)
+            & ((pl.col("an") != "neutrophils") | pl.col("bk").is_in([_NONE, _NUMBER]))
+            & (pl.col("x") >= 0)
+            & (pl.col("x") < _LARGEST)
+            & ((nines - nines.floor() - 0.5).abs() > _TIE)
+            & ((sixes - sixes.floor() - 0.5).abs() > _TIE)
+        )
+        rows = rows.with_columns(pl.when(usable).then(_VECTOR).otherwise(pl.col("how")).alias("how"))
+        whole = (pl.col("n6") // 1_000_000).cast(pl.Int64).cast(pl.String)
+        places = (
+            (pl.col("n6") % 1_000_000)
+            .cast(pl.Int64)
+            .cast(pl.String)
+            .str.zfill(6)
+            .str.strip_chars_end("0")
+        )
+        text = pl.when(places == "").then(whole).otherwise(whole + pl.lit(".") + places)
+        rows = rows.with_columns(text.alias("dot"))
+        shown = pl.col("dot") if separator == "." else pl.col("dot").str.replace(".", separator,
+                                                                                  literal=True)
+        return rows.with_columns(shown.alias("text"), pl.col("dot").cast(pl.Float64).alias("y"))
+
+    def _count(self, category: int, rows: int) -> None:
+        """Rows of a category in the summary (-1: not checked, as ``Writer.count``)."""
+        if category < 0:
+            self.writer.skipped += rows
+        else:
+            self.writer.counts[category] += rows
+
+    def _panel(self, wk: int, wn: float | None, bk: int, bn: float | None) -> Panel:
+        wbc = wn if wk == _NUMBER else _VALUES.get(wk)
+        bands = bn if bk == _NUMBER else _VALUES.get(bk)
+        return Panel(wbc, bands)  # type: ignore[arg-type]
+
+    def _row_cells(self, line: str, row: dict[str, Any]) -> tuple[tuple[str, ...], int, str | None]:
+        """The cells, category and analyte of one row, read by the row loop's own reading."""
+        fields = next(csv.reader((line,), delimiter=self.layout.delimiter), [])
+        panel = self._panel(row["wk"], row["wn"], row["bk"], row["bn"])
+        record = Record(fields, b"", b"", 1, None)
+        result, percent, category, analyte = self.long.read(record, 0, lambda _: panel)
+        return self.long.cells(result, percent, analyte, fields), category, analyte
+
+    def _keyed(self, rows: Any, block: _Block) -> Any:
+        """The suffixes of rows read once per distinct key (rows whose messages would quote a
+        long cell of their own are read one by one)."""
+        pl = _polars()
+        if not rows.height:
+            return pl.DataFrame(schema={"at": pl.Int64, "suffix": pl.String})
+        # what of the panel a row's cells depend on: a count's only the WBC's being unusable
+        unusable = (pl.col("an") == "wbc") & pl.col("wk").is_in([_BOUND, _CONFLICT])
+        plain = pl.col("read") == _PLAIN
+        rows = rows.with_columns(
+            pl.when(plain).then(pl.lit(-1)).otherwise(pl.col("has_key").cast(pl.Int64)).alias("pk"),
+            pl.when(plain).then(pl.when(unusable).then(_CONFLICT).otherwise(_NONE))
+            .otherwise(pl.col("wk")).alias("wk"),
+            pl.when(plain).then(-1.0).otherwise(pl.col("wn").fill_null(-1.0)).alias("wn"),
+            pl.when(plain).then(_NONE).otherwise(pl.col("bk")).alias("bk"),
+            pl.when(plain).then(-1.0).otherwise(pl.col("bn").fill_null(-1.0)).alias("bn"),
+        )  # fmt: skip
+        on = ["class", "an", "ip", "v", "u", "l0", "l1", "pk", "wk", "wn", "bk", "bn"]
+        keys = rows.group_by(on).agg(pl.len().alias("rows"), pl.col("at").first())
+        lines = block.lines
+
+        def compute(new: Any) -> Any:
+            found = []
+            for key in new.iter_rows(named=True):
+                cells, category, _ = self._row_cells(lines[key["at"]], key)
+                if cells is not None and any(len(c) > MESSAGE_LIMIT for c in cells[-2:]):
+                    found.append((*(key[n] for n in on), None, category))  # a long message
+                    continue
+                encoded = self.layout.csv_line(cells).decode("utf-8")
+                found.append((*(key[n] for n in on), encoded, category))
+            schema = dict(rows.select(on).schema)
+            schema.update({"suffix": pl.String, "category": pl.Int64})
+            return pl.DataFrame(found, schema=schema, orient="row")
+
+        table = self._known("keyed", keys.drop("rows"), on, compute)
+        keys = keys.join(table, on=on, how="left")
+        count = self._count
+        found = keys.filter(pl.col("suffix").is_not_null())
+        for category, rows_of in found.group_by("category").agg(pl.col("rows").sum()).iter_rows():
+            count(category, rows_of)
+        rows = rows.join(table.select(*on, "suffix"), on=on, how="left", maintain_order="left")
+        own = rows.filter(pl.col("suffix").is_null())
+        suffixes = rows.filter(pl.col("suffix").is_not_null()).select("at", "suffix")
+        if not own.height:
+            return suffixes
+        mine = []
+        for row in own.iter_rows(named=True):
+            cells, category, _ = self._row_cells(lines[row["at"]], row)
+            count(category, 1)
+            mine.append((row["at"], self.layout.csv_line(cells).decode("utf-8")))
+        schema = {"at": pl.Int64, "suffix": pl.String}
+        return pl.concat([suffixes, pl.DataFrame(mine, schema=schema, orient="row")])
+
+    def _worked(self, rows: Any, block: _Block) -> Any:
+        """The suffixes of the percentages worked out for the block at once."""
+        pl = _polars()
+        if not rows.height:
+            return pl.DataFrame(schema={"at": pl.Int64, "suffix": pl.String})
+        places = self._places(rows.select("class", "y").unique())
+        rows = rows.join(places, on=["class", "y"], how="left")
+        outcomes = self._known(
+            "places", rows.group_by("class", "place").agg(pl.col("text").first()),
+            ["class", "place"], self._outcomes,
+        )  # fmt: skip
+        rows = rows.join(outcomes.drop("text"), on=["class", "place"], how="left")
+        # a place whose result quotes the count: each count read on its own
+        each = rows.filter(~pl.col("shared")).select("class", "text").unique()
+        if each.height:
+            own = self._known("counts", each, ["class", "text"], self._outcomes)
+            own = own.rename({c: f"{c}_own" for c in own.columns if c not in ("class", "text")})
+            rows = rows.join(own, on=["class", "text"], how="left", maintain_order="left")
+            for name in ("mid", "warned", "error", "shows", "category", "long"):
+                rows = rows.with_columns(
+                    pl.when(pl.col("shared")).then(pl.col(name)).otherwise(pl.col(f"{name}_own"))
+                )
+        count = self._count
+        short = rows.filter(~pl.col("long"))
+        for category, rows_of in short.group_by("category").len().iter_rows():
+            count(category, rows_of)
+        delimiter = pl.lit(self.layout.delimiter)
+        shown_wbc = self._numbers(rows.get_column("wn"))
+        shown_bands = self._numbers(rows.get_column("bn").drop_nulls())
+        short = short.join(shown_wbc.rename({"n": "wn", "shown": "ws"}), on="wn", how="left")
+        short = short.join(
+            shown_bands.rename({"n": "bn", "shown": "bs"}), on="bn", how="left"
+        )
+        with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
+        added = pl.when(with_bands).then(pl.lit(" plus ") + pl.col("bs") + " % bands")
+        note = (
+            pl.lit("worked out as ") + pl.col("ps") + " %" + added.otherwise(pl.lit(""))
+            + " of the panel's white cell count of " + pl.col("ws") + " × 10⁹/L"
+        )  # fmt: skip
+        lab = pl.lit(False)
+        if self.layout.has_lab_range:
+            lab = pl.any_horizontal(
+                [pl.col(c).str.strip_chars(_WHITESPACE) != "" for c in ("l0", "l1")]
+            )
+        warnings = (
+            pl.col("warned") + pl.col("pw") + note
+            + pl.when(lab).then(pl.lit("; " + _LAB_NOTE)).otherwise(pl.lit(""))
+        )  # fmt: skip
+        suffix = pl.concat_str(
+            pl.col("an"), delimiter,
+            pl.when(pl.col("shows")).then(pl.col("text")).otherwise(pl.lit("")), delimiter,
+            pl.col("pt"), delimiter, pl.col("mid"), delimiter,
+            _quoted(warnings, self.layout.delimiter), delimiter, pl.col("error"),
+        )  # fmt: skip
+        suffixes = short.select("at", suffix.alias("suffix"))
+        long = rows.filter(pl.col("long"))
+        if not long.height:
+            return suffixes
+        mine = []
+        for row in long.iter_rows(named=True):
+            cells, category, _ = self._row_cells(block.lines[row["at"]], row)
+            count(category, 1)
+            mine.append((row["at"], self.layout.csv_line(cells).decode("utf-8")))
+        schema = {"at": pl.Int64, "suffix": pl.String}
+        return pl.concat([suffixes, pl.DataFrame(mine, schema=schema, orient="row")])
+
+    def _numbers(self, numbers: Any) -> Any:
+        """Distinct numbers as the panel note writes them (3 places, one kept)."""
+        pl = _polars()
+        found = [(n, note_number(n)) for n in numbers.unique().drop_nulls().to_list()]
+        return pl.DataFrame(found, schema={"n": pl.Float64, "shown": pl.String}, orient="row")
+
+    def _places(self, counts: Any) -> Any:
+        """Each distinct (class, count): its place among the class's edges (2i: between
+        edges i-1 and i; 2i+1: on edge i)."""
+        pl = _polars()
+        parts = []
+        for (number,), group in counts.partition_by("class", as_dict=True).items():
+            edges = self.edges.get(number)
+            if edges is None:
+                person = self.person_classes[number]
+                found = () if person.prepared is None else value_edges(person.prepared)
+                edges = self.edges[number] = pl.Series("edges", found, dtype=pl.Float64)
+            values = group.get_column("y")
+            if edges.len():
+                place = edges.search_sorted(values, side="left").cast(pl.Int64) + edges.search_sorted(
+                    values, side="right"
+                ).cast(pl.Int64)
+            else:
+                place = pl.zeros(group.height, dtype=pl.Int64, eager=True)
+            parts.append(group.with_columns(place.alias("place")))
+        return pl.concat(parts)
+
+    def _outcomes(self, new: Any) -> Any:
+        """What the row engine makes of one count (text) of each (class, place or count):
+        the cells a worked-out percentage shares with it."""
+        pl = _polars()
+        found = []
+        panel_rows = self.long.rows
+        columns = new.columns
+        for row in new.iter_rows(named=True):
+            analyte, age, sex, ethnicity = self.people[row["class"]]
+            interpreter = panel_rows.interpreter(analyte)
+            text = row["text"]
+            entry = interpreter.lookup(text, "10^9/L", age, sex, ethnicity)
+            cells, category, warnings = entry.cells, entry.category, entry.result.warnings
+            if category == _ERROR:
+                shared = cells[0] == "" and not warnings
+            else:
+                flagged = category < CATEGORIES.index("indeterminate")
+                shared = flagged and not interpreter.parse(text, "10^9/L").warnings
+            mid = self.layout.csv_line((cells[1], cells[2], cells[4], cells[5], cells[8],
+                                        cells[6])).decode("utf-8")  # fmt: skip
+            long = any(len(w) > MESSAGE_LIMIT for w in warnings) or len(cells[11]) > MESSAGE_LIMIT
+            error = self.layout.csv_line((cells[11],)).decode("utf-8") if cells[11] else ""
+            warned = "".join(f"{w}; " for w in warnings)
+            found.append((*(row[c] for c in columns), shared, mid, warned, error,
+                          cells[0] != "", category, long))  # fmt: skip
+        schema = dict(new.schema)
+        schema.update({"shared": pl.Boolean, "mid": pl.String, "warned": pl.String,
+                       "error": pl.String, "shows": pl.Boolean, "category": pl.Int64,
+                       "long": pl.Boolean})  # fmt: skip
+        return pl.DataFrame(found, schema=schema, orient="row")
