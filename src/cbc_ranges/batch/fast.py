@@ -272,8 +272,11 @@ class FastCSV:
 
     # -- one block: read (any thread), then rows (this thread, in order) ----------------------
 
-    def _read(self, data: bytes) -> _Block | None:
-        """The block read by polars, or None when a line of it needs the careful path."""
+    def _read(self, data: bytes, *, lines_kept: bool = True) -> _Block | None:
+        """The block read by polars, or None when a line of it needs the careful path.
+
+        ``lines_kept=False``: the cells alone are wanted (a block without quotes then
+        has no ``lines``; its checks do not need them)."""
         end = self.end
         rows = data.count(b"\n")
         if end == b"\n":
@@ -297,12 +300,14 @@ class FastCSV:
         width = self.layout.width
         quoted = b'"' in data
         try:
-            lines = pl.read_csv(
-                data, has_header=False, separator=separator.decode("ascii"), quote_char=None,
-                infer_schema=False, new_columns=["line"],
-            ).get_column("line")  # fmt: skip
-            if lines.len() != rows or lines.null_count():
-                return None
+            lines = None
+            if lines_kept or quoted:
+                lines = pl.read_csv(
+                    data, has_header=False, separator=separator.decode("ascii"), quote_char=None,
+                    infer_schema=False, new_columns=["line"],
+                ).get_column("line")  # fmt: skip
+                if lines.len() != rows or lines.null_count():
+                    return None
             if quoted:
                 if not self._simply_quoted(lines, width):
                     return None
@@ -310,7 +315,7 @@ class FastCSV:
                 return None  # with the reader's refusal of longer rows: every row is full
             cells = pl.read_csv(
                 data, has_header=False, separator=self.layout.delimiter,
-                quote_char='"' if quoted else None, infer_schema=False,
+                quote_char='"' if quoted else None, infer_schema=False, columns=self.needed,
                 new_columns=[f"c{i}" for i in range(width)], truncate_ragged_lines=False,
             )  # fmt: skip
         except pl.exceptions.PolarsError:

@@ -160,10 +160,12 @@ class FastPanels(FastCSV):
         source: Any = self.reader
         start = self._tell(source)
         tee = None if start is not None else _Tee(source)
+        if tee is not None:
+            records._spools.append(tee.kept)  # closed with the records
         self.reader = source if tee is None else tee  # type: ignore[assignment]
         try:
             for data, last in self._whole_blocks():
-                self._learn(self._taken(data, last))
+                self._learn(self._taken(data, lines_kept=False))
         except _Refused:
             learnt = False
         else:
@@ -173,7 +175,7 @@ class FastPanels(FastCSV):
                 source.seek(start)
                 records.lines = source
             else:
-                records.lines = iter(tee.rest())
+                records.lines = tee.rest()  # type: ignore[assignment]
             return None
         totals = self._totals()
         self.reader = source if tee is None else tee.rest()  # type: ignore[assignment]
@@ -183,7 +185,7 @@ class FastPanels(FastCSV):
         self.tables.clear()
         self.writer.stream.write(long_header(self.writer, header))
         for data, last in self._whole_blocks():
-            block = self._taken(data, last)
+            block = self._taken(data)
             self._write_rows(block, totals, last)
             records.extra += block.rows
             if self.advance is not None:
@@ -204,8 +206,8 @@ class FastPanels(FastCSV):
         if last:
             yield last + self.end, True
 
-    def _taken(self, data: bytes, last: bool) -> _Block:
-        block = self._read(data)
+    def _taken(self, data: bytes, *, lines_kept: bool = True) -> _Block:
+        block = self._read(data, lines_kept=lines_kept)
         if block is None:
             raise _Refused
         return block
