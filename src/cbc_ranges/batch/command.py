@@ -504,17 +504,17 @@ def _run(
                 for blank in blanks:
                     out.write(blank)
             if long is not None:
-                notes = None
+                panel_notes = None
                 if panels_taken:
-                    notes = fast_panels.FastPanels(
+                    panel_notes = fast_panels.FastPanels(
                         long, writer, source.lines, jobs=options.jobs,  # type: ignore[arg-type]
                         advance=ticker.advance if ticker else None, start=number,
                     ).write(first)  # fmt: skip
-                    if notes is None and ticker is not None:  # the row loop, from the start
+                    if panel_notes is None and ticker is not None:  # the row loop, from the start
                         records.lines = ticker.wrap(records.lines)
-                if notes is None:
-                    notes = write_long(long, writer, first, number, output_format)
-                warnings += notes
+                if panel_notes is None:
+                    panel_notes = write_long(long, writer, first, number, output_format)
+                warnings += panel_notes
             elif wide is not None:
                 warnings += write_wide(wide, writer, first, number, output_format)
             elif isinstance(layout, DatedLayout) and output_format == "csv":

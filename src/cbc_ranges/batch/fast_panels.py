@@ -164,7 +164,7 @@ class FastPanels(FastCSV):
             records._spools.append(tee.kept)  # closed with the records
         self.reader = source if tee is None else tee  # type: ignore[assignment]
         try:
-            for data, last in self._whole_blocks():
+            for data, _ in self._whole_blocks():
                 self._learn(self._taken(data, lines_kept=False))
         except _Refused:
             learnt = False
@@ -175,10 +175,10 @@ class FastPanels(FastCSV):
                 source.seek(start)
                 records.lines = source
             else:
-                records.lines = tee.rest()  # type: ignore[assignment]
+                records.lines = tee.rest()
             return None
         totals = self._totals()
-        self.reader = source if tee is None else tee.rest()  # type: ignore[assignment]
+        self.reader = source if tee is None else tee.rest()
         if tee is None:
             source.seek(start)
         self.carry = b""
@@ -260,7 +260,8 @@ class FastPanels(FastCSV):
         found = []
         for (cell,) in new.iter_rows():
             item = self.long.item_of(cell)
-            found.append((cell, None if item is None else item.analyte, bool(item and item.percent)))
+            analyte = None if item is None else item.analyte
+            found.append((cell, analyte, bool(item and item.percent)))
         schema = {"it": pl.String, "an": pl.String, "ip": pl.Boolean}
         return pl.DataFrame(found, schema=schema, orient="row")
 
@@ -280,7 +281,7 @@ class FastPanels(FastCSV):
         rows = self.long.rows
 
         def values(new: Any) -> Any:
-            found = []
+            found: list[tuple[Any, ...]] = []
             for analyte, percent, value, unit in new.iter_rows():
                 if analyte == "wbc":
                     got = rows.wbc_value(value, self._unit(unit))
@@ -395,7 +396,7 @@ class FastPanels(FastCSV):
                 pl.lit(None, pl.Int64).alias(name) for name in ("wk", "bk")
             ).with_columns(pl.lit(None, pl.Float64).alias(name) for name in ("wn", "bn"))
         rows = rows.with_columns(pl.col("wk").fill_null(_NONE), pl.col("bk").fill_null(_NONE))
-        rows = self._classes(rows)
+        rows = self._people(rows)
         rows = self._percentages(rows)
         keyed = rows.filter(pl.col("how") == _KEYED)
         worked = rows.filter(pl.col("how") == _VECTOR)
@@ -417,7 +418,7 @@ class FastPanels(FastCSV):
         data = out.getvalue()
         writer.stream.write(data[: -len(self.end)] if last else data)
 
-    def _classes(self, rows: Any) -> Any:
+    def _people(self, rows: Any) -> Any:
         """The rows with ``class``: each distinct (analyte, age, sex, ethnicity) once to its
         person class, numbered across the analytes' interpreters."""
         pl = _polars()
@@ -495,7 +496,8 @@ class FastPanels(FastCSV):
             & ((nines - nines.floor() - 0.5).abs() > _TIE)
             & ((sixes - sixes.floor() - 0.5).abs() > _TIE)
         )
-        rows = rows.with_columns(pl.when(usable).then(_VECTOR).otherwise(pl.col("how")).alias("how"))
+        how = pl.when(usable).then(_VECTOR).otherwise(pl.col("how"))
+        rows = rows.with_columns(how.alias("how"))
         whole = (pl.col("n6") // 1_000_000).cast(pl.Int64).cast(pl.String)
         places = (
             (pl.col("n6") % 1_000_000)
@@ -506,8 +508,11 @@ class FastPanels(FastCSV):
         )
         text = pl.when(places == "").then(whole).otherwise(whole + pl.lit(".") + places)
         rows = rows.with_columns(text.alias("dot"))
-        shown = pl.col("dot") if separator == "." else pl.col("dot").str.replace(".", separator,
-                                                                                  literal=True)
+        shown = (
+            pl.col("dot")
+            if separator == "."
+            else pl.col("dot").str.replace(".", separator, literal=True)
+        )
         return rows.with_columns(shown.alias("text"), pl.col("dot").cast(pl.Float64).alias("y"))
 
     def _count(self, category: int, rows: int) -> None:
@@ -613,9 +618,7 @@ class FastPanels(FastCSV):
         shown_wbc = self._numbers(rows.get_column("wn"))
         shown_bands = self._numbers(rows.get_column("bn").drop_nulls())
         short = short.join(shown_wbc.rename({"n": "wn", "shown": "ws"}), on="wn", how="left")
-        short = short.join(
-            shown_bands.rename({"n": "bn", "shown": "bs"}), on="bn", how="left"
-        )
+        short = short.join(shown_bands.rename({"n": "bn", "shown": "bs"}), on="bn", how="left")
         with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
         added = pl.when(with_bands).then(pl.lit(" plus ") + pl.col("bs") + " % bands")
         note = (
@@ -668,9 +671,8 @@ class FastPanels(FastCSV):
                 edges = self.edges[number] = pl.Series("edges", found, dtype=pl.Float64)
             values = group.get_column("y")
             if edges.len():
-                place = edges.search_sorted(values, side="left").cast(pl.Int64) + edges.search_sorted(
-                    values, side="right"
-                ).cast(pl.Int64)
+                below = edges.search_sorted(values, side="left").cast(pl.Int64)
+                place = below + edges.search_sorted(values, side="right").cast(pl.Int64)
             else:
                 place = pl.zeros(group.height, dtype=pl.Int64, eager=True)
             parts.append(group.with_columns(place.alias("place")))
