@@ -351,8 +351,10 @@ def edges(prepared: Prepared) -> tuple[float, ...]:
     reference = prepared.reference
     if reference is not None:
         numbers += (reference.low, reference.high)
-    for row in (*prepared.limits, *prepared.grades):
+    for row in prepared.limits:
         numbers += (row.low, row.high)
+    for band in prepared.grades:
+        numbers += (band.low, band.high)
     if prepared.context is not None:
         numbers += (prepared.context.low, prepared.context.high)
     return tuple(sorted({float(n) for n in numbers if n is not None and math.isfinite(n)}))
