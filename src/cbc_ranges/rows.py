@@ -647,21 +647,22 @@ class RowInterpreter:
                 str(error) if isinstance(error, CBCError) else f"{type(error).__name__}: {error}"
             )
             signature: Hashable = ("error", _one_line(message))
-            made = PersonClass(None, error=_one_line(message))
-        else:
-            # everything of the person that the output or a later warning can depend on
-            selection = prepared.selection
-            signature = (
-                id(selection.reference),
-                tuple(map(id, selection.limits)),
-                tuple(map(id, selection.grades)),
-                prepared.warnings,
-                prepared.group,
-            )
-            made = PersonClass(prepared)
+            found = self._classes.get(signature)
+            if found is None:
+                found = self._classes.put(signature, PersonClass(None, error=_one_line(message)))
+            return found  # type: ignore[no-any-return]
+        # everything of the person that the output or a later warning can depend on
+        selection = prepared.selection
+        signature = (
+            id(selection.reference),
+            tuple(map(id, selection.limits)),
+            tuple(map(id, selection.grades)),
+            prepared.warnings,
+            prepared.group,
+        )
         found = self._classes.get(signature)
         if found is None:
-            found = self._classes.put(signature, made)
+            found = self._classes.put(signature, PersonClass(prepared))
         return found  # type: ignore[no-any-return]
 
     def _combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
