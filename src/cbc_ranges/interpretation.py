@@ -105,10 +105,12 @@ class _Caches:
     """A table's two bounded caches (people -> Prepared, (Prepared, value) -> outcome) and
     the table's provenance for results."""
 
-    __slots__ = ("outcomes", "people", "table_info")
+    __slots__ = ("ethnicities", "outcomes", "people", "table_info")
 
     def __init__(self, table: RangeTable) -> None:
         self.people = BoundedCache(_PEOPLE_CACHE_SIZE)
+        # an ethnicity text -> (its group in the table, the group it is recognised as)
+        self.ethnicities = BoundedCache(_PEOPLE_CACHE_SIZE)
         self.outcomes = BoundedCache(_OUTCOMES_SIZE)
         self.table_info = TableInfo(name=table.name, sha256=table.sha256)
 
@@ -795,11 +797,7 @@ def _prepare(
     age_read = read_age(age)
     sex_read = parse_sex(sex)
     duffy_read = parse_duffy(duffy)
-    group = match_ethnicity(ethnicity, table.groups) if ethnicity else None
-    # an ancestry the table has no rows for is still recognised (no warning), never used
-    recognised = group
-    if ethnicity and group is None:
-        recognised = match_ethnicity(ethnicity, ancestry_groups())
+    group, recognised = _groups(table, ethnicity) if ethnicity else (None, None)
     duffy_populations = _duffy_populations(duffy_cohort)
     populations = duffy_populations if duffy_read == "null" else ()
     selection = table.select(
@@ -877,6 +875,17 @@ def _prepare(
         context=context,
         has_levels=any(row.level for row in selection.limits),
     )
+
+
+def _groups(table: RangeTable, ethnicity: str) -> tuple[str | None, str | None]:
+    """The table's group of an ethnicity text, and the group it is recognised as (an
+    ancestry the table has no rows for is still recognised: no warning, never used)."""
+    found: tuple[str | None, str | None] | None = _caches(table).ethnicities.get(ethnicity)
+    if found is None:
+        group = match_ethnicity(ethnicity, table.groups)
+        recognised = group if group is not None else match_ethnicity(ethnicity, ancestry_groups())
+        found = _caches(table).ethnicities.put(ethnicity, (group, recognised))
+    return found
 
 
 def _clean_text(text: str) -> str:

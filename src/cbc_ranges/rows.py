@@ -35,6 +35,7 @@ Read more in ``docs/batch.md``.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Hashable
 from typing import NamedTuple
 
@@ -102,6 +103,7 @@ CATEGORIES: tuple[str, ...] = ("low", "normal", "high", "indeterminate", "error"
 _CATEGORY: dict[str | None, int] = {flag: i for i, flag in enumerate(CATEGORIES)}
 _CATEGORY[None] = _CATEGORY["error"]
 _ERROR = _CATEGORY["error"]
+_INDETERMINATE = _CATEGORY["indeterminate"]
 
 # the error of a row whose value cell is empty
 _NO_VALUE = "no WBC value in this row"
@@ -294,11 +296,13 @@ class PersonClass:
 
     __slots__ = (
         "ancestry",
+        "edges",
         "error",
         "has_reference",
         "high",
         "low",
         "outcomes",
+        "positions",
         "prepared",
         "source",
         "warnings",
@@ -316,6 +320,44 @@ class PersonClass:
         self.warnings = () if prepared is None else tuple(_one_line(w) for w in prepared.warnings)
         # (flag, leukopenia, count warnings) -> what every such count gets
         self.outcomes = BoundedCache(_CLASS_LIMIT)
+        self.edges = () if prepared is None else edges(prepared)
+        # (position among the edges, count warnings) -> what every such exact count gets
+        self.positions = BoundedCache(_CLASS_LIMIT)
+
+    def position(self, value: float) -> int:
+        """Where an exact count lies among :attr:`edges`: ``2 i`` below the ``i``-th edge
+        (and above the one before), ``2 i + 1`` on it. Every exact count of one position
+        compares alike with every limit of the class, so it gets the same outcome.
+
+        >>> from cbc_ranges.interpretation import prepare
+        >>> adult = PersonClass(prepare(get_table(), "wbc", "count", 40, "F", None))
+        >>> [adult.position(v) == adult.position(4.4) for v in (4.3, 4.5, 11.0)]
+        [True, False, False]
+        """
+        edges = self.edges
+        at = bisect_left(edges, value)
+        return 2 * at + (at < len(edges) and edges[at] == value)
+
+
+def edges(prepared: Prepared) -> tuple[float, ...]:
+    """Every number an exact count of a prepared person is compared with, sorted.
+
+    :func:`~cbc_ranges.interpretation.assess` compares an exact count only with
+    these (the reference interval, the analyte's plausible range, the decision
+    limits, the grade bands and the context interval): two counts that lie
+    between the same two edges, or on the same edge, get the same assessment.
+    """
+    numbers: list[float | None] = [*prepared.analyte.plausible]
+    reference = prepared.reference
+    if reference is not None:
+        numbers += (reference.low, reference.high)
+    for row in prepared.limits:
+        numbers += (row.low, row.high)
+    for band in prepared.grades:
+        numbers += (band.low, band.high)
+    if prepared.context is not None:
+        numbers += (prepared.context.low, prepared.context.high)
+    return tuple(sorted({float(n) for n in numbers if n is not None and math.isfinite(n)}))
 
 
 class RowInterpreter:
@@ -514,7 +556,16 @@ class RowInterpreter:
         assert count is not None and prepared is not None
         if count.unit == "%":
             return self._failed(_PERCENT)
-        # a value a class has met before (another person of the class, another spelling)
+        if count.comparator is None:  # an exact count: what its position between edges gets
+            place = (person.position(count.value), parsed.warnings)
+            known: Outcome | None = person.positions.get(place)
+            if known is not None:
+                return known
+            made = self._assessed(count, parsed, person, prepared)
+            if made.category != _INDETERMINATE or not person.has_reference:
+                person.positions.put(place, made)  # not an outcome that quotes the value
+            return made
+        # a censored value a class has met before (another person of the class, a spelling)
         seen_key = (person, count.value, count.comparator, parsed.warnings)
         seen: Outcome | None = self._outcomes.get(seen_key)
         if seen is not None:
@@ -596,21 +647,22 @@ class RowInterpreter:
                 str(error) if isinstance(error, CBCError) else f"{type(error).__name__}: {error}"
             )
             signature: Hashable = ("error", _one_line(message))
-            made = PersonClass(None, error=_one_line(message))
-        else:
-            # everything of the person that the output or a later warning can depend on
-            selection = prepared.selection
-            signature = (
-                id(selection.reference),
-                tuple(map(id, selection.limits)),
-                tuple(map(id, selection.grades)),
-                prepared.warnings,
-                prepared.group,
-            )
-            made = PersonClass(prepared)
+            found = self._classes.get(signature)
+            if found is None:
+                found = self._classes.put(signature, PersonClass(None, error=_one_line(message)))
+            return found  # type: ignore[no-any-return]
+        # everything of the person that the output or a later warning can depend on
+        selection = prepared.selection
+        signature = (
+            id(selection.reference),
+            tuple(map(id, selection.limits)),
+            tuple(map(id, selection.grades)),
+            prepared.warnings,
+            prepared.group,
+        )
         found = self._classes.get(signature)
         if found is None:
-            found = self._classes.put(signature, made)
+            found = self._classes.put(signature, PersonClass(prepared))
         return found  # type: ignore[no-any-return]
 
     def _combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:
