@@ -90,7 +90,6 @@ __all__ = [
     "prepare",
     "read_value",
     "straddle_warning",
-    "value_edges",
     "with_lab_range",
 ]
 
@@ -567,31 +566,6 @@ def assess(value: float, comparator: Comparator | None, prepared: Prepared) -> A
         Assessment,
         (flag, CODES[flag], leukopenia, limits, grade, severity, context, implausible),
     )
-
-
-def value_edges(prepared: Prepared) -> tuple[float, ...]:
-    """The values where what :func:`assess` says of an exact count for a person can change.
-
-    Every limit an exact count is compared with: the reference interval, the
-    analyte's plausible range (also where reading a count warns of its magnitude),
-    zero (a zero count draws no such warning), each decision limit and each grade
-    band. Two exact counts that compare alike with every edge (below, equal or
-    above each) get the same assessment; a warning that quotes the count comes
-    only with an ``indeterminate`` flag. The columnar path of whole panels
-    (:mod:`cbc_ranges.batch.fast_panels`) groups counts by it.
-
-    >>> edges = value_edges(prepare(get_table(), "wbc", "count", 40, "female", None))
-    >>> 0.0 in edges and list(edges) == sorted(edges)
-    True
-    """
-    found = {0.0, *prepared.analyte.plausible}
-    reference = prepared.reference
-    rows: list[Any] = [*prepared.limits, *prepared.grades]
-    if reference is not None:
-        rows.append(reference)
-    for row in rows:
-        found.update(edge for edge in (row.low, row.high) if edge is not None)
-    return tuple(sorted(found))
 
 
 def flag_and_leukopenia(

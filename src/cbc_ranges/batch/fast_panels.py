@@ -20,7 +20,7 @@ the way :mod:`cbc_ranges.batch.fast` reads a WBC file:
    :func:`~cbc_ranges.panels.absolute_count` rounds it, written as
    :func:`~cbc_ranges.rows.format_number` writes it (a row whose count lies too
    near a rounding tie takes the row loop's reading), and flagged by where it
-   lies among its person class's edges (:func:`~cbc_ranges.interpretation.value_edges`):
+   lies among its person class's edges (:attr:`~cbc_ranges.rows.PersonClass.edges`):
    the row engine reads one count of each place once, and a place whose result
    quotes the count (an ``indeterminate`` flag) reads each count.
 
@@ -50,7 +50,6 @@ from cbc_ranges.batch.panels import (
     long_notes,
 )
 from cbc_ranges.batch.writers import MESSAGE_LIMIT, Writer
-from cbc_ranges.interpretation import value_edges
 from cbc_ranges.models import format_number as note_number
 from cbc_ranges.panels import BANDS, BOUND, CONFLICT, Item, Panel
 from cbc_ranges.rows import CATEGORIES, PersonClass
@@ -666,8 +665,7 @@ class FastPanels(FastCSV):
         for (number,), group in counts.partition_by("class", as_dict=True).items():
             edges = self.edges.get(number)
             if edges is None:
-                person = self.person_classes[number]
-                found = () if person.prepared is None else value_edges(person.prepared)
+                found = self.person_classes[number].edges
                 edges = self.edges[number] = pl.Series("edges", found, dtype=pl.Float64)
             values = group.get_column("y")
             if edges.len():
