@@ -38,6 +38,7 @@ import io
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 from cbc_ranges.batch.fast import FastCSV, _Block, _polars
@@ -163,8 +164,8 @@ class FastPanels(FastCSV):
             records._spools.append(tee.kept)  # closed with the records
         self.reader = source if tee is None else tee  # type: ignore[assignment]
         try:
-            for data, _ in self._whole_blocks():
-                self._learn(self._taken(data, lines_kept=False))
+            for block, _ in self._read_blocks(lines_kept=False):
+                self._learn(block)
         except _Refused:
             learnt = False
         else:
@@ -183,8 +184,7 @@ class FastPanels(FastCSV):
         self.carry = b""
         self.tables.clear()
         self.writer.stream.write(long_header(self.writer, header))
-        for data, last in self._whole_blocks():
-            block = self._taken(data)
+        for block, last in self._read_blocks(lines_kept=True):
             self._write_rows(block, totals, last)
             records.extra += block.rows
             if self.advance is not None:
@@ -205,8 +205,23 @@ class FastPanels(FastCSV):
         if last:
             yield last + self.end, True
 
-    def _taken(self, data: bytes, *, lines_kept: bool = True) -> _Block:
-        block = self._read(data, lines_kept=lines_kept)
+    def _read_blocks(self, *, lines_kept: bool) -> Iterator[tuple[_Block, bool]]:
+        """The blocks read by polars, the next one read (by a thread) while this one is used;
+        raises :class:`_Refused` at the first block this path does not take."""
+        with ThreadPoolExecutor(1) as pool:
+            ahead: Future[_Block | None] | None = None
+            ahead_last = False
+            for data, last in self._whole_blocks():
+                read = pool.submit(self._read, data, lines_kept=lines_kept)
+                if ahead is not None:
+                    yield self._taken(ahead), ahead_last
+                ahead, ahead_last = read, last
+            if ahead is not None:
+                yield self._taken(ahead), ahead_last
+
+    @staticmethod
+    def _taken(read: Future[_Block | None]) -> _Block:
+        block = read.result()
         if block is None:
             raise _Refused
         return block
@@ -367,7 +382,12 @@ class FastPanels(FastCSV):
         )
         if not self.keys:
             return None
-        return wbc.join(bands, on=self.keys, how="full", coalesce=True)
+        totals = wbc.join(bands, on=self.keys, how="full", coalesce=True)
+        # the numbers as the note of a worked-out count writes them (few distinct)
+        for number, shown in (("wn", "ws"), ("bn", "bs")):
+            texts = self._numbers(totals.get_column(number))
+            totals = totals.join(texts.rename({"n": number, "shown": shown}), on=number, how="left")
+        return totals
 
     # -- the second pass: every row's cells ---------------------------------------------------
 
@@ -384,37 +404,38 @@ class FastPanels(FastCSV):
             .otherwise(_KEYED)
         )
         frame = frame.with_columns(how.alias("how"))
-        left = frame.filter(pl.col("how") <= _OTHER)
-        writer.skipped += left.height
-        self.other += int((left.get_column("how") == _OTHER).sum())
-        rows = frame.filter(pl.col("how") == _KEYED)
+        tally = frame.select(
+            (pl.col("how") <= _OTHER).sum().alias("left"), (pl.col("how") == _OTHER).sum()
+        ).row(0)
+        writer.skipped += tally[0]
+        self.other += tally[1]
+        rows = frame.filter(pl.col("how") == _KEYED).drop("keep", "it")
         if self.keys:
-            rows = rows.join(totals, on=self.keys, how="left", maintain_order="left")
+            rows = rows.join(totals, on=self.keys, how="left").drop(self.keys)
         else:
             rows = rows.with_columns(
-                pl.lit(None, pl.Int64).alias(name) for name in ("wk", "bk")
-            ).with_columns(pl.lit(None, pl.Float64).alias(name) for name in ("wn", "bn"))
+                pl.lit(None, pl.Int64).alias("wk"), pl.lit(None, pl.Int64).alias("bk"),
+                pl.lit(None, pl.Float64).alias("wn"), pl.lit(None, pl.Float64).alias("bn"),
+                pl.lit(None, pl.String).alias("ws"), pl.lit(None, pl.String).alias("bs"),
+            )  # fmt: skip
         rows = rows.with_columns(pl.col("wk").fill_null(_NONE), pl.col("bk").fill_null(_NONE))
         rows = self._people(rows)
         rows = self._percentages(rows)
-        keyed = rows.filter(pl.col("how") == _KEYED)
-        worked = rows.filter(pl.col("how") == _VECTOR)
-        parts = [
-            left.select("at", pl.lit(self.unchecked).alias("suffix")),
-            self._keyed(keyed, block),
-            self._worked(worked, block),
-        ]
-        suffix = (
-            pl.concat([p for p in parts if p.height], how="vertical")
-            .sort("at")
-            .get_column("suffix")
+        suffix = pl.Series("suffix", [self.unchecked], dtype=pl.String).extend_constant(
+            self.unchecked, block.rows - 1
         )
+        for part in (
+            self._keyed(rows.filter(pl.col("how") == _KEYED), block),
+            self._worked(rows.filter(pl.col("how") == _VECTOR), block),
+        ):
+            if part.height:
+                suffix = suffix.scatter(part.get_column("at"), part.get_column("suffix"))
         out = io.BytesIO()
         pl.DataFrame({"line": block.lines, "suffix": suffix}).write_csv(
             out, include_header=False, separator=self.layout.delimiter, quote_style="never",
             line_terminator=self.end.decode("ascii"), null_value="",
         )  # fmt: skip
-        data = out.getvalue()
+        data = out.getbuffer()
         writer.stream.write(data[: -len(self.end)] if last else data)
 
     def _people(self, rows: Any) -> Any:
@@ -440,7 +461,7 @@ class FastPanels(FastCSV):
 
         on = ["an", "a", "s", "e"]
         table = self._known("people", rows.select(on).unique(), on, compute)
-        return rows.join(table, on=on, how="left", maintain_order="left")
+        return rows.join(table, on=on, how="left")
 
     def _percentages(self, rows: Any) -> Any:
         """Each distinct (analyte, value, unit) cell read once: is it a percentage, and of
@@ -448,7 +469,6 @@ class FastPanels(FastCSV):
         ``how`` = vector, their count ``x`` (9 places) and its text ``text`` (6 places)."""
         pl = _polars()
         panel_rows = self.long.rows
-        separator = panel_rows.wbc.decimal_separator
 
         def compute(new: Any) -> Any:
             found = []
@@ -475,7 +495,7 @@ class FastPanels(FastCSV):
 
         on = ["an", "ip", "v", "u"]
         table = self._known("percentages", rows.select(on).unique(), on, compute)
-        rows = rows.join(table, on=on, how="left", maintain_order="left")
+        rows = rows.join(table, on=on, how="left")
         with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
         total = pl.when(with_bands).then(pl.col("pn") + pl.col("bn")).otherwise(pl.col("pn"))
         product = total * pl.col("wn") / 100.0
@@ -496,23 +516,7 @@ class FastPanels(FastCSV):
             & ((sixes - sixes.floor() - 0.5).abs() > _TIE)
         )
         how = pl.when(usable).then(_VECTOR).otherwise(pl.col("how"))
-        rows = rows.with_columns(how.alias("how"))
-        whole = (pl.col("n6") // 1_000_000).cast(pl.Int64).cast(pl.String)
-        places = (
-            (pl.col("n6") % 1_000_000)
-            .cast(pl.Int64)
-            .cast(pl.String)
-            .str.zfill(6)
-            .str.strip_chars_end("0")
-        )
-        text = pl.when(places == "").then(whole).otherwise(whole + pl.lit(".") + places)
-        rows = rows.with_columns(text.alias("dot"))
-        shown = (
-            pl.col("dot")
-            if separator == "."
-            else pl.col("dot").str.replace(".", separator, literal=True)
-        )
-        return rows.with_columns(shown.alias("text"), pl.col("dot").cast(pl.Float64).alias("y"))
+        return rows.with_columns(how.alias("how"))
 
     def _count(self, category: int, rows: int) -> None:
         """Rows of a category in the summary (-1: not checked, as ``Writer.count``)."""
@@ -588,56 +592,38 @@ class FastPanels(FastCSV):
         return pl.concat([suffixes, pl.DataFrame(mine, schema=schema, orient="row")])
 
     def _worked(self, rows: Any, block: _Block) -> Any:
-        """The suffixes of the percentages worked out for the block at once."""
+        """The suffixes of the percentages worked out for the block at once: what each distinct
+        (class, count) gets is found on their table, then joined to the rows."""
         pl = _polars()
         if not rows.height:
             return pl.DataFrame(schema={"at": pl.Int64, "suffix": pl.String})
-        places = self._places(rows.select("class", "y").unique())
-        rows = rows.join(places, on=["class", "y"], how="left")
-        outcomes = self._known(
-            "places", rows.group_by("class", "place").agg(pl.col("text").first()),
-            ["class", "place"], self._outcomes,
-        )  # fmt: skip
-        rows = rows.join(outcomes.drop("text"), on=["class", "place"], how="left")
-        # a place whose result quotes the count: each count read on its own
-        each = rows.filter(~pl.col("shared")).select("class", "text").unique()
-        if each.height:
-            own = self._known("counts", each, ["class", "text"], self._outcomes)
-            own = own.rename({c: f"{c}_own" for c in own.columns if c not in ("class", "text")})
-            rows = rows.join(own, on=["class", "text"], how="left", maintain_order="left")
-            for name in ("mid", "warned", "error", "shows", "category", "long"):
-                rows = rows.with_columns(
-                    pl.when(pl.col("shared")).then(pl.col(name)).otherwise(pl.col(f"{name}_own"))
-                )
+        counts = self._counts(rows.select("class", "n6").unique())
+        rows = rows.join(counts, on=["class", "n6"], how="left")
         count = self._count
         short = rows.filter(~pl.col("long"))
         for category, rows_of in short.group_by("category").len().iter_rows():
             count(category, rows_of)
-        delimiter = pl.lit(self.layout.delimiter)
-        shown_wbc = self._numbers(rows.get_column("wn"))
-        shown_bands = self._numbers(rows.get_column("bn").drop_nulls())
-        short = short.join(shown_wbc.rename({"n": "wn", "shown": "ws"}), on="wn", how="left")
-        short = short.join(shown_bands.rename({"n": "bn", "shown": "bs"}), on="bn", how="left")
         with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
         added = pl.when(with_bands).then(pl.lit(" plus ") + pl.col("bs") + " % bands")
-        note = (
-            pl.lit("worked out as ") + pl.col("ps") + " %" + added.otherwise(pl.lit(""))
-            + " of the panel's white cell count of " + pl.col("ws") + " × 10⁹/L"
+        warnings = (
+            pl.col("warned") + pl.col("pw") + "worked out as " + pl.col("ps") + " %"
+            + added.otherwise(pl.lit("")) + " of the panel's white cell count of " + pl.col("ws")
+            + " × 10⁹/L"
         )  # fmt: skip
-        lab = pl.lit(False)
         if self.layout.has_lab_range:
             lab = pl.any_horizontal(
                 [pl.col(c).str.strip_chars(_WHITESPACE) != "" for c in ("l0", "l1")]
             )
-        warnings = (
-            pl.col("warned") + pl.col("pw") + note
-            + pl.when(lab).then(pl.lit("; " + _LAB_NOTE)).otherwise(pl.lit(""))
-        )  # fmt: skip
+            warnings = warnings + pl.when(lab).then(pl.lit("; " + _LAB_NOTE)).otherwise(pl.lit(""))
+        short = short.select("at", "an", "value", "pt", "mid", "error", warnings.alias("w"))
+        delimiter = self.layout.delimiter
+        special = "[" + "".join(f"\\x{ord(c):02x}" for c in (delimiter, '"')) + "]"
+        cell = pl.col("w")
+        if short.select(cell.str.contains(special).any()).item():
+            cell = _quoted(cell, delimiter)
         suffix = pl.concat_str(
-            pl.col("an"), delimiter,
-            pl.when(pl.col("shows")).then(pl.col("text")).otherwise(pl.lit("")), delimiter,
-            pl.col("pt"), delimiter, pl.col("mid"), delimiter,
-            _quoted(warnings, self.layout.delimiter), delimiter, pl.col("error"),
+            "an", pl.lit(delimiter), "value", pl.lit(delimiter), "pt", pl.lit(delimiter), "mid",
+            pl.lit(delimiter), cell, pl.lit(delimiter), "error",
         )  # fmt: skip
         suffixes = short.select("at", suffix.alias("suffix"))
         long = rows.filter(pl.col("long"))
@@ -650,6 +636,45 @@ class FastPanels(FastCSV):
             mine.append((row["at"], self.layout.csv_line(cells).decode("utf-8")))
         schema = {"at": pl.Int64, "suffix": pl.String}
         return pl.concat([suffixes, pl.DataFrame(mine, schema=schema, orient="row")])
+
+    def _counts(self, counts: Any) -> Any:
+        """What each distinct (class, count in millionths) gets: its ``value`` cell, the cells
+        after ``cbc_percent`` up to the warnings (``mid``), the warnings before the panel's
+        note (``warned``), ``error``, ``category`` and ``long`` (a message too long to share:
+        the row loop's reading)."""
+        pl = _polars()
+        separator = self.long.separator
+        # the 6-place text of the count, and the count it reads as (made of integers: polars
+        # divides by a number as it multiplies by its inverse, a bit off at times)
+        millions = pl.col("n6").cast(pl.Int64)
+        whole = (millions // 1_000_000).cast(pl.String)
+        places = (millions % 1_000_000).cast(pl.String).str.zfill(6).str.strip_chars_end("0")
+        dot = pl.when(places == "").then(whole).otherwise(whole + "." + places)
+        counts = counts.with_columns(dot.alias("dot"))
+        text = pl.col("dot")
+        if separator != ".":
+            text = text.str.replace(".", separator, literal=True)
+        counts = counts.with_columns(text.alias("text"), pl.col("dot").cast(pl.Float64).alias("y"))
+        counts = self._places(counts)
+        outcomes = self._known(
+            "places", counts.group_by("class", "place").agg(pl.col("text").first()),
+            ["class", "place"], self._outcomes,
+        )  # fmt: skip
+        counts = counts.join(outcomes.drop("text"), on=["class", "place"], how="left")
+        # a place whose result quotes the count: each count read on its own
+        each = counts.filter(~pl.col("shared")).select("class", "text")
+        if each.height:
+            own = self._known("counts", each, ["class", "text"], self._outcomes)
+            own = own.rename({c: f"{c}_own" for c in own.columns if c not in ("class", "text")})
+            counts = counts.join(own, on=["class", "text"], how="left")
+            counts = counts.with_columns(
+                pl.when(pl.col("shared")).then(pl.col(name)).otherwise(pl.col(f"{name}_own"))
+                for name in ("mid", "warned", "error", "shows", "category", "long")
+            )
+        value = pl.when(pl.col("shows")).then(pl.col("text")).otherwise(pl.lit(""))
+        return counts.select(
+            "class", "n6", value.alias("value"), "mid", "warned", "error", "category", "long"
+        )
 
     def _numbers(self, numbers: Any) -> Any:
         """Distinct numbers as the panel note writes them (3 places, one kept)."""
