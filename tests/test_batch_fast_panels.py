@@ -42,9 +42,10 @@ def blocks_written(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The row count of every block the columnar path wrote."""
     original = fast_panels.FastPanels._write_rows
 
-    def spy(self: fast_panels.FastPanels, block: Any, totals: Any, last: bool) -> None:
-        blocks.append(block.rows)
-        original(self, block, totals, last)
+    def spy(self: fast_panels.FastPanels, data: bytes, totals: Any, last: bool) -> Any:
+        written, tally = original(self, data, totals, last)
+        blocks.append(tally.rows)
+        return written, tally
 
     blocks.clear()
     monkeypatch.setattr(fast_panels.FastPanels, "_write_rows", spy)

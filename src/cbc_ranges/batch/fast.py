@@ -272,23 +272,28 @@ class FastCSV:
 
     # -- one block: read (any thread), then rows (this thread, in order) ----------------------
 
-    def _read(self, data: bytes, *, lines_kept: bool = True) -> _Block | None:
+    def _read(self, data: bytes, *, lines_kept: bool = True, taken: bool = False) -> _Block | None:
         """The block read by polars, or None when a line of it needs the careful path.
 
         ``lines_kept=False``: the cells alone are wanted (a block without quotes then
-        has no ``lines``; its checks do not need them)."""
+        has no ``lines``; its checks do not need them). ``taken``: the same bytes were
+        taken before (a second pass over them): polars reads them without the checks."""
         end = self.end
         rows = data.count(b"\n")
-        if end == b"\n":
+        if taken:
+            pass
+        elif end == b"\n":
             if b"\r" in data:
                 return None
         elif data.count(b"\r") != rows or data.count(b"\r\n") != rows:
             return None
-        if data.startswith(end) or b"\n" + end in data:
+        if taken:
+            pass
+        elif data.startswith(end) or b"\n" + end in data:
             return None  # a blank line stays a blank line: the careful path writes it
-        if data.startswith(codecs.BOM_UTF8):
+        elif data.startswith(codecs.BOM_UTF8):
             return None  # polars drops a byte-order mark at the start of what it reads
-        if not data.isascii():
+        elif not data.isascii():
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:
@@ -308,7 +313,9 @@ class FastCSV:
                 ).get_column("line")  # fmt: skip
                 if lines.len() != rows or lines.null_count():
                     return None
-            if quoted:
+            if taken:
+                pass
+            elif quoted:
                 if not self._simply_quoted(lines, width):
                     return None
             elif data.count(self.delimiter) != rows * (width - 1):

@@ -37,7 +37,9 @@ import csv
 import io
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
@@ -76,6 +78,27 @@ _LAB_NOTE = "the lab's range is for the percentage, not the count"
 # places: a product is taken only below this size and away from a rounding tie
 _LARGEST = 1e5
 _TIE = 0.05
+
+
+class _Tally:
+    """What the rows of one block count for in the summary (added in the file's order)."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.counts = [0] * len(CATEGORIES)
+        self.skipped = 0  # not checked: left out by --where, other tests, bands
+        self.other = 0  # other tests
+
+    def add(self, category: int, rows: int) -> None:
+        """Rows of a category (-1: not checked, as ``Writer.count``)."""
+        if category < 0:
+            self.skipped += rows
+        else:
+            self.counts[category] += rows
+
+
+# what the work on one block gives: a table of panels (first pass), or bytes and their tally
+_Done = Any
 
 
 class _Refused(Exception):
@@ -146,8 +169,19 @@ class FastPanels(FastCSV):
         self.people: list[tuple[str, str, str, str]] = []
         self.person_classes: list[PersonClass] = []
         self.numbers: dict[tuple[str, int], int] = {}
-        self.edges: dict[int, Any] = {}
+        # the edges of every class met: (class, edge, its place in the class's list)
+        self.edged: set[int] = set()
+        self.edge_table: Any = None
         self.other = 0
+        self.lock = threading.RLock()
+        pl = _polars()
+        schema = {"class": pl.Int64, "edge": pl.Float64, "at_edge": pl.Int64}
+        self.edge_table = pl.DataFrame(schema=schema)
+        # the cells each pass reads: the first only what a panel's WBC and bands need
+        self.written_at = self.needed
+        learnt = [plan.item_at, *plan.panel_at, layout.value, layout.unit, layout.fallback]
+        learnt += [index for index, _ in writer.where_index]
+        self.learnt_at = sorted({i for i in learnt if i < width})
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -163,9 +197,11 @@ class FastPanels(FastCSV):
         if tee is not None:
             records._spools.append(tee.kept)  # closed with the records
         self.reader = source if tee is None else tee  # type: ignore[assignment]
+        self.needed = self.learnt_at
         try:
-            for block, _ in self._read_blocks(lines_kept=False):
-                self._learn(block)
+            for part in self._in_order(self._learn):
+                if part is not None:
+                    self._add_part(part)
         except _Refused:
             learnt = False
         else:
@@ -183,12 +219,18 @@ class FastPanels(FastCSV):
             source.seek(start)
         self.carry = b""
         self.tables.clear()
-        self.writer.stream.write(long_header(self.writer, header))
-        for block, last in self._read_blocks(lines_kept=True):
-            self._write_rows(block, totals, last)
-            records.extra += block.rows
+        self.needed = self.written_at
+        writer = self.writer
+        writer.stream.write(long_header(writer, header))
+        for data, tally in self._in_order(lambda data, last: self._write_rows(data, totals, last)):
+            writer.stream.write(data)
+            for category, rows in enumerate(tally.counts):
+                writer.counts[category] += rows
+            writer.skipped += tally.skipped
+            self.other += tally.other
+            records.extra += tally.rows
             if self.advance is not None:
-                self.advance(block.rows)
+                self.advance(tally.rows)
         return long_notes(self.plan, self.other)
 
     @staticmethod
@@ -205,39 +247,47 @@ class FastPanels(FastCSV):
         if last:
             yield last + self.end, True
 
-    def _read_blocks(self, *, lines_kept: bool) -> Iterator[tuple[_Block, bool]]:
-        """The blocks read by polars, the next one read (by a thread) while this one is used;
-        raises :class:`_Refused` at the first block this path does not take."""
-        with ThreadPoolExecutor(1) as pool:
-            ahead: Future[_Block | None] | None = None
-            ahead_last = False
-            for data, last in self._whole_blocks():
-                read = pool.submit(self._read, data, lines_kept=lines_kept)
-                if ahead is not None:
-                    yield self._taken(ahead), ahead_last
-                ahead, ahead_last = read, last
-            if ahead is not None:
-                yield self._taken(ahead), ahead_last
+    def _in_order(self, work: Callable[[bytes, bool], _Done]) -> Iterator[_Done]:
+        """What ``work`` makes of each block, in the file's order; up to ``jobs`` blocks are
+        worked on at once (polars lets go of the interpreter lock; what they share is
+        behind :attr:`lock`). Raises :class:`_Refused` at a block this path does not take."""
+        with ThreadPoolExecutor(self.jobs) as pool:
+            queue: deque[Future[_Done]] = deque()
+            try:
+                for data, last in self._whole_blocks():
+                    queue.append(pool.submit(work, data, last))
+                    if len(queue) > self.jobs:
+                        yield queue.popleft().result()
+                while queue:
+                    yield queue.popleft().result()
+            finally:
+                for future in queue:
+                    future.cancel()
 
-    @staticmethod
-    def _taken(read: Future[_Block | None]) -> _Block:
-        block = read.result()
+    def _taken(self, data: bytes, *, second: bool) -> _Block:
+        """A block read by polars: the first pass checks it and reads its cells; the second
+        reads the bytes the first took (not checked again) and their lines too."""
+        block = self._read(data, lines_kept=second, taken=second)
         if block is None:
             raise _Refused
         return block
 
+    def _known(self, name: str, distinct: Any, on: list[str], compute: Callable[[Any], Any]) -> Any:
+        with self.lock:
+            return super()._known(name, distinct, on, compute)
+
     def _forget(self) -> None:
-        if any(table.height > 1 << 18 for table in self.tables.values()):
-            self.tables.clear()
-            self.people.clear()
-            self.person_classes.clear()
-            self.numbers.clear()
-            self.edges.clear()
+        """Start the tables afresh when one is full (the class numbers stay: blocks being
+        worked on hold them; they grow with the person classes only)."""
+        with self.lock:
+            if any(table.height > 1 << 18 for table in self.tables.values()):
+                self.tables.clear()
 
     # -- what both passes read of a block ------------------------------------------------------
 
-    def _frame(self, block: _Block) -> Any:
-        """A block's rows: kept by ``--where``, their analyte, value, unit, person, panel."""
+    def _frame(self, block: _Block, *, learning: bool = False) -> Any:
+        """A block's rows: kept by ``--where``, their analyte, value, unit, panel and (not when
+        ``learning``, the first pass) person and lab range."""
         pl = _polars()
         layout = self.layout
         cells = block.cells.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("at"))
@@ -254,15 +304,18 @@ class FastPanels(FastCSV):
             self._cell(at).str.strip_chars(_WHITESPACE).alias(name)
             for at, name in zip(self.plan.panel_at, self.keys, strict=True)
         ]
+        person: list[Any] = []
+        if not learning:
+            person += [self._cell(i).alias(n) for i, n in zip(self.person_at, "ase", strict=True)]
+            person += [self._cell(i).alias(f"l{n}") for n, i in enumerate(self.layout.lab_at)]
         frame = cells.select(
             "at",
             keep.alias("keep"),
             self._cell(self.plan.item_at).alias("it"),
             value.alias("v"),
             unit.alias("u"),
-            *(self._cell(i).alias(n) for i, n in zip(self.person_at, "ase", strict=True)),
-            *(self._cell(i).alias(f"l{n}") for n, i in enumerate(self.layout.lab_at)),
             *keys,
+            *person,
         )
         has_key = pl.any_horizontal([pl.col(k) != "" for k in self.keys]) if keys else pl.lit(False)
         frame = frame.with_columns(has_key.alias("has_key"))
@@ -284,14 +337,16 @@ class FastPanels(FastCSV):
 
     # -- the first pass: each panel's WBC and bands --------------------------------------------
 
-    def _learn(self, block: _Block) -> None:
+    def _learn(self, data: bytes, last: bool) -> Any:
+        """The WBC and bands of each panel of a block (None: none): one row per panel and kind."""
         pl = _polars()
         self._forget()
-        frame = self._frame(block).filter(
+        block = self._taken(data, second=False)
+        frame = self._frame(block, learning=True).filter(
             pl.col("keep") & pl.col("has_key") & pl.col("an").is_in(["wbc", BANDS])
         )
         if not frame.height:
-            return
+            return None
         rows = self.long.rows
 
         def values(new: Any) -> Any:
@@ -313,7 +368,9 @@ class FastPanels(FastCSV):
 
         on = ["an", "ip", "v", "u"]
         table = self._known("panel values", frame.select(on).unique(), on, values)
-        frame = frame.join(table, on=on, how="left").filter(pl.col("kind") != _NONE)
+        frame = frame.join(table, on=on, how="left", maintain_order="left").filter(
+            pl.col("kind") != _NONE
+        )
         number = pl.col("kind") == _NUMBER
         part = frame.group_by([*self.keys, "an"], maintain_order=True).agg(
             (pl.col("kind") == _BOUND).any().alias("bound"),
@@ -323,6 +380,10 @@ class FastPanels(FastCSV):
             pl.col("num").filter(number).min().alias("low"),
             pl.col("num").filter(number).max().alias("high"),
         )
+        return part
+
+    def _add_part(self, part: Any) -> None:
+        """A block's panels, kept in the file's order (merged when they double)."""
         self.parts.append(part)
         held = sum(p.height for p in self.parts)
         if held > 2 * self.merged + (1 << 16):
@@ -391,10 +452,12 @@ class FastPanels(FastCSV):
 
     # -- the second pass: every row's cells ---------------------------------------------------
 
-    def _write_rows(self, block: _Block, totals: Any, last: bool) -> None:
+    def _write_rows(self, data: bytes, totals: Any, last: bool) -> _Done:
+        """A block's output bytes, and what its rows count for in the summary."""
         pl = _polars()
-        writer = self.writer
         self._forget()
+        block = self._taken(data, second=True)
+        tally = _Tally(block.rows)
         frame = self._frame(block)
         how = (
             pl.when(~pl.col("keep"))
@@ -404,11 +467,11 @@ class FastPanels(FastCSV):
             .otherwise(_KEYED)
         )
         frame = frame.with_columns(how.alias("how"))
-        tally = frame.select(
+        tally_left = frame.select(
             (pl.col("how") <= _OTHER).sum().alias("left"), (pl.col("how") == _OTHER).sum()
         ).row(0)
-        writer.skipped += tally[0]
-        self.other += tally[1]
+        tally.skipped += tally_left[0]
+        tally.other += tally_left[1]
         rows = frame.filter(pl.col("how") == _KEYED).drop("keep", "it")
         if self.keys:
             rows = rows.join(totals, on=self.keys, how="left").drop(self.keys)
@@ -425,8 +488,8 @@ class FastPanels(FastCSV):
             self.unchecked, block.rows - 1
         )
         for part in (
-            self._keyed(rows.filter(pl.col("how") == _KEYED), block),
-            self._worked(rows.filter(pl.col("how") == _VECTOR), block),
+            self._keyed(rows.filter(pl.col("how") == _KEYED), block, tally),
+            self._worked(rows.filter(pl.col("how") == _VECTOR), block, tally),
         ):
             if part.height:
                 suffix = suffix.scatter(part.get_column("at"), part.get_column("suffix"))
@@ -435,8 +498,8 @@ class FastPanels(FastCSV):
             out, include_header=False, separator=self.layout.delimiter, quote_style="never",
             line_terminator=self.end.decode("ascii"), null_value="",
         )  # fmt: skip
-        data = out.getbuffer()
-        writer.stream.write(data[: -len(self.end)] if last else data)
+        written = out.getvalue()
+        return (written[: -len(self.end)] if last else written), tally
 
     def _people(self, rows: Any) -> Any:
         """The rows with ``class``: each distinct (analyte, age, sex, ethnicity) once to its
@@ -518,13 +581,6 @@ class FastPanels(FastCSV):
         how = pl.when(usable).then(_VECTOR).otherwise(pl.col("how"))
         return rows.with_columns(how.alias("how"))
 
-    def _count(self, category: int, rows: int) -> None:
-        """Rows of a category in the summary (-1: not checked, as ``Writer.count``)."""
-        if category < 0:
-            self.writer.skipped += rows
-        else:
-            self.writer.counts[category] += rows
-
     def _panel(self, wk: int, wn: float | None, bk: int, bn: float | None) -> Panel:
         wbc = wn if wk == _NUMBER else _VALUES.get(wk)
         bands = bn if bk == _NUMBER else _VALUES.get(bk)
@@ -535,10 +591,11 @@ class FastPanels(FastCSV):
         fields = next(csv.reader((line,), delimiter=self.layout.delimiter), [])
         panel = self._panel(row["wk"], row["wn"], row["bk"], row["bn"])
         record = Record(fields, b"", b"", 1, None)
-        result, percent, category, analyte = self.long.read(record, 0, lambda _: panel)
+        with self.lock:
+            result, percent, category, analyte = self.long.read(record, 0, lambda _: panel)
         return self.long.cells(result, percent, analyte, fields), category, analyte
 
-    def _keyed(self, rows: Any, block: _Block) -> Any:
+    def _keyed(self, rows: Any, block: _Block, tally: _Tally) -> Any:
         """The suffixes of rows read once per distinct key (rows whose messages would quote a
         long cell of their own are read one by one)."""
         pl = _polars()
@@ -574,11 +631,11 @@ class FastPanels(FastCSV):
 
         table = self._known("keyed", keys.drop("rows"), on, compute)
         keys = keys.join(table, on=on, how="left")
-        count = self._count
+        count = tally.add
         found = keys.filter(pl.col("suffix").is_not_null())
         for category, rows_of in found.group_by("category").agg(pl.col("rows").sum()).iter_rows():
             count(category, rows_of)
-        rows = rows.join(table.select(*on, "suffix"), on=on, how="left", maintain_order="left")
+        rows = rows.join(table.select(*on, "suffix"), on=on, how="left")
         own = rows.filter(pl.col("suffix").is_null())
         suffixes = rows.filter(pl.col("suffix").is_not_null()).select("at", "suffix")
         if not own.height:
@@ -591,7 +648,7 @@ class FastPanels(FastCSV):
         schema = {"at": pl.Int64, "suffix": pl.String}
         return pl.concat([suffixes, pl.DataFrame(mine, schema=schema, orient="row")])
 
-    def _worked(self, rows: Any, block: _Block) -> Any:
+    def _worked(self, rows: Any, block: _Block, tally: _Tally) -> Any:
         """The suffixes of the percentages worked out for the block at once: what each distinct
         (class, count) gets is found on their table, then joined to the rows."""
         pl = _polars()
@@ -599,7 +656,7 @@ class FastPanels(FastCSV):
             return pl.DataFrame(schema={"at": pl.Int64, "suffix": pl.String})
         counts = self._counts(rows.select("class", "n6").unique())
         rows = rows.join(counts, on=["class", "n6"], how="left")
-        count = self._count
+        count = tally.add
         short = rows.filter(~pl.col("long"))
         for category, rows_of in short.group_by("category").len().iter_rows():
             count(category, rows_of)
@@ -683,23 +740,32 @@ class FastPanels(FastCSV):
         return pl.DataFrame(found, schema={"n": pl.Float64, "shown": pl.String}, orient="row")
 
     def _places(self, counts: Any) -> Any:
-        """Each distinct (class, count): its place among the class's edges (2i: between
-        edges i-1 and i; 2i+1: on edge i)."""
+        """Each distinct (class, count): its place among the class's edges (0 below the
+        first; 2i + 1 on edge i; 2i + 2 above it, below the next)."""
         pl = _polars()
-        parts = []
-        for (number,), group in counts.partition_by("class", as_dict=True).items():
-            edges = self.edges.get(number)
-            if edges is None:
-                found = self.person_classes[number].edges
-                edges = self.edges[number] = pl.Series("edges", found, dtype=pl.Float64)
-            values = group.get_column("y")
-            if edges.len():
-                below = edges.search_sorted(values, side="left").cast(pl.Int64)
-                place = below + edges.search_sorted(values, side="right").cast(pl.Int64)
-            else:
-                place = pl.zeros(group.height, dtype=pl.Int64, eager=True)
-            parts.append(group.with_columns(place.alias("place")))
-        return pl.concat(parts)
+        with self.lock:
+            new = set(counts.get_column("class").unique().to_list()) - self.edged
+            if new:
+                found = [(number, edge, at) for number in sorted(new)
+                         for at, edge in enumerate(self.person_classes[number].edges)]  # fmt: skip
+                schema = {"class": pl.Int64, "edge": pl.Float64, "at_edge": pl.Int64}
+                added = pl.DataFrame(found, schema=schema, orient="row")
+                self.edge_table = pl.concat([self.edge_table, added]).sort("edge")
+                self.edged |= new
+            edges = self.edge_table
+        placed = counts.sort("y").join_asof(
+            edges, left_on="y", right_on="edge", by="class", strategy="backward",
+            coalesce=False, check_sortedness=False,
+        )  # fmt: skip
+        place = (
+            pl.when(pl.col("at_edge").is_null())
+            .then(0)
+            .when(pl.col("edge") == pl.col("y"))
+            .then(2 * pl.col("at_edge") + 1)
+            .otherwise(2 * pl.col("at_edge") + 2)
+        )
+        return placed.with_columns(place.alias("place")).drop("edge", "at_edge", "class_right",
+                                                                  strict=False)  # fmt: skip
 
     def _outcomes(self, new: Any) -> Any:
         """What the row engine makes of one count (text) of each (class, place or count):
