@@ -285,17 +285,30 @@ class FastPanels(FastCSV):
 
     # -- what both passes read of a block ------------------------------------------------------
 
-    def _frame(self, block: _Block, *, learning: bool = False) -> Any:
-        """A block's rows: kept by ``--where``, their analyte, value, unit, panel and (not when
-        ``learning``, the first pass) person and lab range."""
+    def _frame(self, block: _Block, *, learning: bool) -> tuple[Any, int, int]:
+        """A block's rows that are read: those ``--where`` keeps of the items mapped (when
+        ``learning``, the first pass: of WBC and bands), with their analyte, value, unit and
+        panel and (not when learning) person and lab range; and how many rows are not read,
+        how many of them of other tests."""
         pl = _polars()
         layout = self.layout
-        cells = block.cells.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("at"))
+        cells = block.cells
         keep = pl.lit(True)
         for index, values in self.writer.where_index:
             column = cells.get_column(f"c{index}")
             matching = [v for v in column.unique().to_list() if v in values or v.strip() in values]
             keep = keep & pl.col(f"c{index}").is_in(matching)
+        head = cells.select(self._cell(self.plan.item_at).alias("it"), keep.alias("keep"))
+        items = self._known("items", head.select("it").unique(), ["it"], self._items)
+        head = head.join(items, on="it", how="left", maintain_order="left")
+        known = pl.col("an").is_in(["wbc", BANDS]) if learning else pl.col("an").is_not_null()
+        counted = head.select(
+            (pl.col("keep") & known).alias("read"),
+            (pl.col("keep") & pl.col("an").is_null()).sum().alias("other"),
+        )
+        read = counted.get_column("read")
+        other = int(counted.get_column("other")[0])
+        left = block.rows - int(read.sum())
         value = self._cell(layout.value)
         if layout.fallback != layout.value:
             value = pl.when(value != "").then(value).otherwise(self._cell(layout.fallback))
@@ -304,23 +317,20 @@ class FastPanels(FastCSV):
             self._cell(at).str.strip_chars(_WHITESPACE).alias(name)
             for at, name in zip(self.plan.panel_at, self.keys, strict=True)
         ]
+        has_key = pl.any_horizontal([k != "" for k in keys]) if keys else pl.lit(False)
         person: list[Any] = []
         if not learning:
             person += [self._cell(i).alias(n) for i, n in zip(self.person_at, "ase", strict=True)]
             person += [self._cell(i).alias(f"l{n}") for n, i in enumerate(self.layout.lab_at)]
-        frame = cells.select(
-            "at",
-            keep.alias("keep"),
-            self._cell(self.plan.item_at).alias("it"),
-            value.alias("v"),
-            unit.alias("u"),
-            *keys,
+        chosen = cells.with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("at"),
+            head.get_column("an"), head.get_column("ip"),
+        ).filter(read)  # fmt: skip
+        frame = chosen.select(
+            "at", "an", "ip", value.alias("v"), unit.alias("u"), *keys, has_key.alias("has_key"),
             *person,
-        )
-        has_key = pl.any_horizontal([pl.col(k) != "" for k in self.keys]) if keys else pl.lit(False)
-        frame = frame.with_columns(has_key.alias("has_key"))
-        items = self._known("items", frame.select("it").unique(), ["it"], self._items)
-        return frame.join(items, on="it", how="left", maintain_order="left")
+        )  # fmt: skip
+        return frame, left, other
 
     def _items(self, new: Any) -> Any:
         pl = _polars()
@@ -342,9 +352,7 @@ class FastPanels(FastCSV):
         pl = _polars()
         self._forget()
         block = self._taken(data, second=False)
-        frame = self._frame(block, learning=True).filter(
-            pl.col("keep") & pl.col("has_key") & pl.col("an").is_in(["wbc", BANDS])
-        )
+        frame = self._frame(block, learning=True)[0].filter(pl.col("has_key"))
         if not frame.height:
             return None
         rows = self.long.rows
@@ -458,21 +466,8 @@ class FastPanels(FastCSV):
         self._forget()
         block = self._taken(data, second=True)
         tally = _Tally(block.rows)
-        frame = self._frame(block)
-        how = (
-            pl.when(~pl.col("keep"))
-            .then(_SKIP)
-            .when(pl.col("an").is_null())
-            .then(_OTHER)
-            .otherwise(_KEYED)
-        )
-        frame = frame.with_columns(how.alias("how"))
-        tally_left = frame.select(
-            (pl.col("how") <= _OTHER).sum().alias("left"), (pl.col("how") == _OTHER).sum()
-        ).row(0)
-        tally.skipped += tally_left[0]
-        tally.other += tally_left[1]
-        rows = frame.filter(pl.col("how") == _KEYED).drop("keep", "it")
+        rows, tally.skipped, tally.other = self._frame(block, learning=False)
+        rows = rows.with_columns(pl.lit(_KEYED, dtype=pl.Int64).alias("how"))
         if self.keys:
             rows = rows.join(totals, on=self.keys, how="left").drop(self.keys)
         else:
