@@ -256,7 +256,7 @@ class FastPanels(FastCSV):
             try:
                 for data, last in self._whole_blocks():
                     queue.append(pool.submit(work, data, last))
-                    if len(queue) > self.jobs:
+                    if len(queue) >= self.jobs:  # at most ``jobs`` blocks held (flat memory)
                         yield queue.popleft().result()
                 while queue:
                     yield queue.popleft().result()
@@ -467,9 +467,12 @@ class FastPanels(FastCSV):
         block = self._taken(data, second=True)
         tally = _Tally(block.rows)
         rows, tally.skipped, tally.other = self._frame(block, learning=False)
+        block.cells = None  # read: what is held of the block is its lines (flat memory)
         rows = rows.with_columns(pl.lit(_KEYED, dtype=pl.Int64).alias("how"))
         if self.keys:
-            rows = rows.join(totals, on=self.keys, how="left").drop(self.keys)
+            # the block's own panels first: a hash table of them, not of every panel
+            panels = totals.join(rows.select(self.keys), on=self.keys, how="semi")
+            rows = rows.join(panels, on=self.keys, how="left").drop(self.keys)
         else:
             rows = rows.with_columns(
                 pl.lit(None, pl.Int64).alias("wk"), pl.lit(None, pl.Int64).alias("bk"),
@@ -482,18 +485,22 @@ class FastPanels(FastCSV):
         suffix = pl.Series("suffix", [self.unchecked], dtype=pl.String).extend_constant(
             self.unchecked, block.rows - 1
         )
-        for part in (
-            self._keyed(rows.filter(pl.col("how") == _KEYED), block, tally),
-            self._worked(rows.filter(pl.col("how") == _VECTOR), block, tally),
-        ):
+        keyed = rows.filter(pl.col("how") == _KEYED)
+        worked = rows.filter(pl.col("how") == _VECTOR).select(
+            "at", "an", "class", "n6", "pt", "pw", "ps", "ws", "bs", "wk", "wn", "bk", "bn",
+            *(("l0", "l1") if self.layout.has_lab_range else ()),
+        )  # fmt: skip
+        del rows
+        for part in (self._keyed(keyed, block, tally), self._worked(worked, block, tally)):
             if part.height:
                 suffix = suffix.scatter(part.get_column("at"), part.get_column("suffix"))
+        del keyed, worked
         out = io.BytesIO()
         pl.DataFrame({"line": block.lines, "suffix": suffix}).write_csv(
             out, include_header=False, separator=self.layout.delimiter, quote_style="never",
             line_terminator=self.end.decode("ascii"), null_value="",
         )  # fmt: skip
-        written = out.getvalue()
+        written = out.getbuffer()
         return (written[: -len(self.end)] if last else written), tally
 
     def _people(self, rows: Any) -> Any:
@@ -656,26 +663,33 @@ class FastPanels(FastCSV):
         for category, rows_of in short.group_by("category").len().iter_rows():
             count(category, rows_of)
         with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
-        added = pl.when(with_bands).then(pl.lit(" plus ") + pl.col("bs") + " % bands")
-        warnings = (
-            pl.col("warned") + pl.col("pw") + "worked out as " + pl.col("ps") + " %"
-            + added.otherwise(pl.lit("")) + " of the panel's white cell count of " + pl.col("ws")
-            + " × 10⁹/L"
-        )  # fmt: skip
+        lab = pl.lit(False)
         if self.layout.has_lab_range:
             lab = pl.any_horizontal(
                 [pl.col(c).str.strip_chars(_WHITESPACE) != "" for c in ("l0", "l1")]
             )
-            warnings = warnings + pl.when(lab).then(pl.lit("; " + _LAB_NOTE)).otherwise(pl.lit(""))
-        short = short.select("at", "an", "value", "pt", "mid", "error", warnings.alias("w"))
+        # the warnings: the count's, the percentage's, the note of how it was worked out
+        warnings = [
+            "warned", "pw", pl.lit("worked out as "), "ps", pl.lit(" %"),
+            pl.when(with_bands).then(pl.lit(" plus ") + pl.col("bs") + " % bands"),
+            pl.lit(" of the panel's white cell count of "), "ws", pl.lit(" × 10⁹/L"),
+            pl.when(lab).then(pl.lit("; " + _LAB_NOTE)),
+        ]  # fmt: skip
         delimiter = self.layout.delimiter
         special = "[" + "".join(f"\\x{ord(c):02x}" for c in (delimiter, '"')) + "]"
-        cell = pl.col("w")
-        if short.select(cell.str.contains(special).any()).item():
-            cell = _quoted(cell, delimiter)
+        written = "worked out as % plus % bands of the panel's white cell count of × 10⁹/L; "
+        quoting = delimiter in written + _LAB_NOTE + "0123456789.-+e" or bool(
+            short.select(
+                pl.col("warned").str.contains(special).any()
+                | pl.col("pw").str.contains(special).any()
+            ).item()
+        )
+        cell: list[Any] = warnings
+        if quoting:  # the warnings cell as csv quotes it (rare)
+            cell = [_quoted(pl.concat_str(warnings, ignore_nulls=True), delimiter)]
         suffix = pl.concat_str(
             "an", pl.lit(delimiter), "value", pl.lit(delimiter), "pt", pl.lit(delimiter), "mid",
-            pl.lit(delimiter), cell, pl.lit(delimiter), "error",
+            pl.lit(delimiter), *cell, pl.lit(delimiter), "error", ignore_nulls=True,
         )  # fmt: skip
         suffixes = short.select("at", suffix.alias("suffix"))
         long = rows.filter(pl.col("long"))
