@@ -119,6 +119,8 @@ def test_a_plain_file_is_written_in_blocks_and_each_row_once(blocks_written: lis
         (b'7,40,F,"4,2",K/uL\n8,40,F,"3\n.2",K/uL\n', "a quoted line break"),
         (b"7,40,F,4.2,K/uL\n\n8,40,F,3.1,K/uL\n", "a blank line"),
         (b"7,40,F,4.2,K/uL,extra\n8,40,F\n", "ragged rows"),
+        (b"7,40,F,4.2,K/uL,extra\n8,40,F,3.1\n", "ragged rows whose fields add up"),
+        (b"8,40,F,3.1\n7,40,F,4.2,K/uL,extra\n", "a short row, then a long one"),
         (b"7,40,F,4.2,K/uL\r\n8,40,F,3.1,K/uL\n", "another line end"),
         (b'7,40,F,4.2 "K/uL",K/uL\n', "a quote inside a field"),
         (b"7,40,F,4.2,K/\xb5L\n", "a byte that is not UTF-8"),

@@ -50,6 +50,7 @@ theirs. Read more in ``docs/embedding.md``; figures in ``docs/performance.md``.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cbc_ranges.errors import BatchError, suggest
@@ -464,11 +465,9 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
     while key_name in df.columns:
         key_name += "_"
 
-    def codes_of(names: Sequence[Hashable | None]) -> tuple[Any, Any]:
+    def keyed_of(names: Sequence[Hashable | None]) -> Any:
         columns = list(dict.fromkeys(str(name) for name in names if name is not None))
-        if not columns:
-            return pl.Series(key_name, [0] * n, dtype=pl.Int64), pl.DataFrame({key_name: [0]})
-        return _polars_codes(df.select(columns), key_name)
+        return df.select(columns) if columns else None
 
     def cells(distinct: Any, name: Hashable | None) -> Sequence[Any]:
         if name is None:
@@ -476,18 +475,27 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
         return list(distinct[str(name)].to_list())
 
     if n:
-        pair_codes, pairs = codes_of([picked.value, picked.unit])
-        count_of_pair = pl.Series(
-            groups.counts(cells(pairs, picked.value), cells(pairs, picked.unit)), dtype=pl.Int64
-        )
-        person_codes, persons = codes_of([picked.age, picked.sex, picked.ethnicity])
-        class_of_person = pl.Series(
-            groups.class_numbers(
-                cells(persons, picked.age), cells(persons, picked.sex),
-                cells(persons, picked.ethnicity),
-            ),
-            dtype=pl.Int64,
-        )  # fmt: skip
+        pair_keyed = keyed_of([picked.value, picked.unit])
+        person_keyed = keyed_of([picked.age, picked.sex, picked.ethnicity])
+        pairs = _polars_distinct(pair_keyed, key_name)
+        persons = _polars_distinct(person_keyed, key_name)
+        # the rows' numbers are joined on other threads (polars lets go of the GIL) while
+        # this one works out what each distinct key gives
+        with ThreadPoolExecutor(2) as pool:
+            pair_job = pool.submit(_polars_join_codes, pair_keyed, pairs, key_name, n)
+            person_job = pool.submit(_polars_join_codes, person_keyed, persons, key_name, n)
+            count_of_pair = pl.Series(
+                groups.counts(cells(pairs, picked.value), cells(pairs, picked.unit)),
+                dtype=pl.Int64,
+            )
+            class_of_person = pl.Series(
+                groups.class_numbers(
+                    cells(persons, picked.age), cells(persons, picked.sex),
+                    cells(persons, picked.ethnicity),
+                ),
+                dtype=pl.Int64,
+            )  # fmt: skip
+            pair_codes, person_codes = pair_job.result(), person_job.result()
         width = len(groups.classes)
         combined = count_of_pair.gather(pair_codes) * width + class_of_person.gather(person_codes)
         # sorted, so that the groups of one count come together (its cell's cache stays warm)
@@ -553,14 +561,28 @@ def _polars_codes(keyed: Any, key_name: str, *, sort: bool = False) -> tuple[Any
     their number in ``key_name``; they are joined back to the rows (quicker than
     ranking the columns).
     """
+    distinct = _polars_distinct(keyed, key_name, sort=sort)
+    return _polars_join_codes(keyed, distinct, key_name, keyed.height), distinct
+
+
+def _polars_distinct(keyed: Any, key_name: str, *, sort: bool = False) -> Any:
+    """The distinct rows of ``keyed`` numbered in ``key_name`` (None: one row, number 0)."""
     import polars as pl
 
+    if keyed is None:
+        return pl.DataFrame({key_name: [0]})
     if sort:
-        distinct = keyed.unique().sort(keyed.columns).with_row_index(key_name)
-    else:
-        distinct = keyed.unique(maintain_order=True).with_row_index(key_name)
-    codes = keyed.join(
+        return keyed.unique().sort(keyed.columns).with_row_index(key_name)
+    return keyed.unique(maintain_order=True).with_row_index(key_name)
+
+
+def _polars_join_codes(keyed: Any, distinct: Any, key_name: str, n: int) -> Any:
+    """The number of each row of ``keyed`` among ``distinct`` (None: all 0)."""
+    import polars as pl
+
+    if keyed is None:
+        return pl.Series(key_name, [0] * n, dtype=pl.Int64)
+    return keyed.join(
         distinct, on=keyed.columns, how="left", nulls_equal=True, maintain_order="left",
         validate="m:1",
     )[key_name].cast(pl.Int64)  # fmt: skip
-    return codes, distinct
