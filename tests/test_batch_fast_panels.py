@@ -181,6 +181,14 @@ def test_simply_quoted_fields_stay_on_the_columnar_path(blocks_written: list[int
         (b'1,201,1,51256,"2180-01-01\n08:00",50,50,%,,,40,F\n', "a quoted line break"),
         (b"1,201,1,51256,2180-01-01 08:00,50,50,%,,,40,F\n\n", "a blank line"),
         (b"1,201,1,51256,2180-01-01 08:00,50,50,%,,,40\n", "a ragged row"),
+        (
+            b"1,201,1,51256,08:00,50,50,%,,,40,F,x\n1,201,1,51256,08:00,50,50,%,,,40\n",
+            "ragged rows whose fields add up",
+        ),
+        (
+            b"1,201,1,51256,08:00,50,50,%,,,40\n1,201,1,51256,08:00,50,50,%,,,40,F,x\n",
+            "a short row, then a long one",
+        ),
         (b"1,201,1,51256,2180-01-01 08:00,50,50,%,,,40,F\r\n", "another line end"),
         (b'1,201,1,51256,2180-01-01 08:00,50 "x",50,%,,,40,F\n', "a quote inside a field"),
         (b"1,201,1,51256,2180-01-01 08:00,50,50,\xb5,,,40,F\n", "a byte that is not UTF-8"),

@@ -278,26 +278,9 @@ class FastCSV:
         ``lines_kept=False``: the cells alone are wanted (a block without quotes then
         has no ``lines``; its checks do not need them). ``taken``: the same bytes were
         taken before (a second pass over them): polars reads them without the checks."""
-        end = self.end
         rows = data.count(b"\n")
-        if taken:
-            pass
-        elif end == b"\n":
-            if b"\r" in data:
-                return None
-        elif data.count(b"\r") != rows or data.count(b"\r\n") != rows:
+        if not taken and self._odd(data, rows):
             return None
-        if taken:
-            pass
-        elif data.startswith(end) or b"\n" + end in data:
-            return None  # a blank line stays a blank line: the careful path writes it
-        elif data.startswith(codecs.BOM_UTF8):
-            return None  # polars drops a byte-order mark at the start of what it reads
-        elif not data.isascii():
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
         separator = next((s for s in _LINE_SEPARATORS if s not in data), None)
         if separator is None:
             return None
@@ -314,7 +297,7 @@ class FastCSV:
                 if lines.len() != rows or lines.null_count():
                     return None
             if taken:
-                pass
+                pass  # checked when the bytes were taken
             elif quoted:
                 if not self._simply_quoted(lines, width):
                     return None
@@ -322,7 +305,10 @@ class FastCSV:
                 return None  # with the reader's refusal of longer rows: every row is full
             cells = pl.read_csv(
                 data, has_header=False, separator=self.layout.delimiter,
-                quote_char='"' if quoted else None, infer_schema=False, columns=self.needed,
+                quote_char='"' if quoted else None, infer_schema=False,
+                # every column read: a long row raises only so (a short one is filled);
+                # bytes taken before were read so, their needed cells are enough now
+                columns=self.needed if taken else None,
                 new_columns=[f"c{i}" for i in range(width)], truncate_ragged_lines=False,
             )  # fmt: skip
         except pl.exceptions.PolarsError:
@@ -331,6 +317,26 @@ class FastCSV:
             return None
         cells = cells.select([pl.col(f"c{i}").fill_null("") for i in self.needed])
         return _Block(rows, lines, cells)
+
+    def _odd(self, data: bytes, rows: int) -> bool:
+        """Whether the bytes of a block hold a line the careful path must read: another line
+        end, a blank line, a byte-order mark at the start, bytes that are not UTF-8."""
+        end = self.end
+        if end == b"\n":
+            if b"\r" in data:
+                return True
+        elif data.count(b"\r") != rows or data.count(b"\r\n") != rows:
+            return True
+        if data.startswith(end) or b"\n" + end in data:
+            return True  # a blank line stays a blank line: the careful path writes it
+        if data.startswith(codecs.BOM_UTF8):
+            return True  # polars drops a byte-order mark at the start of what it reads
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return True
+        return False
 
     def _simply_quoted(self, lines: Any, width: int) -> bool:
         """Every line has quotes only around whole fields, and the header's field count."""
