@@ -67,8 +67,8 @@ _NONE, _NUMBER, _BOUND, _CONFLICT = 0, 1, 2, 3
 _KINDS: dict[object, int] = {BOUND: _BOUND, CONFLICT: _CONFLICT}
 _VALUES: dict[int, object] = {_BOUND: BOUND, _CONFLICT: CONFLICT}
 
-# how a row is read: left out, another test, once per distinct key, one block at once
-_SKIP, _OTHER, _KEYED, _VECTOR = 0, 1, 2, 3
+# how a row that is read is: once per distinct key, or with its block at once
+_KEYED, _VECTOR = 2, 3
 # a percentage cell read: not a percentage (or bands), a percentage read per key, one worked out
 _PLAIN, _PERCENT, _WORKED = 0, 1, 2
 
@@ -146,7 +146,7 @@ class FastPanels(FastCSV):
         *,
         jobs: int = 1,
         block_bytes: int | None = None,
-        advance: Any = None,
+        advance: Callable[[int], None] | None = None,
         start: int = 1,
     ) -> None:
         super().__init__(
