@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cbc_ranges.batch import BatchSummary, check_csv, fast, fast_panels
+from cbc_ranges.errors import BatchError
 
 pytest.importorskip("polars")
 
@@ -291,3 +292,19 @@ def test_the_summary_counts_bands_and_other_items_as_not_checked() -> None:
     summary: BatchSummary = check_csv(io.BytesIO(data), io.BytesIO(), analyte_col="itemid")
     assert summary.skipped == 2 and summary.rows_read == 4
     assert any("1 row of other items" in note for note in summary.warnings)
+
+
+def test_an_input_that_changes_between_the_passes_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = fast_panels.FastPanels._taken
+
+    def changed(self: fast_panels.FastPanels, data: bytes, *, second: bool) -> Any:
+        if second:
+            raise fast_panels._Refused
+        return original(self, data, second=second)
+
+    monkeypatch.setattr(fast_panels.FastPanels, "_taken", changed)
+    data = HEADER + b"".join(panel(n, "6.5", "55") for n in range(5))
+    with pytest.raises(BatchError, match="changed while it was read"):
+        check_csv(io.BytesIO(data), io.BytesIO(), analyte_col="itemid")

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
-from cbc_ranges.batch.fast import FastCSV, _Block, _polars
+from cbc_ranges.batch.fast import _KNOWN_LIMIT, FastCSV, _Block, _polars
 from cbc_ranges.batch.files import Record
 from cbc_ranges.batch.panels import (
     PANEL_COLUMNS,
@@ -53,6 +53,7 @@ from cbc_ranges.batch.panels import (
     long_notes,
 )
 from cbc_ranges.batch.writers import MESSAGE_LIMIT, Writer
+from cbc_ranges.errors import BatchError
 from cbc_ranges.models import format_number as note_number
 from cbc_ranges.panels import BANDS, BOUND, CONFLICT, Item, Panel
 from cbc_ranges.rows import CATEGORIES, PersonClass
@@ -171,12 +172,11 @@ class FastPanels(FastCSV):
         self.numbers: dict[tuple[str, int], int] = {}
         # the edges of every class met: (class, edge, its place in the class's list)
         self.edged: set[int] = set()
-        self.edge_table: Any = None
         self.other = 0
         self.lock = threading.RLock()
         pl = _polars()
         schema = {"class": pl.Int64, "edge": pl.Float64, "at_edge": pl.Int64}
-        self.edge_table = pl.DataFrame(schema=schema)
+        self.edge_table: Any = pl.DataFrame(schema=schema)
         # the cells each pass reads: the first only what a panel's WBC and bands need
         self.written_at = self.needed
         learnt = [plan.item_at, *plan.panel_at, layout.value, layout.unit, layout.fallback]
@@ -222,7 +222,8 @@ class FastPanels(FastCSV):
         self.needed = self.written_at
         writer = self.writer
         writer.stream.write(long_header(writer, header))
-        for data, tally in self._in_order(lambda data, last: self._write_rows(data, totals, last)):
+        blocks = self._in_order(lambda data, last: self._write_rows(data, totals, last))
+        for data, tally in self._second(blocks):
             writer.stream.write(data)
             for category, rows in enumerate(tally.counts):
                 writer.counts[category] += rows
@@ -232,6 +233,16 @@ class FastPanels(FastCSV):
             if self.advance is not None:
                 self.advance(tally.rows)
         return long_notes(self.plan, self.other)
+
+    @staticmethod
+    def _second(blocks: Iterator[_Done]) -> Iterator[_Done]:
+        """The second pass's blocks: each was taken by the first, unless the input changed."""
+        try:
+            yield from blocks
+        except _Refused:
+            raise BatchError(
+                "the input changed while it was read: its second reading differs from the first"
+            ) from None
 
     @staticmethod
     def _tell(source: Any) -> int | None:
@@ -280,7 +291,7 @@ class FastPanels(FastCSV):
         """Start the tables afresh when one is full (the class numbers stay: blocks being
         worked on hold them; they grow with the person classes only)."""
         with self.lock:
-            if any(table.height > 1 << 18 for table in self.tables.values()):
+            if any(table.height > _KNOWN_LIMIT for table in self.tables.values()):
                 self.tables.clear()
 
     # -- what both passes read of a block ------------------------------------------------------
