@@ -287,6 +287,24 @@ class FastPanels(FastCSV):
         with self.lock:
             return super()._known(name, distinct, on, compute)
 
+    def _joined(self, name: str, rows: Any, on: list[str], compute: Callable[[Any], Any]) -> Any:
+        """The rows joined to what their keys ``on`` give (the rows' order is not kept): one
+        join when every key is known already, the new keys computed (as :meth:`_known`)."""
+        pl = _polars()
+        with self.lock:
+            table = self.tables.get(name)
+        found = None
+        if table is not None:
+            joined = rows.join(table.with_columns(pl.lit(True).alias("known")), on=on, how="left")
+            new = joined.get_column("known").is_null()
+            if not new.any():
+                return joined.drop("known")
+            found = joined.filter(~new).drop("known")
+            rows = joined.filter(new).select(rows.columns)
+        table = self._known(name, rows.select(on).unique(), on, compute)
+        joined = rows.join(table, on=on, how="left")
+        return joined if found is None else pl.concat([found, joined])
+
     def _forget(self) -> None:
         """Start the tables afresh when one is full (the class numbers stay: blocks being
         worked on hold them; they grow with the person classes only)."""
@@ -497,10 +515,10 @@ class FastPanels(FastCSV):
             self.unchecked, block.rows - 1
         )
         keyed = rows.filter(pl.col("how") == _KEYED)
-        worked = rows.filter(pl.col("how") == _VECTOR).select(
-            "at", "an", "class", "n6", "pt", "pw", "ps", "ws", "bs", "wk", "wn", "bk", "bn",
-            *(("l0", "l1") if self.layout.has_lab_range else ()),
-        )  # fmt: skip
+        worked = rows.select(
+            "how", "at", "an", "class", "n6", "pt", "pw", "ps", "ws", "bs", "wk", "wn", "bk",
+            "bn", *(("l0", "l1") if self.layout.has_lab_range else ()),
+        ).filter(pl.col("how") == _VECTOR)  # fmt: skip
         del rows
         for part in (self._keyed(keyed, block, tally), self._worked(worked, block, tally)):
             if part.height:
@@ -536,8 +554,7 @@ class FastPanels(FastCSV):
             return pl.DataFrame(found, schema=schema, orient="row")
 
         on = ["an", "a", "s", "e"]
-        table = self._known("people", rows.select(on).unique(), on, compute)
-        return rows.join(table, on=on, how="left")
+        return self._joined("people", rows, on, compute)
 
     def _percentages(self, rows: Any) -> Any:
         """Each distinct (analyte, value, unit) cell read once: is it a percentage, and of
@@ -570,8 +587,7 @@ class FastPanels(FastCSV):
             return pl.DataFrame(found, schema=schema, orient="row")
 
         on = ["an", "ip", "v", "u"]
-        table = self._known("percentages", rows.select(on).unique(), on, compute)
-        rows = rows.join(table, on=on, how="left")
+        rows = self._joined("percentages", rows, on, compute)
         with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
         total = pl.when(with_bands).then(pl.col("pn") + pl.col("bn")).otherwise(pl.col("pn"))
         product = total * pl.col("wn") / 100.0
@@ -670,7 +686,8 @@ class FastPanels(FastCSV):
         counts = self._counts(rows.select("class", "n6").unique())
         rows = rows.join(counts, on=["class", "n6"], how="left")
         count = tally.add
-        short = rows.filter(~pl.col("long"))
+        any_long = bool(rows.get_column("long").any())
+        short = rows.filter(~pl.col("long")) if any_long else rows
         for category, rows_of in short.group_by("category").len().iter_rows():
             count(category, rows_of)
         with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
@@ -703,9 +720,9 @@ class FastPanels(FastCSV):
             pl.lit(delimiter), *cell, pl.lit(delimiter), "error", ignore_nulls=True,
         )  # fmt: skip
         suffixes = short.select("at", suffix.alias("suffix"))
-        long = rows.filter(pl.col("long"))
-        if not long.height:
+        if not any_long:
             return suffixes
+        long = rows.filter(pl.col("long"))
         mine = []
         for row in long.iter_rows(named=True):
             cells, category, _ = self._row_cells(block.lines[row["at"]], row)
