@@ -27,8 +27,12 @@ the way :mod:`cbc_ranges.batch.fast` reads a WBC file:
 A block is taken under the rules of :mod:`cbc_ranges.batch.fast`; a file with a
 block that is not (a quoted line break, a blank or ragged line, bytes that are
 not UTF-8, mixed line ends) goes through the row loop from its first line: the
-first pass has written nothing when it meets one. Standard input is kept in a
-temporary file for the second pass. Read more in ``docs/batch.md`` (Speed).
+first pass has written nothing when it meets one. A file is read again for the
+second pass; standard input (a stream that cannot seek) is kept in a temporary
+file. Up to ``jobs`` blocks are worked on at once by threads (polars lets go of
+the interpreter lock); the tables they share are behind one lock, and the blocks
+are written, and their rows counted, in the file's order. Read more in
+``docs/batch.md`` (Speed).
 """
 
 from __future__ import annotations
