@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
 
-from cbc_ranges.batch import fast
+from cbc_ranges.batch import fast, fast_panels
 from cbc_ranges.batch.columns import (
     OPTIONS,
     RANGE_ROLES,
@@ -481,7 +481,14 @@ def _run(
     # a listener hears the rows of the row loop; one with ``block`` (the report) hears the blocks
     listens = observer is None or getattr(observer, "block", None) is not None
     taken = output_format == "csv" and plain and listens and fast.eligible(layout, options)
-    if ticker is not None and not taken:
+    # a long file of whole panels has its own columnar path (batch/fast_panels.py); no listener
+    panels_taken = (
+        long is not None
+        and observer is None
+        and not isinstance(layout, DatedLayout)
+        and fast.eligible(layout, options)
+    )
+    if ticker is not None and not taken and not panels_taken:
         records.lines = ticker.wrap(records.lines)
     try:
         with atomic_output(target) as stream, _compressed(stream, target) as packed:
@@ -497,7 +504,17 @@ def _run(
                 for blank in blanks:
                     out.write(blank)
             if long is not None:
-                warnings += write_long(long, writer, first, number, output_format)
+                panel_notes = None
+                if panels_taken:
+                    panel_notes = fast_panels.FastPanels(
+                        long, writer, source.lines, jobs=options.jobs,  # type: ignore[arg-type]
+                        advance=ticker.advance if ticker else None, start=number,
+                    ).write(first)  # fmt: skip
+                    if panel_notes is None and ticker is not None:  # the row loop, from the start
+                        records.lines = ticker.wrap(records.lines)
+                if panel_notes is None:
+                    panel_notes = write_long(long, writer, first, number, output_format)
+                warnings += panel_notes
             elif wide is not None:
                 warnings += write_wide(wide, writer, first, number, output_format)
             elif isinstance(layout, DatedLayout) and output_format == "csv":

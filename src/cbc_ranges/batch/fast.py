@@ -272,24 +272,15 @@ class FastCSV:
 
     # -- one block: read (any thread), then rows (this thread, in order) ----------------------
 
-    def _read(self, data: bytes) -> _Block | None:
-        """The block read by polars, or None when a line of it needs the careful path."""
-        end = self.end
+    def _read(self, data: bytes, *, lines_kept: bool = True, taken: bool = False) -> _Block | None:
+        """The block read by polars, or None when a line of it needs the careful path.
+
+        ``lines_kept=False``: the cells alone are wanted (a block without quotes then
+        has no ``lines``; its checks do not need them). ``taken``: the same bytes were
+        taken before (a second pass over them): polars reads them without the checks."""
         rows = data.count(b"\n")
-        if end == b"\n":
-            if b"\r" in data:
-                return None
-        elif data.count(b"\r") != rows or data.count(b"\r\n") != rows:
+        if not taken and self._odd(data, rows):
             return None
-        if data.startswith(end) or b"\n" + end in data:
-            return None  # a blank line stays a blank line: the careful path writes it
-        if data.startswith(codecs.BOM_UTF8):
-            return None  # polars drops a byte-order mark at the start of what it reads
-        if not data.isascii():
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
         separator = next((s for s in _LINE_SEPARATORS if s not in data), None)
         if separator is None:
             return None
@@ -297,13 +288,17 @@ class FastCSV:
         width = self.layout.width
         quoted = b'"' in data
         try:
-            lines = pl.read_csv(
-                data, has_header=False, separator=separator.decode("ascii"), quote_char=None,
-                infer_schema=False, new_columns=["line"],
-            ).get_column("line")  # fmt: skip
-            if lines.len() != rows or lines.null_count():
-                return None
-            if quoted:
+            lines = None
+            if lines_kept or quoted:
+                lines = pl.read_csv(
+                    data, has_header=False, separator=separator.decode("ascii"), quote_char=None,
+                    infer_schema=False, new_columns=["line"],
+                ).get_column("line")  # fmt: skip
+                if lines.len() != rows or lines.null_count():
+                    return None
+            if taken:
+                pass  # checked when the bytes were taken
+            elif quoted:
                 if not self._simply_quoted(lines, width):
                     return None
             elif data.count(self.delimiter) != rows * (width - 1):
@@ -311,6 +306,9 @@ class FastCSV:
             cells = pl.read_csv(
                 data, has_header=False, separator=self.layout.delimiter,
                 quote_char='"' if quoted else None, infer_schema=False,
+                # every column read: a long row raises only so (a short one is filled);
+                # bytes taken before were read so, their needed cells are enough now
+                columns=self.needed if taken else None,
                 new_columns=[f"c{i}" for i in range(width)], truncate_ragged_lines=False,
             )  # fmt: skip
         except pl.exceptions.PolarsError:
@@ -319,6 +317,26 @@ class FastCSV:
             return None
         cells = cells.select([pl.col(f"c{i}").fill_null("") for i in self.needed])
         return _Block(rows, lines, cells)
+
+    def _odd(self, data: bytes, rows: int) -> bool:
+        """Whether the bytes of a block hold a line the careful path must read: another line
+        end, a blank line, a byte-order mark at the start, bytes that are not UTF-8."""
+        end = self.end
+        if end == b"\n":
+            if b"\r" in data:
+                return True
+        elif data.count(b"\r") != rows or data.count(b"\r\n") != rows:
+            return True
+        if data.startswith(end) or b"\n" + end in data:
+            return True  # a blank line stays a blank line: the careful path writes it
+        if data.startswith(codecs.BOM_UTF8):
+            return True  # polars drops a byte-order mark at the start of what it reads
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return True
+        return False
 
     def _simply_quoted(self, lines: Any, width: int) -> bool:
         """Every line has quotes only around whole fields, and the header's field count."""

@@ -267,16 +267,40 @@ def excel_separator(sample: str) -> str | None:
 
 
 class Prefixed(io.RawIOBase):
-    """A binary stream that first replays the bytes already read for sniffing."""
+    """A binary stream that first replays the bytes already read for sniffing.
+
+    It can seek (to an absolute position) when the stream after the head can: a
+    second pass over a file (whole panels) reads it again rather than a copy.
+    """
 
     def __init__(self, head: bytes, rest: IO[bytes], name: str) -> None:
-        self._head = memoryview(head)
+        self._whole = memoryview(head)
+        self._head = self._whole
         self._rest = rest
         self._name = name
         self.consumed = 0
+        try:
+            self._start: int | None = rest.tell() if rest.seekable() else None
+        except (AttributeError, OSError, ValueError):
+            self._start = None
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return self._start is not None
+
+    def tell(self) -> int:
+        return self.consumed
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if self._start is None or whence != io.SEEK_SET or offset < 0:
+            raise io.UnsupportedOperation("seek")
+        head = len(self._whole)
+        self._head = self._whole[min(offset, head) :]
+        self._rest.seek(self._start + max(0, offset - head))
+        self.consumed = offset
+        return offset
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         if self._head:

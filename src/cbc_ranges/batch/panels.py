@@ -62,8 +62,11 @@ __all__ = [
     "PANEL_COLUMNS",
     "WIDE_FIELDS",
     "LongPlan",
+    "LongRows",
     "PanelOptions",
     "WidePlan",
+    "long_header",
+    "long_notes",
     "long_plan",
     "wide_plan",
     "write_long",
@@ -307,6 +310,109 @@ class _Spool:
         self.file.close()
 
 
+class LongRows:
+    """How the row loop reads one record of a long file: its item, panel and result cells.
+
+    The row loop (:func:`write_long`) and the columnar path
+    (:mod:`cbc_ranges.batch.fast_panels`, for each distinct key and for rows it
+    does not vectorise) both call :meth:`read` and :meth:`cells`: one reading.
+    """
+
+    def __init__(self, plan: LongPlan, writer: Writer) -> None:
+        layout = writer.layout
+        self.plan = plan
+        self.layout = layout
+        self.rows = PanelRows(writer.interpreter)
+        self.separator = writer.interpreter.decimal_separator
+        self.matches = matcher(writer.where_index)
+        self.where_reach = max((i for i, _ in writer.where_index), default=-1)
+        self.item_at, self.panel_at = plan.item_at, plan.panel_at
+        self.reach = max(self.item_at, *self.panel_at) if self.panel_at else self.item_at
+        self.seen_items: dict[str, Item | None] = {}
+
+    def key_of(self, fields: list[str]) -> tuple[str, ...] | None:
+        """The panel of a row: its stripped panel cells, None when all are empty."""
+        if not self.panel_at:
+            return None
+        key = tuple(fields[i].strip() for i in self.panel_at)
+        return key if any(key) else None
+
+    def item_of(self, cell: str) -> Item | None:
+        """The item of a cell (item cells are few: each is looked up once)."""
+        try:
+            return self.seen_items[cell]
+        except KeyError:
+            if len(self.seen_items) >= 1 << 15:
+                self.seen_items.clear()
+            found = self.seen_items[cell] = self.plan.items.item(cell)
+            return found
+
+    def readable(self, record: Record) -> bool:
+        """Whether a record is read at all: whole, full width, kept by ``--where``."""
+        fields = record.fields
+        if record.unclosed or len(fields) != self.layout.width or self.reach >= len(fields):
+            return False
+        matches = self.matches
+        return matches is None or self.where_reach >= len(fields) or matches(fields)
+
+    def read(
+        self, record: Record, number: int, panel_of: Callable[[tuple[str, ...]], Panel]
+    ) -> tuple[RowResult | None, str, int, str | None]:
+        """(result or None, percentage text, category, analyte id) of one record.
+
+        ``panel_of`` gives what is known of a panel. The analyte is None for a row
+        ``--where`` leaves out, ``""`` for another test.
+        """
+        fields = record.fields
+        layout = self.layout
+        if record.unclosed:
+            return RowResult(error=unclosed(number)), "", _ERROR, ""
+        if len(fields) != layout.width:
+            return RowResult(error=ragged(len(fields), layout.width)), "", _ERROR, ""
+        if not self.readable(record):
+            return None, "", _SKIPPED, None
+        item = self.item_of(fields[self.item_at])
+        if item is None:
+            return None, "", _SKIPPED, ""  # another test: passes through
+        try:
+            texts = layout.texts(fields)
+        except CBCError as error:  # the row's own dates (batch/dates.py)
+            return RowResult(error=str(error)), "", _ERROR, item.analyte
+        key = self.key_of(fields)
+        panel = None if key is None else panel_of(key)
+        lab = layout.lab_range(fields) if layout.has_lab_range else None
+        result, percent, category = self.rows.long_result(item, texts, lab, panel)
+        return result, percent, category, item.analyte
+
+    def cells(
+        self, result: RowResult | None, percent: str, analyte: str | None, inputs: Sequence[str]
+    ) -> tuple[str, ...]:
+        """The :data:`PANEL_COLUMNS` cells of a result (long input cells quoted short)."""
+        if result is None:
+            return _EMPTY
+        return _cells(analyte or "", _short(result, inputs), percent, self.separator)
+
+
+def long_notes(plan: LongPlan, other: int) -> list[str]:
+    """What the summary says of a long file: how it was read, how many rows passed through."""
+    notes = plan.notes()
+    if other:
+        notes.append(
+            f"{other:,} row{'s' if other != 1 else ''} of other items passed through unchecked "
+            "(counted as skipped)"
+        )
+    return notes
+
+
+def long_header(writer: Writer, header: Record) -> bytes:
+    """The header line of a long file's CSV output: its own cells, then :data:`PANEL_COLUMNS`."""
+    layout = writer.layout
+    delimiter = layout.encode(layout.delimiter)
+    pad = delimiter * max(0, layout.width - len(header.fields))
+    close = b'"' if header.unclosed else b""
+    return header.body + close + pad + delimiter + layout.csv_line(PANEL_COLUMNS) + header.end
+
+
 def write_long(
     plan: LongPlan, writer: Writer, header: Record, line_number: int, output_format: str
 ) -> list[str]:
@@ -315,36 +421,10 @@ def write_long(
     Returns notes for the summary.
     """
     layout = writer.layout
-    rows = PanelRows(writer.interpreter)
-    matches = matcher(writer.where_index)
-    where_reach = max((i for i, _ in writer.where_index), default=-1)
+    long = LongRows(plan, writer)
+    rows = long.rows
     width = layout.width
-    item_at, panel_at = plan.item_at, plan.panel_at
-    reach = max(item_at, *panel_at) if panel_at else item_at
-
-    def key_of(fields: list[str]) -> tuple[str, ...] | None:
-        if not panel_at:
-            return None
-        key = tuple(fields[i].strip() for i in panel_at)
-        return key if any(key) else None
-
-    seen_items: dict[str, Item | None] = {}
-
-    def item_of(cell: str) -> Item | None:
-        """The item of a cell (item cells are few: each is looked up once)."""
-        try:
-            return seen_items[cell]
-        except KeyError:
-            if len(seen_items) >= 1 << 15:
-                seen_items.clear()
-            found = seen_items[cell] = plan.items.item(cell)
-            return found
-
-    def readable(record: Record) -> bool:
-        fields = record.fields
-        if record.unclosed or len(fields) != width or reach >= len(fields):
-            return False
-        return matches is None or where_reach >= len(fields) or matches(fields)
+    item_at = plan.item_at
 
     # the first pass: every record to the spool, each panel's WBC and bands to the totals
     spool = _Spool()
@@ -355,12 +435,12 @@ def write_long(
         while (record := records.next(number + 1)) is not None:
             spool.add(record, number + 1)
             number += record.lines
-            if not record.fields or not readable(record):
+            if not record.fields or not long.readable(record):
                 continue
-            item = item_of(record.fields[item_at])
+            item = long.item_of(record.fields[item_at])
             if item is None or item.analyte not in ("wbc", BANDS):
                 continue
-            key = key_of(record.fields)
+            key = long.key_of(record.fields)
             if key is None:
                 continue
             value, unit, *_ = Layout.texts(layout, record.fields)  # not the row's dates
@@ -372,17 +452,12 @@ def write_long(
                 got = rows.bands_value(value, unit, item)
                 if got is not None:
                     totals.add_bands(key, got)  # type: ignore[arg-type]
-        separator = writer.interpreter.decimal_separator
         stream = writer.stream
         keys = json_keys(header.fields, PANEL_COLUMNS)
         dumps = json.JSONEncoder(ensure_ascii=False).encode
         delimiter = layout.encode(layout.delimiter)
         if output_format == "csv":
-            pad = delimiter * max(0, width - len(header.fields))
-            close = b'"' if header.unclosed else b""
-            stream.write(
-                header.body + close + pad + delimiter + layout.csv_line(PANEL_COLUMNS) + header.end
-            )
+            stream.write(long_header(writer, header))
         empty = RowResult()
         written: dict[tuple[str, ...], bytes] = {}
         # the report hears each row's analyte (an older observer hears the row alone)
@@ -393,9 +468,7 @@ def write_long(
                 if output_format == "csv":
                     stream.write(record.body + record.end)
                 continue
-            result, percent, category, analyte = _long_row(
-                item_of, rows, layout, record, number, totals, readable, key_of, item_at
-            )
+            result, percent, category, analyte = long.read(record, number, totals.panel)
             if result is None and analyte == "":
                 other += 1
             writer.count(category)
@@ -409,11 +482,7 @@ def write_long(
                     warnings=(*(result or empty).warnings, record.note)
                 )
             if output_format == "csv":
-                cells = (
-                    _EMPTY
-                    if result is None
-                    else _cells(analyte or "", _short(result, inputs), percent, separator)
-                )
+                cells = long.cells(result, percent, analyte, inputs)
                 encoded = written.get(cells)  # results repeat: each distinct one encoded once
                 if encoded is None:
                     if len(written) >= PANEL_CACHE_SIZE:
@@ -429,49 +498,7 @@ def write_long(
                 stream.write((body + dumps(out)[1:-1] + "}\n").encode("utf-8"))
     finally:
         spool.close()
-    notes = plan.notes()
-    if other:
-        notes.append(
-            f"{other:,} row{'s' if other != 1 else ''} of other items passed through unchecked "
-            "(counted as skipped)"
-        )
-    return notes
-
-
-def _long_row(
-    item_of: Callable[[str], Item | None],
-    rows: PanelRows,
-    layout: Layout,
-    record: Record,
-    number: int,
-    totals: PanelTotals,
-    readable: Callable[[Record], bool],
-    key_of: Callable[[list[str]], tuple[str, ...] | None],
-    item_at: int,
-) -> tuple[RowResult | None, str, int, str | None]:
-    """(result or None, percentage text, category, analyte id) of one record.
-
-    The analyte is None for a row ``--where`` leaves out, ``""`` for another test.
-    """
-    fields = record.fields
-    if record.unclosed:
-        return RowResult(error=unclosed(number)), "", _ERROR, ""
-    if len(fields) != layout.width:
-        return RowResult(error=ragged(len(fields), layout.width)), "", _ERROR, ""
-    if not readable(record):
-        return None, "", _SKIPPED, None
-    item = item_of(fields[item_at])
-    if item is None:
-        return None, "", _SKIPPED, ""  # another test: passes through
-    try:
-        texts = layout.texts(fields)
-    except CBCError as error:  # the row's own dates (batch/dates.py)
-        return RowResult(error=str(error)), "", _ERROR, item.analyte
-    key = key_of(fields)
-    panel = None if key is None else totals.panel(key)
-    lab = layout.lab_range(fields) if layout.has_lab_range else None
-    result, percent, category = rows.long_result(item, texts, lab, panel)
-    return result, percent, category, item.analyte
+    return long_notes(plan, other)
 
 
 def write_wide(
