@@ -348,3 +348,27 @@ def test_panels_and_ages_from_dates_take_the_row_loop(
     assert blocks_written == []
     # each mode's own output: a panel's columns, or the infant range of a one-month-old
     assert any(word in out for word in (b"neutrophils_flag", b"cbc_analyte", b",6.1,17.5,"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_tables_that_fill_start_afresh_between_blocks_and_give_the_same_bytes(
+    jobs: int, monkeypatch: pytest.MonkeyPatch, blocks_written: list[int]
+) -> None:
+    # a tiny bound: the tables of known keys fill in every block or two and start afresh
+    # (with their class and count numbers) while other blocks wait to be worked on
+    monkeypatch.setattr(fast, "_KNOWN_LIMIT", 5)
+    forgotten: list[int] = []
+    original = fast.FastCSV._forget
+
+    def spy(self: fast.FastCSV) -> None:
+        forgotten.append(len(blocks_written))
+        original(self)
+
+    monkeypatch.setattr(fast.FastCSV, "_forget", spy)
+    rows = b"".join(
+        b"%d,%d,%s,%d.%d,%s\n" % (i, i % 90, b"FM"[i % 2 : i % 2 + 1], i % 17, i % 7,
+                                   (b"K/uL", b"cells/uL", b"G/L")[i % 3])
+        for i in range(600)
+    )  # fmt: skip
+    assert_same(b"id,age,sex,wbc,unit\n" + rows, jobs=jobs)
+    assert len(forgotten) > 3 and sum(blocks_written) == 600
