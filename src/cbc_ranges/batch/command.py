@@ -242,7 +242,8 @@ def check_csv(
     by their header otherwise, such as MIMIC-IV's ``ref_range_lower`` and
     ``ref_range_upper``): a row with one is flagged against it. The CSV output
     keeps the input's bytes and encoding unless ``output_encoding`` converts it. ``jobs``
-    is how many cores the columnar fast path may use (default: all), ``careful=True``
+    is how many blocks the columnar fast path works on at once (default: the cores, at most
+    4), ``careful=True``
     turns that path off (:mod:`cbc_ranges.batch.fast`; the output is the same). Returns a
     :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
     when the file cannot be processed. ``analyte_col``, ``analyte_map`` and
@@ -264,7 +265,9 @@ def check_csv(
     if format not in ("csv", "jsonl"):
         raise BatchError(f"unknown output format {format!r}: choose csv or jsonl", raw=format)
     if jobs is not None and jobs < 1:
-        raise BatchError(f"--jobs is a number of cores, at least 1, not {jobs}", raw=str(jobs))
+        raise BatchError(
+            f"--jobs is a number of blocks at once, at least 1, not {jobs}", raw=str(jobs)
+        )
     converted = _codec_name(output_encoding) if output_encoding else None
     if format == "jsonl" and converted not in (None, "utf-8"):
         raise BatchError("JSON lines are always UTF-8: --output-encoding applies to CSV only")
@@ -691,7 +694,8 @@ def configure_parser(parser: argparse.ArgumentParser, *, writes_csv: bool = True
         "--jobs",
         metavar="N",
         type=int,
-        help="cores the columnar fast path may use (default: all this machine has)",
+        help="blocks the columnar fast path works on at once, one thread each "
+        "(default: this machine's cores, at most 4)",
     )
     parser.add_argument(
         "--careful",

@@ -46,7 +46,14 @@ from cbc_ranges.batch.files import Records
 from cbc_ranges.batch.writers import Layout, RowSteps, Writer
 from cbc_ranges.rows import EMPTY_CELLS, PersonClass
 
-__all__ = ["BLOCK_BYTES", "FastCSV", "FastOptions", "default_jobs", "eligible"]
+__all__ = [
+    "BLOCK_BYTES",
+    "DEFAULT_JOBS_LIMIT",
+    "FastCSV",
+    "FastOptions",
+    "default_jobs",
+    "eligible",
+]
 
 #: bytes of input read as one block (cut at the last line end in it): 4 MiB keep the peak RSS
 #: near 300 MiB; 16 MiB cost as much CPU and 480 MiB (1,000,000 rows, 2 cores)
@@ -62,12 +69,22 @@ _POLARS_AT_LEAST = (1, 20)
 _LINE_SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01")
 
 
+#: the most blocks worked on at once by default: each holds 60 to 100 MiB of polars frames,
+#: and the row steps that blocks share run one at a time (more threads gain little)
+DEFAULT_JOBS_LIMIT = 4
+
+
 def default_jobs() -> int:
-    """The cores this process may use (``--jobs`` default)."""
+    """The ``--jobs`` default: the cores this process may use, at most :data:`DEFAULT_JOBS_LIMIT`.
+
+    >>> 1 <= default_jobs() <= DEFAULT_JOBS_LIMIT
+    True
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, DEFAULT_JOBS_LIMIT))
 
 
 @dataclass(frozen=True)
