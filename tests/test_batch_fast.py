@@ -41,16 +41,16 @@ lines_written: list[str] = []
 def blocks_written(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The row count of every block the fast path wrote (their lines in ``lines_written``)."""
     written: list[int] = []
-    original = fast.FastCSV._commit
+    original = fast.FastCSV._write
 
-    def spy(self: fast.FastCSV, done: Any) -> None:
-        written.append(done.rows)
-        lines_written.extend(done.lines.to_list())
-        original(self, done)
+    def spy(self: fast.FastCSV, block: Any, steps: Any) -> None:
+        written.append(block.rows)
+        lines_written.extend(block.lines.to_list())
+        original(self, block, steps)
 
     lines_written.clear()
 
-    monkeypatch.setattr(fast.FastCSV, "_commit", spy)
+    monkeypatch.setattr(fast.FastCSV, "_write", spy)
     return written
 
 

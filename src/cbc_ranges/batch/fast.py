@@ -33,10 +33,9 @@ import importlib.util
 import io
 import os
 import re
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from itertools import chain
@@ -161,19 +160,6 @@ class _Block:
     cells: Any  # polars DataFrame: one column per cell index the row steps read
 
 
-@dataclass
-class _Done:
-    """A block worked out: its output bytes, rows, rows left out by ``--where``, the rows of
-    each category, and for a listener the kept rows' cells and the block's lines."""
-
-    data: bytes
-    rows: int
-    skipped: int
-    counts: list[int]
-    kept: Any
-    lines: Any
-
-
 class FastCSV:
     """The fast path of one CSV output: called by ``write_csv`` with its row steps.
 
@@ -230,8 +216,6 @@ class FastCSV:
         self.class_numbers: dict[PersonClass, int] = {}
         self.groups: dict[tuple[object, ...], int] = {}
         self.carry = b""
-        # blocks worked on at once share the tables, the numbers and the row steps
-        self.lock = threading.RLock()
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -243,32 +227,27 @@ class FastCSV:
         return self._lines(steps)
 
     def _lines(self, steps: RowSteps) -> Iterator[bytes]:
+        records = self.records
         pool = ThreadPoolExecutor(self.jobs) if self.jobs > 1 else None
-        # blocks worked on ahead (by the pool, up to ``jobs``), written in their order
-        queue: deque[tuple[bytes, Future[_Done | None] | None]] = deque()
+        # blocks read ahead (by the pool, up to ``jobs``), written in their order
+        queue: deque[tuple[bytes, Future[_Block | None] | None]] = deque()
         blocks = self._blocks()
         try:
             while True:
-                if not queue and self._full():
-                    self._forget()  # no block is being worked on: the numbers may start afresh
-                while (
-                    len(queue) < self.jobs
-                    and not self._full()
-                    and (data := next(blocks, None)) is not None
-                ):
-                    queue.append((data, pool.submit(self._work, data, steps) if pool else None))
+                while len(queue) < self.jobs and (data := next(blocks, None)) is not None:
+                    queue.append((data, pool.submit(self._read, data) if pool else None))
                 if not queue:
-                    if self._full():
-                        continue
                     break
                 data, future = queue.popleft()
-                done = future.result() if future is not None else self._work(data, steps)
-                if done is not None:
-                    self._commit(done)
+                block = future.result() if future is not None else self._read(data)
+                if block is not None:
+                    self._write(block, steps)
+                    # the row loop numbers the lines it is handed: these it is not
+                    records.extra += block.rows
+                    if self.advance is not None:
+                        self.advance(block.rows)
                     continue
-                # the row loop takes this block; the blocks worked on ahead are let go (what
-                # they found is in the tables; their rows are read again after it)
-                wait([queued for _, queued in queue if queued is not None])
+                # the row loop takes this block; the blocks read ahead are read again after it
                 ahead = [queued for queued, _ in queue]
                 queue.clear()
                 yield from self._careful(data, b"".join(ahead))
@@ -278,21 +257,6 @@ class FastCSV:
         last, self.carry = self.carry, b""
         if last:  # a last line without its line end (or lines left after a careful block)
             yield from self._careful(last, b"")
-
-    def _commit(self, done: _Done) -> None:
-        """A block's rows written, counted and heard, in the file's order."""
-        writer, records = self.writer, self.records
-        writer.stream.write(done.data)
-        for category, rows in enumerate(done.counts):
-            writer.counts[category] += rows
-        writer.skipped += done.skipped
-        if self.listener is not None:
-            # the lines handed to the row loop, the lines before them and this block's own
-            self.listener(self.start + 1 + self.handed + records.extra, done.kept, done.lines)
-        # the row loop numbers the lines it is handed: these it is not
-        records.extra += done.rows
-        if self.advance is not None:
-            self.advance(done.rows)
 
     def _careful(self, data: bytes, ahead: bytes) -> Iterator[bytes]:
         """The lines of ``data``, for the row loop. A record may pull lines after them (a quoted
@@ -408,14 +372,8 @@ class FastCSV:
         )
         return not (checked["bad"][0] or checked["fields"][0])
 
-    def _work(self, data: bytes, steps: RowSteps) -> _Done | None:
-        """A block read and worked out (any thread), or None when the row loop must take it."""
-        block = self._read(data)
-        return None if block is None else self._written(block, steps)
-
-    def _written(self, block: _Block, steps: RowSteps) -> _Done:
-        """Every row of a block: each distinct key through the row steps once, then written
-        (to bytes; :meth:`_commit` puts them in the output in the file's order)."""
+    def _write(self, block: _Block, steps: RowSteps) -> None:
+        """Every row of a block: each distinct key through the row steps once, then written."""
         pl = _polars()
         writer, layout = self.writer, self.layout
         cells = block.cells
@@ -429,12 +387,16 @@ class FastCSV:
             keep = keep & pl.col(f"c{index}").is_in(matching)
         cells = cells.with_columns(keep=keep)
         kept = cells.filter(pl.col("keep"))
-        counts = [0] * len(writer.counts)
+        writer.skipped += block.rows - kept.height
+        self._forget()
         kept = self._classes(kept, steps)
         if layout.has_lab_range:
-            kept = self._by_row_key(kept, steps, counts)
+            kept = self._by_row_key(kept, steps)
         else:
-            kept = self._by_count(kept, steps, counts)
+            kept = self._by_count(kept, steps)
+        if listener is not None:
+            # the lines handed to the row loop, the lines before them and this block's own
+            listener(self.start + 1 + self.handed + self.records.extra, kept, block.lines)
         if kept.height == block.rows:
             suffix = kept.get_column("suffix")
         else:
@@ -444,10 +406,7 @@ class FastCSV:
             out, include_header=False, separator=layout.delimiter, quote_style="never",
             line_terminator=self.end.decode("ascii"), null_value="",
         )  # fmt: skip
-        return _Done(
-            out.getvalue(), block.rows, block.rows - kept.height, counts,
-            kept if listener is not None else None, block.lines,
-        )  # fmt: skip
+        writer.stream.write(out.getbuffer())
 
     def _cell(self, index: int) -> Any:
         """A cell the row steps read, as a polars expression (an absent role: empty)."""
@@ -456,28 +415,19 @@ class FastCSV:
 
     def _known(self, name: str, distinct: Any, on: list[str], compute: Callable[[Any], Any]) -> Any:
         """The table of what the keys ``on`` give, with the keys of ``distinct`` not met in an
-        earlier block computed (``compute`` gets them and returns ``on`` + what they give).
-
-        Behind :attr:`lock`: blocks worked on at once share the tables and the row steps."""
+        earlier block computed (``compute`` gets them and returns ``on`` + what they give)."""
         pl = _polars()
-        with self.lock:
-            table = self.tables.get(name)
-            new = distinct if table is None else distinct.join(table, on=on, how="anti")
-            if table is None or new.height:
-                added = compute(new)
-                table = added if table is None else pl.concat([table, added], how="vertical")
-                self.tables[name] = table
-            return table
-
-    def _full(self) -> bool:
-        """Whether a table of known keys has grown past :data:`_KNOWN_LIMIT` rows."""
-        with self.lock:
-            return any(table.height > _KNOWN_LIMIT for table in self.tables.values())
+        table = self.tables.get(name)
+        new = distinct if table is None else distinct.join(table, on=on, how="anti")
+        if table is None or new.height:
+            added = compute(new)
+            table = added if table is None else pl.concat([table, added], how="vertical")
+            self.tables[name] = table
+        return table
 
     def _forget(self) -> None:
-        """Start the tables and their numbers afresh (memory stays flat on any file); called
-        only while no block is being worked on (the numbers are in their rows)."""
-        with self.lock:
+        """Start the tables afresh when one is full (memory stays flat on any file)."""
+        if any(table.height > _KNOWN_LIMIT for table in self.tables.values()):
             self.tables.clear()
             self.class_numbers.clear()
             self.classes.clear()
@@ -505,7 +455,7 @@ class FastCSV:
         table = self._known("people", kept.select("a", "s", "e").unique(), ["a", "s", "e"], compute)
         return kept.join(table, on=["a", "s", "e"], how="left", maintain_order="left")
 
-    def _by_count(self, kept: Any, steps: RowSteps, counts: list[int]) -> Any:
+    def _by_count(self, kept: Any, steps: RowSteps) -> Any:
         """Suffixes of a file without the lab's range: each distinct (value, unit) cells parsed
         once, then each distinct (class, count) once through the row steps' ``combine``.
 
@@ -554,20 +504,14 @@ class FastCSV:
             return pl.DataFrame(found, schema=self._suffix_schema(["class", "group"]),
                                 orient="row")  # fmt: skip
 
-        return self._suffixes(kept, keys, ["class", "group"], combine, counts)
+        return self._suffixes(kept, keys, ["class", "group"], combine)
 
-    def _suffixes(
-        self,
-        kept: Any,
-        keys: Any,
-        on: list[str],
-        compute: Callable[[Any], Any],
-        counts: list[int],
-    ) -> Any:
-        """The rows with their ``suffix``; the block's categories counted in ``counts``."""
+    def _suffixes(self, kept: Any, keys: Any, on: list[str], compute: Callable[[Any], Any]) -> Any:
+        """The rows with their ``suffix``; the block's categories counted."""
         pl = _polars()
         table = self._known("suffixes", keys, on, compute)
         keys = keys.join(table, on=on, how="left")
+        counts = self.writer.counts
         for category, rows in keys.group_by("category").agg(pl.col("rows").sum()).iter_rows():
             counts[category] += rows
         taken = (*on, "suffix", "category") if self.listener is not None else (*on, "suffix")
@@ -584,7 +528,7 @@ class FastCSV:
         schema.update({"class": pl.Int64, "group": pl.Int64})
         return {**{name: schema[name] for name in on}, "suffix": pl.String, "category": pl.Int64}
 
-    def _by_row_key(self, kept: Any, steps: RowSteps, counts: list[int]) -> Any:
+    def _by_row_key(self, kept: Any, steps: RowSteps) -> Any:
         """Suffixes of a file with the lab's own range: each distinct (class, value, unit,
         range) cells once through the row steps' tree (the careful path's hot loop)."""
         pl = _polars()
@@ -607,7 +551,7 @@ class FastCSV:
                 found.append((*(key[name] for name in on), self._suffix(head + tail), category))
             return pl.DataFrame(found, schema=self._suffix_schema(on), orient="row")
 
-        return self._suffixes(kept, keys, on, fill, counts)
+        return self._suffixes(kept, keys, on, fill)
 
     def _spread(self, keep: Any, found: Any) -> Any:
         """The kept rows' suffixes at their places, the ``--where`` skipped rows' empty cells."""

@@ -41,6 +41,7 @@ import csv
 import io
 import shutil
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -176,6 +177,7 @@ class FastPanels(FastCSV):
         # the edges of every class met: (class, edge, its place in the class's list)
         self.edged: set[int] = set()
         self.other = 0
+        self.lock = threading.RLock()
         pl = _polars()
         schema = {"class": pl.Int64, "edge": pl.Float64, "at_edge": pl.Int64}
         self.edge_table: Any = pl.DataFrame(schema=schema)
@@ -284,6 +286,10 @@ class FastPanels(FastCSV):
         if block is None:
             raise _Refused
         return block
+
+    def _known(self, name: str, distinct: Any, on: list[str], compute: Callable[[Any], Any]) -> Any:
+        with self.lock:
+            return super()._known(name, distinct, on, compute)
 
     def _joined(self, name: str, rows: Any, on: list[str], compute: Callable[[Any], Any]) -> Any:
         """The rows joined to what their keys ``on`` give (the rows' order is not kept): one
