@@ -242,8 +242,8 @@ def check_csv(
     by their header otherwise, such as MIMIC-IV's ``ref_range_lower`` and
     ``ref_range_upper``): a row with one is flagged against it. The CSV output
     keeps the input's bytes and encoding unless ``output_encoding`` converts it. ``jobs``
-    is how many blocks the columnar fast path works on at once (default: the cores, at most
-    4), ``careful=True``
+    is how many blocks the columnar fast path reads ahead (default: the cores, at most 4),
+    ``careful=True``
     turns that path off (:mod:`cbc_ranges.batch.fast`; the output is the same). Returns a
     :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
     when the file cannot be processed. ``analyte_col``, ``analyte_map`` and
@@ -266,7 +266,7 @@ def check_csv(
         raise BatchError(f"unknown output format {format!r}: choose csv or jsonl", raw=format)
     if jobs is not None and jobs < 1:
         raise BatchError(
-            f"--jobs is a number of blocks at once, at least 1, not {jobs}", raw=str(jobs)
+            f"--jobs is a number of blocks read ahead, at least 1, not {jobs}", raw=str(jobs)
         )
     converted = _codec_name(output_encoding) if output_encoding else None
     if format == "jsonl" and converted not in (None, "utf-8"):
@@ -694,7 +694,7 @@ def configure_parser(parser: argparse.ArgumentParser, *, writes_csv: bool = True
         "--jobs",
         metavar="N",
         type=int,
-        help="blocks the columnar fast path works on at once, one thread each "
+        help="blocks the columnar fast path reads ahead, one thread each "
         "(default: this machine's cores, at most 4)",
     )
     parser.add_argument(

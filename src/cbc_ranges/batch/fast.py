@@ -68,8 +68,8 @@ _POLARS_AT_LEAST = (1, 20)
 _LINE_SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01")
 
 
-#: the most blocks worked on at once by default: each holds 60 to 100 MiB of polars frames,
-#: and the row steps that blocks share run one at a time (more threads gain little)
+#: the most blocks read ahead by default: each holds its lines and cells (tens of MiB), and
+#: polars already reads one block on every core
 DEFAULT_JOBS_LIMIT = 4
 
 
