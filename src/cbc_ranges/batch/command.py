@@ -243,8 +243,8 @@ def check_csv(
     ``ref_range_upper``): a row with one is flagged against it. The CSV output
     keeps the input's bytes and encoding unless ``output_encoding`` converts it. ``jobs``
     is how many blocks the columnar fast path reads ahead (default: the cores, at most 4),
-    ``careful=True``
-    turns that path off (:mod:`cbc_ranges.batch.fast`; the output is the same). Returns a
+    ``careful=True`` turns that path off (:mod:`cbc_ranges.batch.fast`; the output is the
+    same). Returns a
     :class:`BatchSummary`; raises :class:`~cbc_ranges.errors.BatchError`
     when the file cannot be processed. ``analyte_col``, ``analyte_map`` and
     ``panel_cols`` read a long file as whole panels (``docs/batch.md``, "Whole
