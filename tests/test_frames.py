@@ -186,6 +186,19 @@ def test_polars_keeps_every_row_and_column_and_agrees_with_the_row_engine() -> N
     _assert_rows_agree(_polars_results(out), _expected(rows))
 
 
+@pytest.mark.parametrize("threads_from", [0, 10**9], ids=["threads", "no threads"])
+def test_polars_key_numbers_joined_with_or_without_threads_agree_with_the_row_engine(
+    threads_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cbc_ranges.frames
+
+    monkeypatch.setattr(cbc_ranges.frames, "JOIN_THREADS_ROWS", threads_from)
+    data = _text_table(300)
+    out = interpret_frame(pl.DataFrame(data), **KEYS)
+    rows = [dict(zip(data, values, strict=True)) for values in zip(*data.values(), strict=True)]
+    _assert_rows_agree(_polars_results(out), _expected(rows))
+
+
 def test_polars_dtypes_are_as_documented() -> None:
     out = interpret_frame(pl.DataFrame(_text_table(50)), **KEYS)
     assert {name: str(out.schema[name]) for name in FRAME_COLUMNS} == POLARS_DTYPES

@@ -457,6 +457,10 @@ def _pandas(df: Any, picked: _Columns, groups: _Groups) -> Any:
 # --------------------------------------------------------------------------- polars
 
 
+#: rows from which a polars frame's key numbers are joined on two threads (below: no threads)
+JOIN_THREADS_ROWS = 50_000
+
+
 def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
     import polars as pl
 
@@ -479,11 +483,14 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
         person_keyed = keyed_of([picked.age, picked.sex, picked.ethnicity])
         pairs = _polars_distinct(pair_keyed, key_name)
         persons = _polars_distinct(person_keyed, key_name)
-        # the rows' numbers are joined on other threads (polars lets go of the GIL) while
-        # this one works out what each distinct key gives
-        with ThreadPoolExecutor(2) as pool:
-            pair_job = pool.submit(_polars_join_codes, pair_keyed, pairs, key_name, n)
-            person_job = pool.submit(_polars_join_codes, person_keyed, persons, key_name, n)
+        # on a large frame the rows' numbers are joined on other threads (polars lets go of
+        # the GIL) while this one works out what each distinct key gives
+        pool = ThreadPoolExecutor(2) if n >= JOIN_THREADS_ROWS else None
+        try:
+            jobs = [
+                pool.submit(_polars_join_codes, keyed, distinct, key_name, n)
+                for keyed, distinct in ((pair_keyed, pairs), (person_keyed, persons))
+            ] if pool is not None else []  # fmt: skip
             count_of_pair = pl.Series(
                 groups.counts(cells(pairs, picked.value), cells(pairs, picked.unit)),
                 dtype=pl.Int64,
@@ -495,7 +502,14 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
                 ),
                 dtype=pl.Int64,
             )  # fmt: skip
-            pair_codes, person_codes = pair_job.result(), person_job.result()
+            if pool is not None:
+                pair_codes, person_codes = (job.result() for job in jobs)
+            else:
+                pair_codes = _polars_join_codes(pair_keyed, pairs, key_name, n)
+                person_codes = _polars_join_codes(person_keyed, persons, key_name, n)
+        finally:
+            if pool is not None:
+                pool.shutdown()
         width = len(groups.classes)
         combined = count_of_pair.gather(pair_codes) * width + class_of_person.gather(person_codes)
         # sorted, so that the groups of one count come together (its cell's cache stays warm)
