@@ -485,11 +485,12 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
         persons = _polars_distinct(person_keyed, key_name)
         # on a large frame the rows' numbers are joined on other threads (polars lets go of
         # the GIL) while this one works out what each distinct key gives
+        joins = ((pair_keyed, pairs), (person_keyed, persons))
         pool = ThreadPoolExecutor(2) if n >= JOIN_THREADS_ROWS else None
         try:
             jobs = [
                 pool.submit(_polars_join_codes, keyed, distinct, key_name, n)
-                for keyed, distinct in ((pair_keyed, pairs), (person_keyed, persons))
+                for keyed, distinct in joins
             ] if pool is not None else []  # fmt: skip
             count_of_pair = pl.Series(
                 groups.counts(cells(pairs, picked.value), cells(pairs, picked.unit)),
@@ -502,11 +503,11 @@ def _polars(df: Any, picked: _Columns, groups: _Groups) -> Any:
                 ),
                 dtype=pl.Int64,
             )  # fmt: skip
-            if pool is not None:
-                pair_codes, person_codes = (job.result() for job in jobs)
-            else:
-                pair_codes = _polars_join_codes(pair_keyed, pairs, key_name, n)
-                person_codes = _polars_join_codes(person_keyed, persons, key_name, n)
+            pair_codes, person_codes = (
+                [job.result() for job in jobs]
+                if pool is not None
+                else [_polars_join_codes(keyed, distinct, key_name, n) for keyed, distinct in joins]
+            )
         finally:
             if pool is not None:
                 pool.shutdown()

@@ -854,11 +854,12 @@ def _prepare(
 def _groups(table: RangeTable, ethnicity: str) -> tuple[str | None, str | None]:
     """The table's group of an ethnicity text, and the group it is recognised as (an
     ancestry the table has no rows for is still recognised: no warning, never used)."""
-    found: tuple[str | None, str | None] | None = _caches(table).ethnicities.get(ethnicity)
+    known = _caches(table).ethnicities
+    found: tuple[str | None, str | None] | None = known.get(ethnicity)
     if found is None:
         group = match_ethnicity(ethnicity, table.groups)
         recognised = group if group is not None else match_ethnicity(ethnicity, ancestry_groups())
-        found = _caches(table).ethnicities.put(ethnicity, (group, recognised))
+        found = known.put(ethnicity, (group, recognised))
     return found
 
 

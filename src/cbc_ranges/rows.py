@@ -103,7 +103,6 @@ CATEGORIES: tuple[str, ...] = ("low", "normal", "high", "indeterminate", "error"
 _CATEGORY: dict[str | None, int] = {flag: i for i, flag in enumerate(CATEGORIES)}
 _CATEGORY[None] = _CATEGORY["error"]
 _ERROR = _CATEGORY["error"]
-_INDETERMINATE = _CATEGORY["indeterminate"]
 
 # the error of a row whose value cell is empty
 _NO_VALUE = "no WBC value in this row"
@@ -339,6 +338,12 @@ class PersonClass:
         return 2 * at + (at < len(edges) and edges[at] == value)
 
 
+def _quotes_value(flag: str, person: PersonClass) -> bool:
+    """Whether the outcome of a value with this flag quotes the value (a warning of an
+    implausible or straddling count): such an outcome is the value's own, never shared."""
+    return flag == "indeterminate" and person.has_reference
+
+
 def edges(prepared: Prepared) -> tuple[float, ...]:
     """Every number an exact count of a prepared person is compared with, sorted.
 
@@ -562,8 +567,8 @@ class RowInterpreter:
             if known is not None:
                 return known
             made = self._assessed(count, parsed, person, prepared)
-            if made.category != _INDETERMINATE or not person.has_reference:
-                person.positions.put(place, made)  # not an outcome that quotes the value
+            if not _quotes_value(CATEGORIES[made.category], person):
+                person.positions.put(place, made)
             return made
         # a censored value a class has met before (another person of the class, a spelling)
         seen_key = (person, count.value, count.comparator, parsed.warnings)
@@ -580,7 +585,7 @@ class RowInterpreter:
         severity = assessment.severity
         grade = None if assessment.grade is None else assessment.grade.grade
         warnings = parsed.warnings
-        if flag == "indeterminate" and person.has_reference:
+        if _quotes_value(flag, person):
             # the warning quotes the value as interpret() writes it: this outcome is its own
             value_text = (count.comparator or "") + _format(count.value)
             own = (
@@ -640,29 +645,30 @@ class RowInterpreter:
         sex = None if _blank(sex) else sex
         ethnicity = None if _blank(ethnicity) else ethnicity
         value_kind: ValueKind = "count"
+        prepared: Prepared | None = None
+        error_text: str | None = None
+        signature: Hashable
         try:
             prepared = prepare(self.table, self.analyte, value_kind, age, sex, ethnicity)
         except Exception as error:
             message = (
                 str(error) if isinstance(error, CBCError) else f"{type(error).__name__}: {error}"
             )
-            signature: Hashable = ("error", _one_line(message))
-            found = self._classes.get(signature)
-            if found is None:
-                found = self._classes.put(signature, PersonClass(None, error=_one_line(message)))
-            return found  # type: ignore[no-any-return]
-        # everything of the person that the output or a later warning can depend on
-        selection = prepared.selection
-        signature = (
-            id(selection.reference),
-            tuple(map(id, selection.limits)),
-            tuple(map(id, selection.grades)),
-            prepared.warnings,
-            prepared.group,
-        )
+            error_text = _one_line(message)
+            signature = ("error", error_text)
+        else:
+            # everything of the person that the output or a later warning can depend on
+            selection = prepared.selection
+            signature = (
+                id(selection.reference),
+                tuple(map(id, selection.limits)),
+                tuple(map(id, selection.grades)),
+                prepared.warnings,
+                prepared.group,
+            )
         found = self._classes.get(signature)
-        if found is None:
-            found = self._classes.put(signature, PersonClass(prepared))
+        if found is None:  # built only when new (its edges are worked out once)
+            found = self._classes.put(signature, PersonClass(prepared, error=error_text))
         return found  # type: ignore[no-any-return]
 
     def _combine(self, parsed: ParsedCell, person: PersonClass) -> Entry:

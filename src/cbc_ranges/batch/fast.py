@@ -313,13 +313,12 @@ class FastCSV:
                 ).get_column("line")  # fmt: skip
                 if lines.len() != rows or lines.null_count():
                     return None
-            if taken:
-                pass  # checked when the bytes were taken
-            elif quoted:
-                if not self._simply_quoted(lines, width):
-                    return None
-            elif data.count(self.delimiter) != rows * (width - 1):
-                return None  # with the reader's refusal of longer rows: every row is full
+            if not taken:  # bytes taken before were checked then
+                if quoted:
+                    if not self._simply_quoted(lines, width):
+                        return None
+                elif data.count(self.delimiter) != rows * (width - 1):
+                    return None  # with the reader's refusal of longer rows: every row is full
             cells = pl.read_csv(
                 data, has_header=False, separator=self.layout.delimiter,
                 quote_char='"' if quoted else None, infer_schema=False,
