@@ -46,6 +46,8 @@ from cbc_ranges.rows import CATEGORIES, RowInterpreter, RowResult
 from cbc_ranges.rows import format_number as cell_number
 
 __all__ = [
+    "AGREE_ABS_TOL",
+    "AGREE_REL_TOL",
     "BANDS",
     "BOUND",
     "CONFLICT",
@@ -332,12 +334,18 @@ class Panel(NamedTuple):
     bands: float | _Unusable | None = None
 
 
+#: two WBC (or bands) rows of a panel agree when their values are this close
+#: (``math.isclose``'s tolerances; the columnar panel path applies the same)
+AGREE_REL_TOL = 1e-9
+AGREE_ABS_TOL = 1e-12
+
+
 def _agree(old: float | _Unusable | None, new: float | _Unusable) -> float | _Unusable:
     if old is None or old is new:
         return new
     if isinstance(old, _Unusable) or isinstance(new, _Unusable):
         return CONFLICT
-    return old if math.isclose(old, new, rel_tol=1e-9, abs_tol=1e-12) else CONFLICT
+    return old if math.isclose(old, new, rel_tol=AGREE_REL_TOL, abs_tol=AGREE_ABS_TOL) else CONFLICT
 
 
 class PanelTotals:

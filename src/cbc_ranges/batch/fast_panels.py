@@ -59,7 +59,7 @@ from cbc_ranges.batch.panels import (
 from cbc_ranges.batch.writers import MESSAGE_LIMIT, Writer
 from cbc_ranges.errors import BatchError
 from cbc_ranges.models import format_number as note_number
-from cbc_ranges.panels import BANDS, BOUND, CONFLICT, Item, Panel
+from cbc_ranges.panels import AGREE_ABS_TOL, AGREE_REL_TOL, BANDS, BOUND, CONFLICT, Item, Panel
 from cbc_ranges.rows import CATEGORIES, PersonClass
 
 __all__ = ["FastPanels"]
@@ -458,10 +458,12 @@ class FastPanels(FastCSV):
         merged = self._merge()
         self.parts = []
 
-        def close(column: str) -> Any:  # math.isclose(first, column, 1e-9, 1e-12)
+        def close(column: str) -> Any:  # math.isclose(first, column, AGREE_* tolerances)
             first, other = pl.col("first"), pl.col(column)
             largest = pl.max_horizontal(first.abs(), other.abs())
-            return (first - other).abs() <= pl.max_horizontal(largest * 1e-9, pl.lit(1e-12))
+            return (first - other).abs() <= pl.max_horizontal(
+                largest * AGREE_REL_TOL, pl.lit(AGREE_ABS_TOL)
+            )
 
         kind = (
             pl.when(pl.col("conflict") | (pl.col("bound") & (pl.col("numbers") > 0)))
