@@ -43,7 +43,7 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
@@ -64,8 +64,10 @@ from cbc_ranges.rows import CATEGORIES, PersonClass
 
 __all__ = ["FastPanels"]
 
-# what Python's str.strip() removes (polars' own whitespace differs: \x1c-\x1f)
+# what Python's str.strip() removes (polars' own whitespace differs: \x1c-\x1f), and a
+# pattern of a cell that holds more than that (a cell str.strip() leaves not empty)
 _WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_NOT_BLANK = "[^" + "".join(f"\\x{{{ord(c):04x}}}" for c in _WHITESPACE) + "]"
 
 # a panel value's kind in the polars tables
 _NONE, _NUMBER, _BOUND, _CONFLICT = 0, 1, 2, 3
@@ -127,17 +129,6 @@ class _Tee:
         shutil.copyfileobj(self.reader, self.kept)
         self.kept.seek(0)
         return self.kept
-
-
-def _quoted(cell: Any, delimiter: str) -> Any:
-    """A polars string expression quoted as :mod:`csv` quotes a cell (minimal quoting)."""
-    pl = _polars()
-    special = "[" + "".join(f"\\x{ord(c):02x}" for c in (delimiter, '"', "\r", "\n")) + "]"
-    return (
-        pl.when(cell.str.contains(special))
-        .then(pl.lit('"') + cell.str.replace_all('"', '""', literal=True) + pl.lit('"'))
-        .otherwise(cell)
-    )
 
 
 class FastPanels(FastCSV):
@@ -491,6 +482,8 @@ class FastPanels(FastCSV):
         for number, shown in (("wn", "ws"), ("bn", "bs")):
             texts = self._numbers(totals.get_column(number))
             totals = totals.join(texts.rename({"n": number, "shown": shown}), on=number, how="left")
+        # the bands' part of a neutrophil count's note, as it is written
+        totals = totals.with_columns((" plus " + pl.col("bs") + " % bands").alias("bs"))
         return totals
 
     # -- the second pass: every row's cells ---------------------------------------------------
@@ -522,7 +515,7 @@ class FastPanels(FastCSV):
         )
         keyed = rows.filter(pl.col("how") == _KEYED)
         worked = rows.select(
-            "how", "at", "an", "class", "n6", "pt", "pw", "ps", "ws", "bs", "wk", "wn", "bk",
+            "how", "at", "an", "class", "n6", "pt", "pw", "pq", "ps", "ws", "bs", "wk", "wn", "bk",
             "bn", *(("l0", "l1") if self.layout.has_lab_range else ()),
         ).filter(pl.col("how") == _VECTOR)  # fmt: skip
         del rows
@@ -574,6 +567,7 @@ class FastPanels(FastCSV):
             for analyte, percent, value, unit in new.iter_rows():
                 read = _PLAIN
                 number = text = warned = shown = None
+                special = False
                 item_unit = self._unit(unit)
                 if percent and not (item_unit or "").strip() and not value.rstrip().endswith("%"):
                     item_unit = "%"
@@ -584,12 +578,13 @@ class FastPanels(FastCSV):
                     plain = not count.comparator
                     if plain and all(len(w) <= MESSAGE_LIMIT for w in parsed.warnings):
                         read, number, text = _WORKED, count.value, parsed.value_text
-                        warned = "".join(f"{w}; " for w in parsed.warnings)
+                        warned, special = self._escaped(parsed.warnings)
                         shown = note_number(count.value)
-                found.append((analyte, percent, value, unit, read, number, text, warned, shown))
+                found.append((analyte, percent, value, unit, read, number, text, warned, special,
+                              shown))  # fmt: skip
             schema = {"an": pl.String, "ip": pl.Boolean, "v": pl.String, "u": pl.String,
                       "read": pl.Int64, "pn": pl.Float64, "pt": pl.String, "pw": pl.String,
-                      "ps": pl.String}  # fmt: skip
+                      "pq": pl.Boolean, "ps": pl.String}  # fmt: skip
             return pl.DataFrame(found, schema=schema, orient="row")
 
         on = ["an", "ip", "v", "u"]
@@ -615,6 +610,13 @@ class FastPanels(FastCSV):
         )
         how = pl.when(usable).then(_VECTOR).otherwise(pl.col("how"))
         return rows.with_columns(how.alias("how"))
+
+    def _escaped(self, warnings: Iterable[str]) -> tuple[str, bool]:
+        """Warnings as the warnings cell begins with them (each followed by "; "), quotes
+        doubled, and whether they make the cell quoted (a delimiter, quote or line end)."""
+        text = "".join(f"{w}; " for w in warnings)
+        special = any(c in text for c in (self.layout.delimiter, '"', "\r", "\n"))
+        return text.replace('"', '""'), special
 
     def _panel(self, wk: int, wn: float | None, bk: int, bn: float | None) -> Panel:
         wbc = wn if wk == _NUMBER else _VALUES.get(wk)
@@ -696,34 +698,39 @@ class FastPanels(FastCSV):
         short = rows.filter(~pl.col("long")) if any_long else rows
         for category, rows_of in short.group_by("category").len().iter_rows():
             count(category, rows_of)
-        with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
+        # the warnings cell: the count's, the percentage's (their quotes doubled already),
+        # the note of how it was worked out; quoted as csv quotes a cell (minimal quoting)
+        # where a delimiter, quote or line end is in it: the note's own words hold one or not
+        # (the same on every row), the warnings' texts were looked at once each
+        delimiter = self.layout.delimiter
         lab = pl.lit(False)
         if self.layout.has_lab_range:
-            lab = pl.any_horizontal(
-                [pl.col(c).str.strip_chars(_WHITESPACE) != "" for c in ("l0", "l1")]
-            )
-        # the warnings: the count's, the percentage's, the note of how it was worked out
-        warnings = [
-            "warned", "pw", pl.lit("worked out as "), "ps", pl.lit(" %"),
-            pl.when(with_bands).then(pl.lit(" plus ") + pl.col("bs") + " % bands"),
-            pl.lit(" of the panel's white cell count of "), "ws", pl.lit(" × 10⁹/L"),
-            pl.when(lab).then(pl.lit("; " + _LAB_NOTE)),
-        ]  # fmt: skip
-        delimiter = self.layout.delimiter
-        special = "[" + "".join(f"\\x{ord(c):02x}" for c in (delimiter, '"')) + "]"
-        written = "worked out as % plus % bands of the panel's white cell count of × 10⁹/L; "
-        quoting = delimiter in written + _LAB_NOTE + "0123456789.-+e" or bool(
-            short.select(
-                pl.col("warned").str.contains(special).any()
-                | pl.col("pw").str.contains(special).any()
-            ).item()
-        )
-        cell: list[Any] = warnings
-        if quoting:  # the warnings cell as csv quotes it (rare)
-            cell = [_quoted(pl.concat_str(warnings, ignore_nulls=True), delimiter)]
+            lab = pl.any_horizontal([pl.col(c).str.contains(_NOT_BLANK) for c in ("l0", "l1")])
+        written = "worked out as % plus % bands of the panel's white cell count of × 10⁹/L"
+        quoted = pl.lit(any(c in written + "0123456789.-+e" for c in (delimiter, '"')))
+        quoted = quoted | pl.col("wq") | pl.col("pq")
+        if delimiter in "; " + _LAB_NOTE:
+            quoted = quoted | lab
+        short = short.with_columns(lab.alias("lab"), quoted.alias("quoted"))
+        # a flag the same on every row is a constant text (most files), else chosen per row
+        flags = short.select(
+            pl.col("lab").any().alias("lab any"), pl.col("lab").all().alias("lab all"),
+            pl.col("quoted").any().alias("quoted any"), pl.col("quoted").all().alias("quoted all"),
+        ).row(0, named=True)  # fmt: skip
+
+        def part(flag: str, text: str) -> list[Any]:
+            if flags[f"{flag} all"]:
+                return [pl.lit(text)]
+            return [pl.when(pl.col(flag)).then(pl.lit(text))] if flags[f"{flag} any"] else []
+
+        mark = part("quoted", '"')
+        with_bands = (pl.col("an") == "neutrophils") & (pl.col("bk") == _NUMBER)
         suffix = pl.concat_str(
             "an", pl.lit(delimiter), "value", pl.lit(delimiter), "pt", pl.lit(delimiter), "mid",
-            pl.lit(delimiter), *cell, pl.lit(delimiter), "error", ignore_nulls=True,
+            pl.lit(delimiter), *mark, "warned", "pw", pl.lit("worked out as "), "ps", pl.lit(" %"),
+            pl.when(with_bands).then(pl.col("bs")),
+            pl.lit(" of the panel's white cell count of "), "ws", pl.lit(" × 10⁹/L"),
+            *part("lab", "; " + _LAB_NOTE), *mark, pl.lit(delimiter), "error", ignore_nulls=True,
         )  # fmt: skip
         suffixes = short.select("at", suffix.alias("suffix"))
         if not any_long:
@@ -769,11 +776,19 @@ class FastPanels(FastCSV):
             counts = counts.join(own, on=["class", "text"], how="left")
             counts = counts.with_columns(
                 pl.when(pl.col("shared")).then(pl.col(name)).otherwise(pl.col(f"{name}_own"))
-                for name in ("mid", "warned", "error", "shows", "category", "long")
+                for name in ("mid", "warned", "wq", "error", "shows", "category", "long")
             )
         value = pl.when(pl.col("shows")).then(pl.col("text")).otherwise(pl.lit(""))
         return counts.select(
-            "class", "n6", value.alias("value"), "mid", "warned", "error", "category", "long"
+            "class",
+            "n6",
+            value.alias("value"),
+            "mid",
+            "warned",
+            "wq",
+            "error",
+            "category",
+            "long",
         )
 
     def _numbers(self, numbers: Any) -> Any:
@@ -832,11 +847,12 @@ class FastPanels(FastCSV):
                                         cells[6])).decode("utf-8")  # fmt: skip
             long = any(len(w) > MESSAGE_LIMIT for w in warnings) or len(cells[11]) > MESSAGE_LIMIT
             error = self.layout.csv_line((cells[11],)).decode("utf-8") if cells[11] else ""
-            warned = "".join(f"{w}; " for w in warnings)
-            found.append((*(row[c] for c in columns), shared, mid, warned, error,
+            warned, special = self._escaped(warnings)
+            found.append((*(row[c] for c in columns), shared, mid, warned, special, error,
                           cells[0] != "", category, long))  # fmt: skip
         schema = dict(new.schema)
         schema.update({"shared": pl.Boolean, "mid": pl.String, "warned": pl.String,
+                       "wq": pl.Boolean,
                        "error": pl.String, "shows": pl.Boolean, "category": pl.Int64,
                        "long": pl.Boolean})  # fmt: skip
         return pl.DataFrame(found, schema=schema, orient="row")

@@ -277,6 +277,9 @@ class Prefixed(io.RawIOBase):
         self._whole = memoryview(head)
         self._head = self._whole
         self._rest = rest
+        self._readinto: Callable[[memoryview | bytearray], int | None] | None = getattr(
+            rest, "readinto", None
+        )
         self._name = name
         self.consumed = 0
         try:
@@ -309,15 +312,26 @@ class Prefixed(io.RawIOBase):
             self._head = self._head[n:]
         else:
             try:
-                data = self._rest.read(len(buffer))
+                n = self._fill(buffer)
             except OSError as error:
                 raise BatchError(
                     f"cannot read {self._name}: {error.strerror or error}", raw=self._name
                 ) from None
-            n = len(data)
-            buffer[:n] = data
         self.consumed += n
         return n
+
+    def _fill(self, buffer: memoryview | bytearray) -> int:
+        """Bytes of the stream after the head, straight into ``buffer`` where the stream can
+        (no copy of a large block), else read and copied."""
+        readinto = self._readinto
+        if readinto is not None:
+            try:
+                return int(readinto(buffer) or 0)
+            except (NotImplementedError, io.UnsupportedOperation):
+                self._readinto = None
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def read_head(stream: IO[bytes]) -> bytes:
