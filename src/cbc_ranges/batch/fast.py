@@ -160,6 +160,22 @@ class _Block:
     cells: Any  # polars DataFrame: one column per cell index the row steps read
 
 
+class _Forward:
+    """What polars writes to: each write goes to ``stream``, and what that raises is kept
+    (polars hands back an OSError of its own in its place)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.error: BaseException | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.stream.write(data)
+        except BaseException as error:
+            self.error = error
+            raise
+
+
 class FastCSV:
     """The fast path of one CSV output: called by ``write_csv`` with its row steps.
 
@@ -402,12 +418,22 @@ class FastCSV:
             suffix = kept.get_column("suffix")
         else:
             suffix = self._spread(cells.get_column("keep"), kept.get_column("suffix"))
-        out = io.BytesIO()
-        pl.DataFrame({"line": block.lines, "suffix": suffix}).write_csv(
-            out, include_header=False, separator=layout.delimiter, quote_style="never",
-            line_terminator=self.end.decode("ascii"), null_value="",
-        )  # fmt: skip
-        writer.stream.write(out.getbuffer())
+        self._write_lines(pl.DataFrame({"line": block.lines, "suffix": suffix}), writer.stream)
+
+    def _write_lines(self, lines: Any, stream: IO[bytes]) -> None:
+        """Each line's bytes (``line``), a delimiter, its result cells (``suffix``) and the
+        line end, written by polars to ``stream`` (not to a buffer of ours first: one kept
+        by Python's allocator per thread costs memory that is not given back)."""
+        forward = _Forward(stream)
+        try:
+            lines.write_csv(
+                forward, include_header=False, separator=self.layout.delimiter,
+                quote_style="never", line_terminator=self.end.decode("ascii"), null_value="",
+            )  # fmt: skip
+        except OSError:
+            if forward.error is not None:  # the stream's own error (a closed pipe stays one)
+                raise forward.error from None
+            raise
 
     def _cell(self, index: int) -> Any:
         """A cell the row steps read, as a polars expression (an absent role: empty)."""

@@ -219,7 +219,10 @@ class FastPanels(FastCSV):
         writer.stream.write(long_header(writer, header))
         blocks = self._in_order(lambda data, last: self._write_rows(data, totals, last))
         for data, tally in self._second(blocks):
-            writer.stream.write(data)
+            if isinstance(data, memoryview):
+                writer.stream.write(data)
+            else:  # written here: no block's output held in memory besides its rows
+                self._write_lines(data, writer.stream)
             for category, rows in enumerate(tally.counts):
                 writer.counts[category] += rows
             writer.skipped += tally.skipped
@@ -283,22 +286,30 @@ class FastPanels(FastCSV):
             return super()._known(name, distinct, on, compute)
 
     def _joined(self, name: str, rows: Any, on: list[str], compute: Callable[[Any], Any]) -> Any:
-        """The rows joined to what their keys ``on`` give (the rows' order is not kept): one
-        join when every key is known already, the new keys computed (as :meth:`_known`)."""
+        """The rows, in their order, with what their keys ``on`` give (the new keys computed,
+        as :meth:`_known`). Only the key columns are joined; what they give is put beside
+        the rows (a join of every column would copy them all, a block's worth each time)."""
         pl = _polars()
+        keys = rows.select(on)
         with self.lock:
             table = self.tables.get(name)
-        found = None
-        if table is not None:
-            joined = rows.join(table.with_columns(pl.lit(True).alias("known")), on=on, how="left")
-            new = joined.get_column("known").is_null()
-            if not new.any():
-                return joined.drop("known")
-            found = joined.filter(~new).drop("known")
-            rows = joined.filter(new).select(rows.columns)
-        table = self._known(name, rows.select(on).unique(), on, compute)
-        joined = rows.join(table, on=on, how="left")
-        return joined if found is None else pl.concat([found, joined])
+        if table is None:
+            table = self._known(name, keys.unique(), on, compute)
+            found = keys.join(table, on=on, how="left", maintain_order="left")
+            return rows.with_columns(found.drop(on))
+        marked = table.with_columns(pl.lit(True).alias("known"))
+        found = keys.join(marked, on=on, how="left", maintain_order="left")
+        unknown = found.get_column("known").is_null()
+        found = found.drop([*on, "known"])
+        if unknown.any():  # keys not met yet (a few rows): computed, then put in their places
+            at = unknown.arg_true()
+            new = keys.select(pl.all().gather(at))
+            table = self._known(name, new.unique(), on, compute)
+            patch = new.join(table, on=on, how="left", maintain_order="left")
+            found = found.with_columns(
+                found.get_column(c).scatter(at, patch.get_column(c)) for c in found.columns
+            )
+        return rows.with_columns(found)
 
     def _forget(self) -> None:
         """Start the tables afresh when one is full (the class numbers stay: blocks being
@@ -523,13 +534,12 @@ class FastPanels(FastCSV):
             if part.height:
                 suffix = suffix.scatter(part.get_column("at"), part.get_column("suffix"))
         del keyed, worked
+        lines = pl.DataFrame({"line": block.lines, "suffix": suffix})
+        if not last:
+            return lines, tally
         out = io.BytesIO()
-        pl.DataFrame({"line": block.lines, "suffix": suffix}).write_csv(
-            out, include_header=False, separator=self.layout.delimiter, quote_style="never",
-            line_terminator=self.end.decode("ascii"), null_value="",
-        )  # fmt: skip
-        written = out.getbuffer()
-        return (written[: -len(self.end)] if last else written), tally
+        self._write_lines(lines, out)
+        return out.getbuffer()[: -len(self.end)], tally
 
     def _people(self, rows: Any) -> Any:
         """The rows with ``class``: each distinct (analyte, age, sex, ethnicity) once to its
