@@ -660,7 +660,8 @@ class FastPanels(FastCSV):
             pl.when(plain).then(-1.0).otherwise(pl.col("bn").fill_null(-1.0)).alias("bn"),
         )  # fmt: skip
         on = ["class", "an", "ip", "v", "u", "l0", "l1", "pk", "wk", "wn", "bk", "bn"]
-        keys = rows.group_by(on).agg(pl.len().alias("rows"), pl.col("at").first())
+        # each distinct key with the rows that have it (their places in the block)
+        keys = rows.group_by(on).agg(pl.col("at"))
         lines = block.lines
 
         def compute(new: Any) -> Any:
@@ -676,15 +677,16 @@ class FastPanels(FastCSV):
             schema.update({"suffix": pl.String, "category": pl.Int64})
             return pl.DataFrame(found, schema=schema, orient="row")
 
-        table = self._known("keyed", keys.drop("rows"), on, compute)
+        first = keys.select(*on, pl.col("at").list.first())  # a row of each key, for its line
+        table = self._known("keyed", first, on, compute)
         keys = keys.join(table, on=on, how="left")
         count = tally.add
-        found = keys.filter(pl.col("suffix").is_not_null())
-        for category, rows_of in found.group_by("category").agg(pl.col("rows").sum()).iter_rows():
+        shared = pl.col("suffix").is_not_null()
+        counted = keys.filter(shared).group_by("category").agg(pl.col("at").list.len().sum())
+        for category, rows_of in counted.iter_rows():
             count(category, rows_of)
-        rows = rows.join(table.select(*on, "suffix"), on=on, how="left")
-        own = rows.filter(pl.col("suffix").is_null())
-        suffixes = rows.filter(pl.col("suffix").is_not_null()).select("at", "suffix")
+        suffixes = keys.filter(shared).select("at", "suffix").explode("at")
+        own = keys.filter(~shared).explode("at")
         if not own.height:
             return suffixes
         mine = []
@@ -763,11 +765,13 @@ class FastPanels(FastCSV):
         separator = self.long.separator
         # the 6-place text of the count, and the count it reads as (made of integers: polars
         # divides by a number as it multiplies by its inverse, a bit off at times)
+        # (the six places as the last six digits of a million more; their zeros, and a dot
+        # left alone, taken off the end)
         millions = pl.col("n6").cast(pl.Int64)
         whole = (millions // 1_000_000).cast(pl.String)
-        places = (millions % 1_000_000).cast(pl.String).str.zfill(6).str.strip_chars_end("0")
-        dot = pl.when(places == "").then(whole).otherwise(whole + "." + places)
-        counts = counts.with_columns(dot.alias("dot"))
+        places = (millions % 1_000_000 + 1_000_000).cast(pl.String).str.slice(1)
+        dot = pl.concat_str(whole, pl.lit("."), places).str.strip_chars_end("0")
+        counts = counts.with_columns(dot.str.strip_chars_end(".").alias("dot"))
         text = pl.col("dot")
         if separator != ".":
             text = text.str.replace(".", separator, literal=True)
