@@ -65,6 +65,39 @@ def run(data: bytes, **options: object) -> tuple[bytes, object]:
     return out.getvalue(), summary
 
 
+class ReadOnly:
+    """A stream with read() and nothing else (no readinto), as some wrappers are."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+
+class NoReadinto(io.RawIOBase):
+    """A raw stream whose readinto is the base class's (NotImplementedError)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+
+@pytest.mark.parametrize("stream", [ReadOnly, NoReadinto])
+def test_a_stream_without_readinto_is_read(stream: Callable[[bytes], object]) -> None:
+    # blocks are read straight into a buffer where the stream can; these cannot
+    big = CSV + b"".join(b"%d,40,F,%d.5,K/uL\n" % (n, n % 20) for n in range(6, 60_000))
+    expected = run(big)[0]
+    out = io.BytesIO()
+    check_csv(stream(big), out)  # type: ignore[arg-type]
+    assert out.getvalue() == expected
+
+
 # ---------------------------------------------------------------- compressed input
 
 
