@@ -320,8 +320,8 @@ class FastCSV:
         pl = _polars()
         width = self.layout.width
         quoted = b'"' in data
-        # polars is handed a BytesIO, not the bytes: it copies a bytes source into fresh
-        # memory each time (about a thousand page faults for a 4 MiB block), not a BytesIO
+        # polars gets a BytesIO rather than the bytes: given bytes, it copies them into fresh
+        # memory on every read (about a thousand page faults for a 4 MiB block)
         try:
             lines = None
             if lines_kept or quoted:
