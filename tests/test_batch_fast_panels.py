@@ -169,6 +169,25 @@ def test_a_last_line_without_its_end_and_crlf_lines(blocks_written: list[int]) -
     assert sum(blocks_written) == 2 * (data.count(b"\n") - 1)
 
 
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("blank", [1, 3])
+def test_blank_lines_at_the_end_stay_on_the_columnar_path(
+    end: bytes, blank: int, blocks_written: list[int]
+) -> None:
+    # an editor's or a spreadsheet's last line end: the file is not sent to the row loop
+    data = (HEADER + b"".join(panel(n, "6.5", "55", "35") for n in range(30))).replace(b"\n", end)
+    out = assert_same(data + end * blank)
+    assert out.endswith(b"," + end + end * blank)  # the last row, then the blank lines
+    assert sum(blocks_written) == data.count(b"\n") - 1
+
+
+def test_a_last_block_of_blank_lines_is_written_as_the_row_loop_writes_it() -> None:
+    # more blank lines at the end than a block holds: the blocks before the last are odd
+    data = HEADER + b"".join(panel(n, "6.5", "55", "35") for n in range(10))
+    assert_same(data + b"\n" * 700)
+    assert_same(data[:-1] + b"\n" * 700)
+
+
 def test_simply_quoted_fields_stay_on_the_columnar_path(blocks_written: list[int]) -> None:
     data = HEADER + b"".join(panel(n, "6.5", "55", "35") for n in range(30))
     quoted = data.replace(b",51256,", b',"51256",').replace(b",F\n", b',"F"\n')

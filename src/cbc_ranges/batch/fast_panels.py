@@ -168,6 +168,7 @@ class FastPanels(FastCSV):
         # the edges of every class met: (class, edge, its place in the class's list)
         self.edged: set[int] = set()
         self.other = 0
+        self.tail = b""  # blank lines at the end of the file (see _whole_blocks)
         self.lock = threading.RLock()
         pl = _polars()
         schema = {"class": pl.Int64, "edge": pl.Float64, "at_edge": pl.Int64}
@@ -230,6 +231,12 @@ class FastPanels(FastCSV):
             records.extra += tally.rows
             if self.advance is not None:
                 self.advance(tally.rows)
+        if self.tail:  # blank lines at the end: written as they are, read as no rows
+            writer.stream.write(self.tail)
+            blank = self.tail.count(b"\n")
+            records.extra += blank
+            if self.advance is not None:
+                self.advance(blank)
         return long_notes(self.plan, self.other)
 
     @staticmethod
@@ -250,11 +257,29 @@ class FastPanels(FastCSV):
             return None
 
     def _whole_blocks(self) -> Iterator[tuple[bytes, bool]]:
-        """The blocks of whole lines, then a last line without its end (with one added)."""
-        yield from ((data, False) for data in self._blocks())
+        """The blocks of whole lines, then a last line without its end (with one added).
+
+        Blank lines at the very end of the file (an editor's or a spreadsheet's last line
+        end, once or more) are not a block's: they are kept in :attr:`tail`, written after
+        the last block as the row loop writes them (a blank line elsewhere is an odd block)."""
+        end = self.end
+        self.tail = b""
+        held = None
+        for data in self._blocks():
+            if held is not None:
+                yield held, False
+            held = data
         last, self.carry = self.carry, b""
+        if held is not None and not last:  # the file ends with a line end
+            blank = 0
+            while held.endswith(end) and (len(held) == len(end) or held[: -len(end)].endswith(end)):
+                held = held[: -len(end)]
+                blank += 1
+            self.tail = end * blank
+        if held:
+            yield held, False
         if last:
-            yield last + self.end, True
+            yield last + end, True
 
     def _in_order(self, work: Callable[[bytes, bool], _Done]) -> Iterator[_Done]:
         """What ``work`` makes of each block, in the file's order; up to ``jobs`` blocks are
