@@ -308,6 +308,23 @@ def test_no_value_column_is_a_batch_error(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["lab.csv"]
 
 
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [(b"id,age,sex,ANC", "'ANC' (neutrophils)"), (b"id,NEUT#,LYMPH%", "'LYMPH%' (lymphocytes)")],
+)
+def test_differential_columns_without_a_wbc_are_named_not_taken_for_it(
+    tmp_path: Path, header: bytes, named: str
+) -> None:
+    # an ANC-only sheet: the message names its columns and warns against --value-col ANC
+    source = tmp_path / "anc.csv"
+    source.write_bytes(header + b"\n1,40,F\n")
+    with pytest.raises(BatchError, match="no WBC column found, but differential") as error:
+        check_csv(source)
+    assert named in str(error.value)
+    assert "Do not name a differential column with --value-col" in str(error.value)
+    assert os.listdir(tmp_path) == ["anc.csv"]
+
+
 def test_missing_file_is_a_batch_error(tmp_path: Path) -> None:
     with pytest.raises(BatchError, match="no such file"):
         check_csv(tmp_path / "nope.csv")

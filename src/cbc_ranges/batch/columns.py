@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cbc_ranges.errors import BatchError
+from cbc_ranges.panels import differential_headers
 
 __all__ = [
     "COLUMN_NAMES",
@@ -270,6 +271,22 @@ def detect(header: Sequence[str], given: Mapping[str, str | None]) -> Columns:
             index[role] = found[0]
             taken.add(found[0])
     if "value" not in index:
+        differential, _ = differential_headers(header, set(index.values()))
+        if differential:  # an ANC-only sheet: never suggest reading it as the WBC
+            shown = ", ".join(
+                f"{header[i]!r} ({analyte})"
+                for analyte, columns in differential.items()
+                for i in columns
+                if i is not None
+            )
+            raise BatchError(
+                f"no WBC column found, but differential columns are: {shown}. A wide file's "
+                "differential is read beside its WBC column: add one, or name it with "
+                "--value-col. Do not name a differential column with --value-col: it would be "
+                "read as a WBC and compared with WBC ranges. A file with one row per test is "
+                "read without a WBC with --analyte-col",
+                raw=list(header),
+            )
         raise BatchError(
             "no WBC value column found; expected a header such as 'wbc', 'leukocytes', "
             "'valuenum' or 'value' (choose one with --value-col); the header has "
