@@ -325,6 +325,17 @@ def test_differential_columns_without_a_wbc_are_named_not_taken_for_it(
     assert os.listdir(tmp_path) == ["anc.csv"]
 
 
+def test_a_differential_column_named_as_the_wbc_is_warned(tmp_path: Path) -> None:
+    source = tmp_path / "anc.csv"
+    source.write_bytes(b"id,age,sex,ANC\n1,40,F,1.2\n")
+    summary = check_csv(source, tmp_path / "out.csv", value_col="ANC")
+    assert any("'ANC' is headed as neutrophils" in w for w in summary.warnings)
+    plain = tmp_path / "wbc.csv"
+    plain.write_bytes(b"id,age,sex,Leukozyten\n1,40,F,5.2\n")
+    summary = check_csv(plain, tmp_path / "out2.csv")
+    assert not any("is headed as" in w for w in summary.warnings)
+
+
 def test_missing_file_is_a_batch_error(tmp_path: Path) -> None:
     with pytest.raises(BatchError, match="no such file"):
         check_csv(tmp_path / "nope.csv")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, TextIO
 
+from cbc_ranges.analytes import analyte_for_header
 from cbc_ranges.batch import fast, fast_panels
 from cbc_ranges.batch.columns import (
     OPTIONS,
@@ -470,6 +471,12 @@ def _run(
     # whole panels (batch/panels.py): a long file by item when asked, a wide one by its headers
     long = long_plan(header, columns, panels)
     wide = None if long is not None else wide_plan(header, columns)
+    named = analyte_for_header(header[columns.index["value"]])
+    if long is None and named is not None and named[0] != "wbc":  # e.g. --value-col ANC
+        warnings.append(
+            f"the WBC value column {header[columns.index['value']]!r} is headed as "
+            f"{named[0]} ({named[1]}): it is read as a WBC and compared with WBC ranges"
+        )
     if long is not None and text:
         raise BatchError("--text explains WBC rows only; leave it out when reading whole panels")
     if long is None and not filters and "itemid" in (h.strip().lower() for h in header):
